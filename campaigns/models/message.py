@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from django.db import models
+
+from providers.models import Provider
+
+from .audience import Contact
+from .campaign import Campaign
+
+
+class MessageStatus(models.TextChoices):
+    """Overall state of one message. Per-channel progress is in rcs_status / sms_status."""
+
+    QUEUED = "queued", "Queued"  # waiting to be sent, or waiting for a retry (next_attempt_at)
+    SENDING = "sending", "Sending"  # claimed by a worker until lease_until
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Message(models.Model):
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="messages")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    to = models.CharField(max_length=20)
+    # Ours, fixed at creation, identical on every retry (vendors deduplicate on it). <= 60 chars.
+    msg_id = models.CharField(max_length=60, unique=True)
+    # Rendered neutral content for messages not rendered from a campaign (transactional, inbox).
+    content = models.JSONField(null=True, blank=True)
+
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED, db_index=True
+    )
+    rcs_status = models.CharField(max_length=10, blank=True)
+    sms_status = models.CharField(max_length=10, blank=True)
+    delivered_via = models.CharField(max_length=3, blank=True)  # RCS | SMS
+    error_code = models.CharField(max_length=20, blank=True)
+    error_message = models.CharField(max_length=300, blank=True)
+    vendor_id = models.CharField(max_length=120, blank=True)
+
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["provider", "status", "next_attempt_at"], name="messages_claim"),
+            models.Index(fields=["campaign", "status"], name="messages_campaign_status"),
+            models.Index(fields=["to"], name="messages_to"),
+        ]
+
+    def __str__(self) -> str:
+        return self.msg_id

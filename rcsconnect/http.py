@@ -1,0 +1,208 @@
+"""Outbound HTTP: one factory for every request the product makes to a vendor.
+
+Vendor URLs are typed in by users, so every connection goes through an address guard: the host
+name is resolved, each address is checked, and the socket is opened to a checked address (never
+re-resolved), then the peer address is checked again. Redirects open new connections through the
+same guard. Operators lift the guard for named hosts or networks with `OUTBOUND_ALLOW_HOSTS` /
+`OUTBOUND_ALLOW_NETWORKS` (the local vendor simulator lives on loopback).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.connection import _set_socket_options
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Addresses `is_global` does not cover on its own: cloud metadata services and IPv6 forms that
+# carry an IPv4 address inside.
+_ALWAYS_BLOCKED = [
+    ipaddress.ip_network("169.254.169.254/32"),  # AWS, GCP, Azure, OpenStack metadata
+    ipaddress.ip_network("192.0.0.192/32"),  # Oracle Cloud metadata
+    ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud metadata
+    ipaddress.ip_network("100.64.0.0/10"),  # carrier-grade NAT
+    ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
+]
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class BlockedAddressError(Exception):
+    """The destination resolves to an address outbound requests may not reach."""
+
+    def __init__(self, host: str, address: str | None = None):
+        self.host = host
+        self.address = address
+        where = f"{host} ({address})" if address and address != host else host
+        super().__init__(f"Refused to connect to {where}: private, loopback or reserved address.")
+
+
+def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, NAT64, 6to4, Teredo), if any."""
+    if ip.version != 6:
+        return None
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour:
+        return ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]
+    return None
+
+
+def is_public_address(ip: IPAddress) -> bool:
+    inner = embedded_ipv4(ip)
+    if inner is not None:
+        return is_public_address(inner)
+    if any(ip in net for net in _ALWAYS_BLOCKED if net.version == ip.version):
+        return False
+    return ip.is_global and not ip.is_multicast
+
+
+@dataclass(frozen=True)
+class AllowList:
+    hosts: frozenset[str]
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+    @classmethod
+    def from_settings(cls) -> AllowList:
+        return cls.build(tuple(settings.OUTBOUND_ALLOW_HOSTS), tuple(settings.OUTBOUND_ALLOW_NETWORKS))
+
+    @classmethod
+    @lru_cache(maxsize=8)
+    def build(cls, hosts: tuple[str, ...], networks: tuple[str, ...]) -> AllowList:
+        return cls(
+            hosts=frozenset(h.strip().lower().rstrip(".") for h in hosts if h.strip()),
+            networks=tuple(ipaddress.ip_network(n.strip(), strict=False) for n in networks if n.strip()),
+        )
+
+    def permits(self, host: str, ip: IPAddress) -> bool:
+        if host.lower().rstrip(".").strip("[]") in self.hosts:
+            return True
+        candidates = [ip] + ([inner] if (inner := embedded_ipv4(ip)) else [])
+        return any(c in net for c in candidates for net in self.networks if net.version == c.version)
+
+
+def address_allowed(host: str, ip: IPAddress, allow: AllowList | None = None) -> bool:
+    allow = allow or AllowList.from_settings()
+    return is_public_address(ip) or allow.permits(host, ip)
+
+
+def check_host(host: str, port: int = 443) -> list[str]:
+    """Resolve `host` and return its addresses; raise BlockedAddressError if none may be reached."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    allow = AllowList.from_settings()
+    addresses = [info[4][0] for info in infos]
+    permitted = [a for a in addresses if address_allowed(host, ipaddress.ip_address(a.split("%")[0]), allow)]
+    if not permitted:
+        raise BlockedAddressError(host, addresses[0] if addresses else None)
+    return permitted
+
+
+def _guarded_create_connection(conn: HTTPConnection) -> socket.socket:
+    host = conn._dns_host
+    allow = AllowList.from_settings()
+    infos = socket.getaddrinfo(host, conn.port, type=socket.SOCK_STREAM)
+    last_error: OSError | None = None
+    refused: str | None = None
+    for family, socktype, proto, _canon, sockaddr in infos:
+        ip = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        if not address_allowed(host, ip, allow):
+            refused = refused or str(ip)
+            continue
+        sock = socket.socket(family, socktype, proto)
+        try:
+            _set_socket_options(sock, conn.socket_options)
+            if conn.timeout is not _DEFAULT_TIMEOUT:
+                sock.settimeout(conn.timeout)
+            if conn.source_address:
+                sock.bind(conn.source_address)
+            sock.connect(sockaddr)
+            peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
+            if not address_allowed(host, peer, allow):
+                sock.close()
+                raise BlockedAddressError(host, str(peer))
+            return sock
+        except OSError as exc:
+            last_error = exc
+            sock.close()
+    if last_error is not None:
+        raise last_error
+    raise BlockedAddressError(host, refused)
+
+
+def _guarded_new_conn(conn: HTTPConnection) -> socket.socket:
+    try:
+        return _guarded_create_connection(conn)
+    except BlockedAddressError:
+        raise
+    except TimeoutError as exc:
+        raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out.") from exc
+    except OSError as exc:
+        raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
+
+
+class GuardedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _guarded_new_conn(self)
+
+
+class GuardedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _guarded_new_conn(self)
+
+
+class GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": GuardedHTTPConnectionPool,
+            "https": GuardedHTTPSConnectionPool,
+        }
+
+
+class OutboundSession(requests.Session):
+    """A requests session whose every call has a timeout."""
+
+    default_timeout: tuple[float, float]
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().request(method, url, *args, **kwargs)
+
+
+def outbound_session(
+    *, pool_size: int | None = None, timeout: tuple[float, float] | None = None
+) -> OutboundSession:
+    """A pooled session for vendor traffic: address guard, no proxies from the environment, timeouts."""
+    session = OutboundSession()
+    session.trust_env = False
+    session.default_timeout = timeout or (settings.OUTBOUND_CONNECT_TIMEOUT, settings.OUTBOUND_READ_TIMEOUT)
+    size = pool_size or settings.OUTBOUND_POOL_SIZE
+    adapter = GuardedAdapter(pool_connections=16, pool_maxsize=size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "rcsconnect/0.1"
+    return session

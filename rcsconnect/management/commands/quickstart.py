@@ -1,0 +1,97 @@
+"""`make run`: migrate, load demo data, print the login, then run every process until Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand
+
+SIMULATOR_PORT = 8025
+
+
+class Command(BaseCommand):
+    help = "Set up the embedded demo and run web server, task cluster and vendor simulator together."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-demo", action="store_true", help="Skip demo data.")
+
+    def handle(self, *args, host: str, port: int, no_demo: bool, **options):
+        os.makedirs(settings.BASE_DIR / "var", exist_ok=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("createcachetable", verbosity=0)
+        if not settings.DEBUG:
+            call_command("collectstatic", interactive=False, verbosity=0)
+
+        username, password = "demo", None
+        if not no_demo:
+            out = io.StringIO()
+            username, password = call_command("demo_data", simulator_port=SIMULATOR_PORT, stdout=out).split()
+
+        processes = self.start_processes(host, port)
+        url = f"http://{host}:{port}/"
+        self.stdout.write(self.style.SUCCESS("\nrcsconnect is running"))
+        self.stdout.write(f"  Dashboard  {url}")
+        if password:
+            self.stdout.write(f"  Login      {username} / {password}")
+        self.stdout.write(f"  Admin      {url}admin/")
+        self.stdout.write(f"  Simulator  http://127.0.0.1:{SIMULATOR_PORT}/ (local vendor)")
+        self.stdout.write("  Stop       Ctrl-C\n")
+        self.supervise(processes)
+
+    def start_processes(self, host: str, port: int) -> dict[str, subprocess.Popen]:
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        commands = {
+            "web": [*manage, "runserver", f"{host}:{port}", "--noreload"],
+            "tasks": [*manage, "qcluster"],
+        }
+        if "run_simulator" in get_commands():
+            commands["simulator"] = [*manage, "run_simulator", "--port", str(SIMULATOR_PORT)]
+        # Each child leads its own process group so that stopping it also stops what it spawned
+        # (qcluster's worker processes).
+        return {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()}  # noqa: S603
+
+    def supervise(self, processes: dict[str, subprocess.Popen]) -> None:
+        stop = {"requested": False}
+
+        def request_stop(signum, frame):
+            stop["requested"] = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        try:
+            while not stop["requested"]:
+                for name, proc in processes.items():
+                    if proc.poll() is not None:
+                        self.stderr.write(f"{name} exited with code {proc.returncode}; stopping the rest.")
+                        stop["requested"] = True
+                time.sleep(0.3)
+        finally:
+            self.stdout.write("\nStopping...")
+            stop_all(processes.values())
+            self.stdout.write("Stopped.")
+
+
+def stop_all(processes, grace: float = 10.0) -> None:
+    for proc in processes:
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)

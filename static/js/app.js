@@ -1,0 +1,38 @@
+// Small progressive enhancements shared by every page. No framework, nothing from a CDN.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  if (!source) return;
+  const text = source.value ?? source.textContent;
+  const done = () => { button.textContent = "Copied"; setTimeout(() => (button.textContent = "Copy"), 1500); };
+  if (navigator.clipboard) navigator.clipboard.writeText(text).then(done, () => { source.select?.(); document.execCommand("copy"); done(); });
+  else { source.select?.(); document.execCommand("copy"); done(); }
+});
+
+// Formsets edited as rows: a button with data-add-row="<prefix>" clones the empty form template.
+document.addEventListener("click", (event) => {
+  const add = event.target.closest("[data-add-row]");
+  if (add) {
+    event.preventDefault();
+    const prefix = add.dataset.addRow;
+    const total = document.getElementById(`id_${prefix}-TOTAL_FORMS`);
+    const template = document.getElementById(`${prefix}-empty`);
+    const rows = document.getElementById(`${prefix}-rows`);
+    const index = Number(total.value);
+    const wrapper = document.createElement("div");
+    wrapper.innerHTML = template.innerHTML.replace(/__prefix__/g, index);
+    rows.append(...wrapper.children);
+    total.value = index + 1;
+    rows.dispatchEvent(new Event("input", { bubbles: true }));
+    return;
+  }
+  const remove = event.target.closest("[data-remove-row]");
+  if (remove) {
+    event.preventDefault();
+    const row = remove.closest(".kv-row, .formset-row");
+    const del = row.querySelector('input[name$="-DELETE"]');
+    if (del) { del.checked = true; row.hidden = true; } else { row.remove(); }
+    document.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+});

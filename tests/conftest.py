@@ -1,0 +1,33 @@
+"""Shared fixtures. App-specific fixtures live in tests/<app>/conftest.py."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+
+@pytest.fixture
+def marketer(db) -> User:
+    user = User.objects.create_user("marketer", password="correct-horse-9")
+    user.groups.add(Group.objects.get(name="Marketer"))
+    return user
+
+
+@pytest.fixture
+def admin_user_(db) -> User:
+    return User.objects.create_superuser("boss", "boss@example.com", "correct-horse-9")
+
+
+@pytest.fixture
+def marketer_client(client, marketer):
+    client.force_login(marketer)
+    return client
+
+
+@pytest.fixture
+def sync_tasks(monkeypatch):
+    """Run django-q2 tasks inline (async_task returns after the task ran)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+    return Conf

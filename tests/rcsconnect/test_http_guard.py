@@ -1,0 +1,129 @@
+"""The outbound address guard: checked on the address actually connected to, and on redirects."""
+
+from __future__ import annotations
+
+import http.server
+import ipaddress
+import threading
+
+import pytest
+import requests
+
+from rcsconnect.http import BlockedAddressError, is_public_address, outbound_session
+
+REFUSED = [
+    "127.0.0.1",
+    "10.0.0.1",
+    "172.16.0.1",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "0.0.0.0",
+    "::1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "fe80::1",
+    "fd00:ec2::254",
+    "64:ff9b::7f00:1",
+    "2002:7f00:1::1",
+]
+
+
+@pytest.mark.parametrize("address", REFUSED)
+def test_non_public_addresses_are_refused(address):
+    assert not is_public_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"])
+def test_public_addresses_are_allowed(address):
+    assert is_public_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/",
+        "http://10.0.0.1/",
+        "http://172.16.0.1/",
+        "http://192.168.1.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:9/",
+        "http://[::ffff:127.0.0.1]:9/",
+        "https://localhost:9/",  # a host name that resolves to 127.0.0.1
+    ],
+)
+def test_session_refuses_before_connecting(settings, url):
+    settings.OUTBOUND_ALLOW_HOSTS = []
+    settings.OUTBOUND_ALLOW_NETWORKS = []
+    with pytest.raises(BlockedAddressError):
+        outbound_session().get(url)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    redirect_to: str | None = None
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        if self.server.redirect_to and self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", self.server.redirect_to)
+            self.end_headers()
+            return
+        body = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def local_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.redirect_to = None
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_loopback_allowed_only_when_allow_listed(settings, local_server):
+    url = f"http://127.0.0.1:{local_server.server_port}/"
+    settings.OUTBOUND_ALLOW_HOSTS = []
+    with pytest.raises(BlockedAddressError):
+        outbound_session().get(url)
+
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    assert outbound_session().get(url).text == "ok"
+
+    settings.OUTBOUND_ALLOW_HOSTS = []
+    settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.0/8"]
+    assert outbound_session().get(url).text == "ok"
+
+
+def test_allow_listed_name_does_not_allow_other_names_on_same_address(settings, local_server):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    with pytest.raises(BlockedAddressError):
+        outbound_session().get(f"http://localhost:{local_server.server_port}/")
+
+
+def test_redirect_from_allowed_host_to_private_address_is_refused(settings, local_server):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    local_server.redirect_to = f"http://127.0.0.2:{local_server.server_port}/"
+    with pytest.raises(BlockedAddressError):
+        outbound_session().get(f"http://127.0.0.1:{local_server.server_port}/redirect")
+
+
+def test_sessions_ignore_proxy_environment_and_always_time_out(monkeypatch, settings):
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    session = outbound_session()
+    assert session.trust_env is False
+    assert session.default_timeout == (settings.OUTBOUND_CONNECT_TIMEOUT, settings.OUTBOUND_READ_TIMEOUT)
+
+
+def test_connection_errors_stay_requests_errors(settings):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    with pytest.raises(requests.ConnectionError):
+        outbound_session().get("http://127.0.0.1:9/")
