@@ -131,3 +131,51 @@ class Provider(models.Model):
         Provider.objects.filter(pk=self.pk).update(
             health=self.health, health_reason=self.health_reason, health_changed_at=self.health_changed_at
         )
+
+
+class CallbackLog(models.Model):
+    """Every callback body as received, stored before it is processed (replayable)."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="callback_logs")
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    body = models.TextField()
+    content_type = models.CharField(max_length=100, blank=True)
+    remote_addr = models.CharField(max_length=64, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    event_count = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"callback {self.pk} from {self.provider}"
+
+
+class ProviderEvent(models.Model):
+    """A normalised delivery / engagement event reported by a vendor (append-only, deduplicated).
+
+    `applied` turns true once the event has been applied to its message; events for a msgId we do
+    not know yet stay unapplied and are applied when the message appears.
+    """
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="events")
+    callback = models.ForeignKey(CallbackLog, null=True, blank=True, on_delete=models.SET_NULL)
+    msg_id = models.CharField(max_length=120, db_index=True)
+    channel = models.CharField(max_length=3)
+    status = models.CharField(max_length=10)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    data = models.JSONField(default=dict, blank=True)
+    # Hash of (provider, msg_id, channel, status, distinguishing data): a repeated event is ignored.
+    dedupe_key = models.CharField(max_length=64, unique=True)
+    applied = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["msg_id"], condition=Q(applied=False), name="events_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.msg_id} {self.channel} {self.status}"

@@ -241,3 +241,7 @@ RCS_PROVIDER_KINDS = env.list(
     "RCS_PROVIDER_KINDS",
     default=["providers.kinds.generic_rcs.GenericRcsKind", "providers.kinds.jiocx.JioCxKind"],
 )
+
+# Where normalised callback events go once stored (dotted path to a callable taking a list of
+# providers.models.ProviderEvent). providers never imports campaigns; this setting joins them.
+RCS_EVENT_HANDLER = "campaigns.events.apply_provider_events"

@@ -31,6 +31,8 @@ class Message(models.Model):
     msg_id = models.CharField(max_length=60, unique=True)
     # Rendered neutral content for messages not rendered from a campaign (transactional, inbox).
     content = models.JSONField(null=True, blank=True)
+    # Whether an SMS fallback was requested: decides whether "RCS failed" is final.
+    sms_fallback = models.BooleanField(default=False)
 
     status = models.CharField(
         max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED, db_index=True
