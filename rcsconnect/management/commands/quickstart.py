@@ -23,9 +23,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--simulator-port", type=int, default=SIMULATOR_PORT)
         parser.add_argument("--no-demo", action="store_true", help="Skip demo data.")
 
-    def handle(self, *args, host: str, port: int, no_demo: bool, **options):
+    def handle(self, *args, host: str, port: int, simulator_port: int, no_demo: bool, **options):
         os.makedirs(settings.BASE_DIR / "var", exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
@@ -35,27 +36,27 @@ class Command(BaseCommand):
         username, password = "demo", None
         if not no_demo:
             out = io.StringIO()
-            username, password = call_command("demo_data", simulator_port=SIMULATOR_PORT, stdout=out).split()
+            username, password = call_command("demo_data", simulator_port=simulator_port, stdout=out).split()
 
-        processes = self.start_processes(host, port)
+        processes = self.start_processes(host, port, simulator_port)
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS("\nrcsconnect is running"))
         self.stdout.write(f"  Dashboard  {url}")
         if password:
             self.stdout.write(f"  Login      {username} / {password}")
         self.stdout.write(f"  Admin      {url}admin/")
-        self.stdout.write(f"  Simulator  http://127.0.0.1:{SIMULATOR_PORT}/ (local vendor)")
+        self.stdout.write(f"  Simulator  http://127.0.0.1:{simulator_port}/ (local vendor)")
         self.stdout.write("  Stop       Ctrl-C\n")
         self.supervise(processes)
 
-    def start_processes(self, host: str, port: int) -> dict[str, subprocess.Popen]:
+    def start_processes(self, host: str, port: int, simulator_port: int) -> dict[str, subprocess.Popen]:
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         commands = {
             "web": [*manage, "runserver", f"{host}:{port}", "--noreload"],
             "tasks": [*manage, "qcluster"],
         }
         if "run_simulator" in get_commands():
-            commands["simulator"] = [*manage, "run_simulator", "--port", str(SIMULATOR_PORT)]
+            commands["simulator"] = [*manage, "run_simulator", "--port", str(simulator_port)]
         # Each child leads its own process group so that stopping it also stops what it spawned
         # (qcluster's worker processes).
         return {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()}  # noqa: S603
