@@ -6,4 +6,9 @@ class RcsConnectConfig(AppConfig):
     verbose_name = "rcsconnect"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from . import checks  # noqa: F401  (registers system checks)
+        from .roles import sync_role_permissions
+
+        post_migrate.connect(sync_role_permissions, dispatch_uid="rcsconnect.roles")
