@@ -1,5 +1,6 @@
 from .audience import Audience, Contact
 from .campaign import Campaign
 from .message import Message, MessageStatus
+from .stats import ErrorBucket, StatBucket
 
-__all__ = ["Audience", "Campaign", "Contact", "Message", "MessageStatus"]
+__all__ = ["Audience", "Campaign", "Contact", "ErrorBucket", "Message", "MessageStatus", "StatBucket"]

@@ -1,0 +1,19 @@
+"""Recompute the hourly stats buckets from the messages (after an import, or to repair them)."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from campaigns import stats
+
+
+class Command(BaseCommand):
+    help = "Recompute StatBucket / ErrorBucket rows from messages (all, or one campaign / provider)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--campaign", type=int, help="Campaign id.")
+        parser.add_argument("--provider", type=int, help="Provider id.")
+
+    def handle(self, *args, campaign=None, provider=None, **options):
+        buckets = stats.rebuild(campaign_id=campaign, provider_id=provider)
+        self.stdout.write(f"rebuilt {buckets} hourly buckets")

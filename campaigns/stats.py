@@ -1,0 +1,338 @@
+"""Stats: the funnel, rates and hourly series for campaigns and providers.
+
+Reads never scan messages: a campaign's funnel comes from its counters, everything per hour from
+`StatBucket` / `ErrorBucket`, which `record` keeps up to date incrementally. Whoever applies a
+`campaigns.state.Change` to the database (the engine for send results, the callback handler for
+vendor events) calls `record` with the same changes, in the same transaction, after updating the
+campaign counters:
+
+    changes = [(message, advance(message, channel=..., status=..., at=...)) for ...]
+    ...bulk_update messages, update campaign counters...
+    stats.record(changes)
+
+`rebuild` recomputes the buckets from the messages (after an import, or to repair).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from providers.events import DELIVERED, READ
+
+from .models import Campaign, ErrorBucket, Message, MessageStatus, StatBucket
+from .models.stats import BUCKET_FIELDS
+
+# The message timestamp each funnel step is counted at (its hour bucket).
+STAMP = {
+    "sent": "sent_at",
+    "delivered_rcs": "delivered_at",
+    "delivered_sms": "delivered_at",
+    "read": "read_at",
+    "clicked": "clicked_at",
+    "replied": "replied_at",
+    "failed": "failed_at",
+}
+UNKNOWN_ERROR = "unknown"
+# A provider's waiting messages are counted up to this many (a huge backlog stays cheap to show).
+QUEUED_CAP = 100_000
+
+
+def hour_of(value: datetime | None) -> datetime:
+    value = value or timezone.now()
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+
+def record(changes: Iterable[tuple]) -> None:
+    """Add the funnel deltas of applied changes to the hourly buckets (one UPDATE per bucket).
+
+    Each item is `(message, change)` or `(message, change, error_code_before)`. `message` carries
+    the state after the change: its timestamps choose the hour, its error_code names a failure.
+    Negative deltas (a late "delivered" after "failed") are subtracted from the hour the step was
+    counted in. Pass the message's error_code from before `advance` as the third item so that a
+    failure whose code changes (RCS 2002, then SMS 905) moves between codes instead of being
+    counted under the newer code only.
+    """
+    stats: dict[tuple, Counter] = defaultdict(Counter)
+    errors: dict[tuple, int] = defaultdict(int)
+    for message, change, *before in changes:
+        for name, delta in change.counters.items():
+            if not delta or name not in STAMP:
+                continue
+            hour = hour_of(getattr(message, STAMP[name]))
+            key = (message.provider_id, message.campaign_id, hour)
+            stats[key][name] += delta
+        code_after = _code(message.error_code)
+        code_before = _code(before[0]) if before else code_after
+        failed = change.counters.get("failed", 0)
+        key = (message.provider_id, message.campaign_id, hour_of(message.failed_at))
+        if failed > 0:
+            errors[(*key, code_after)] += 1
+        elif failed < 0:
+            errors[(*key, code_before)] -= 1
+        elif message.status == MessageStatus.FAILED and code_before != code_after:
+            errors[(*key, code_before)] -= 1
+            errors[(*key, code_after)] += 1
+    # A fixed order keeps concurrent writers from deadlocking on the same rows.
+    for key in sorted(stats, key=_sort_key):
+        deltas = {k: v for k, v in stats[key].items() if v}
+        if deltas:
+            _bump(StatBucket, key, deltas)
+    for key in sorted(errors, key=_sort_key):
+        if errors[key]:
+            _bump(ErrorBucket, key, {"count": errors[key]})
+
+
+def _code(code: str) -> str:
+    return (code or UNKNOWN_ERROR)[:20]
+
+
+def _sort_key(key: tuple) -> tuple:
+    return tuple("" if k is None else str(k) for k in key)
+
+
+def _bump(model, key: tuple, deltas: dict[str, int]) -> None:
+    provider_id, campaign_id, hour, *rest = key
+    lookup = {"provider_id": provider_id, "campaign_id": campaign_id, "hour": hour}
+    if rest:
+        lookup["code"] = rest[0]
+    rows = model.objects.filter(**lookup)
+    increments = {name: F(name) + delta for name, delta in deltas.items()}
+    if rows.update(**increments):
+        return
+    try:
+        with transaction.atomic():
+            model.objects.create(**lookup, **deltas)
+    except IntegrityError:  # another writer created the row meanwhile
+        rows.update(**increments)
+
+
+@transaction.atomic
+def rebuild(*, campaign_id: int | None = None, provider_id: int | None = None) -> int:
+    """Recompute the buckets of a campaign, a provider or everything from the messages."""
+    scope = Q()
+    if campaign_id is not None:
+        scope &= Q(campaign_id=campaign_id)
+    if provider_id is not None:
+        scope &= Q(provider_id=provider_id)
+    StatBucket.objects.filter(scope).delete()
+    ErrorBucket.objects.filter(scope).delete()
+    messages = Message.objects.filter(scope)
+    delivered_rcs = Q(rcs_status__in=(DELIVERED, READ))
+    conditions = {
+        "sent": Q(sent_at__isnull=False),
+        "delivered_rcs": delivered_rcs,
+        "delivered_sms": ~delivered_rcs & Q(sms_status__in=(DELIVERED, READ)),
+        "read": Q(rcs_status=READ) | Q(sms_status=READ),
+        "clicked": Q(clicked_at__isnull=False),
+        "replied": Q(replied_at__isnull=False),
+        "failed": Q(status=MessageStatus.FAILED),
+    }
+    buckets: dict[tuple, Counter] = defaultdict(Counter)
+    for name, condition in conditions.items():
+        rows = (
+            messages.filter(condition)
+            .annotate(h=TruncHour(STAMP[name], tzinfo=UTC))
+            .values("provider_id", "campaign_id", "h")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for row in rows:
+            buckets[(row["provider_id"], row["campaign_id"], hour_of(row["h"]))][name] += row["n"]
+    StatBucket.objects.bulk_create(
+        [StatBucket(provider_id=p, campaign_id=c, hour=h, **counts) for (p, c, h), counts in buckets.items()],
+        batch_size=1000,
+    )
+    error_rows = (
+        messages.filter(conditions["failed"])
+        .annotate(h=TruncHour("failed_at", tzinfo=UTC))
+        .values("provider_id", "campaign_id", "h", "error_code")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    merged: dict[tuple, int] = defaultdict(int)
+    for row in error_rows:
+        code = _code(row["error_code"])
+        merged[(row["provider_id"], row["campaign_id"], hour_of(row["h"]), code)] += row["n"]
+    ErrorBucket.objects.bulk_create(
+        [
+            ErrorBucket(provider_id=p, campaign_id=c, hour=h, code=k, count=n)
+            for (p, c, h, k), n in merged.items()
+        ],
+        batch_size=1000,
+    )
+    return len(buckets)
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Funnel:
+    queued: int | None  # messages created (a campaign's audience size); None when not known cheaply
+    sent: int
+    delivered_rcs: int
+    delivered_sms: int
+    read: int
+    clicked: int
+    replied: int
+    failed: int
+    errors: list[tuple[str, int]] = field(default_factory=list)  # by error code, most frequent first
+
+    @property
+    def delivered(self) -> int:
+        return self.delivered_rcs + self.delivered_sms
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return _ratio(self.delivered, self.sent)
+
+    @property
+    def ctr_basis(self) -> str:
+        """CTR is clicks per delivered message when delivery reports exist, else per sent message."""
+        return "delivered" if self.delivered else "sent"
+
+    @property
+    def ctr(self) -> float | None:
+        return _ratio(self.clicked, self.delivered if self.delivered else self.sent)
+
+    @property
+    def fallback_rate(self) -> float | None:
+        """Share of delivered messages that reached the recipient by SMS fallback."""
+        return _ratio(self.delivered_sms, self.delivered)
+
+    def as_dict(self) -> dict:
+        return {
+            "queued": self.queued,
+            "sent": self.sent,
+            "delivered": self.delivered,
+            "delivered_rcs": self.delivered_rcs,
+            "delivered_sms": self.delivered_sms,
+            "read": self.read,
+            "clicked": self.clicked,
+            "replied": self.replied,
+            "failed": self.failed,
+            "errors": [{"code": code, "count": n} for code, n in self.errors],
+            "delivery_rate": self.delivery_rate,
+            "ctr": self.ctr,
+            "ctr_basis": self.ctr_basis,
+            "fallback_rate": self.fallback_rate,
+        }
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _errors(rows) -> list[tuple[str, int]]:
+    totals = rows.values("code").annotate(n=Sum("count")).order_by("-n", "code")
+    return [(row["code"], row["n"]) for row in totals if row["n"] > 0]
+
+
+def campaign_funnel(campaign: Campaign) -> Funnel:
+    """The campaign's funnel from its counters (no message scan) and errors from the buckets."""
+    return Funnel(
+        queued=campaign.total_count,
+        sent=campaign.sent_count,
+        delivered_rcs=campaign.delivered_rcs_count,
+        delivered_sms=campaign.delivered_sms_count,
+        read=campaign.read_count,
+        clicked=campaign.clicked_count,
+        replied=campaign.replied_count,
+        failed=campaign.failed_count,
+        errors=_errors(ErrorBucket.objects.filter(campaign=campaign)),
+    )
+
+
+def provider_stats(provider, since: datetime | None = None) -> Funnel:
+    """A provider's funnel over every campaign and transactional send since `since` (hourly)."""
+    buckets = StatBucket.objects.filter(provider=provider)
+    errors = ErrorBucket.objects.filter(provider=provider)
+    if since is not None:
+        buckets = buckets.filter(hour__gte=hour_of(since))
+        errors = errors.filter(hour__gte=hour_of(since))
+    sums = buckets.aggregate(**{name: Sum(name) for name in BUCKET_FIELDS})
+    waiting = Message.objects.filter(
+        provider=provider, status__in=(MessageStatus.QUEUED, MessageStatus.SENDING)
+    ).values("id")[: QUEUED_CAP + 1]
+    return Funnel(
+        queued=Message.objects.filter(id__in=waiting).count() if since is None else None,
+        errors=_errors(errors),
+        **{name: sums[name] or 0 for name in BUCKET_FIELDS},
+    )
+
+
+@dataclass
+class Point:
+    hour: datetime
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    clicked: int = 0
+
+
+def series(
+    *,
+    campaign: Campaign | None = None,
+    provider=None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_points: int = 24 * 14,
+) -> list[Point]:
+    """Sends, deliveries, errors and clicks per hour (gaps filled with zeros), oldest first.
+
+    Without `since`, the series starts at the first bucket; spans longer than `max_points` hours
+    are cut to the most recent ones.
+    """
+    buckets = StatBucket.objects.all()
+    if campaign is not None:
+        buckets = buckets.filter(campaign=campaign)
+    if provider is not None:
+        buckets = buckets.filter(provider=provider)
+    if since is not None:
+        buckets = buckets.filter(hour__gte=hour_of(since))
+    if until is not None:
+        buckets = buckets.filter(hour__lte=hour_of(until))
+    rows = (
+        buckets.values("hour")
+        .annotate(
+            sent=Sum("sent"),
+            delivered=Sum(F("delivered_rcs") + F("delivered_sms")),
+            failed=Sum("failed"),
+            clicked=Sum("clicked"),
+        )
+        .order_by("hour")
+    )
+    by_hour = {hour_of(row["hour"]): row for row in rows}
+    if not by_hour and since is None:
+        return []
+    first = hour_of(since) if since is not None else min(by_hour)
+    last = hour_of(until) if until is not None else max([*by_hour, first])
+    first = max(first, last - timedelta(hours=max_points - 1))
+    points = []
+    hour = first
+    while hour <= last:
+        row = by_hour.get(hour, {})
+        points.append(
+            Point(
+                hour=hour,
+                sent=row.get("sent") or 0,
+                delivered=row.get("delivered") or 0,
+                failed=row.get("failed") or 0,
+                clicked=row.get("clicked") or 0,
+            )
+        )
+        hour += timedelta(hours=1)
+    return points
