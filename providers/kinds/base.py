@@ -66,6 +66,8 @@ class ProviderKind:
     config_fields: ClassVar[dict[str, forms.Field]] = {}
     # Form fields stored (encrypted) in Provider.secrets, by key. Write-only: blank means keep.
     secret_fields: ClassVar[dict[str, forms.Field]] = {}
+    # Key-value lists stored in Provider.config as [{name, value}], edited as rows: key -> label.
+    key_value_fields: ClassVar[dict[str, str]] = {}
     # Header / body keys whose values are masked in the request inspector and logs.
     redaction_keys: ClassVar[frozenset[str]] = frozenset({"authorization", "x-apikey"})
     # Whether the kind has a template status endpoint (used by `sync_templates --provider`).

@@ -1,0 +1,146 @@
+"""Send one message through a provider: auth headers, one HTTP request, classification.
+
+`send_message` is what the sending engine, Send Test and `provider_check` call. It never raises for
+a vendor or transport problem: the answer is always a `SendAttempt` whose `result` says sent,
+failed (with a code) or retry. Our own auth problems (token endpoint down, credentials refused)
+and a blocked destination are RETRY with `provider_unhealthy`: the message stays queued.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from rcsconnect.http import BlockedAddressError
+from rcsconnect.logging import MASK, SECRET_NAMES
+
+from .auth import AuthError
+from .kinds.base import Outcome, PreparedRequest, ProviderKind, SendResult
+
+if TYPE_CHECKING:
+    from .content import OutboundMessage
+    from .models import Provider
+
+RESPONSE_BODY_MAX = 4000
+# Header names that carry credentials even when a kind does not list them (user-configured headers).
+_SECRET_HEADER = re.compile(r"auth|token|secret|key|password|signature|cookie", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SendAttempt:
+    request: PreparedRequest  # auth headers included: mask with `masked()` before showing or storing
+    status_code: int | None
+    response_body: str
+    result: SendResult
+    elapsed: float  # seconds
+
+
+def send_message(provider: Provider, message: OutboundMessage, *, session: requests.Session) -> SendAttempt:
+    """Build, authenticate and send one message; refresh the OAuth token once on 401/403."""
+    started = time.monotonic()
+    kind: ProviderKind = provider.kind_class(provider)
+    prepared = kind.build_request(message)
+    attempt = _attempt(kind, prepared, session, refresh=False, started=started)
+    if attempt.result.outcome == Outcome.REAUTH:
+        attempt = _attempt(kind, prepared, session, refresh=True, started=started)
+        if attempt.result.outcome == Outcome.REAUTH:
+            # Still refused with a fresh token: treat as a dispatch error (WIRE.md 1.3).
+            attempt = replace(
+                attempt,
+                result=SendResult(
+                    Outcome.RETRY,
+                    error_code="auth",
+                    error_message="Refused again after a token refresh.",
+                    provider_unhealthy=True,
+                ),
+            )
+    _record_health(provider, attempt.result)
+    return attempt
+
+
+def _attempt(
+    kind: ProviderKind, prepared: PreparedRequest, session: requests.Session, *, refresh: bool, started: float
+) -> SendAttempt:
+    try:
+        auth = kind.auth_headers(session, refresh=refresh)
+    except AuthError as exc:
+        result = SendResult(Outcome.RETRY, error_code="auth", error_message=str(exc), provider_unhealthy=True)
+        return SendAttempt(prepared, None, "", result, time.monotonic() - started)
+    except BlockedAddressError as exc:
+        result = SendResult(
+            Outcome.RETRY, error_code="blocked", error_message=str(exc), provider_unhealthy=True
+        )
+        return SendAttempt(prepared, None, "", result, time.monotonic() - started)
+    request = replace(prepared, headers={**prepared.headers, **auth})
+    response: requests.Response | None = None
+    error: BaseException | None = None
+    try:
+        response = session.request(request.method, request.url, headers=request.headers, json=request.json)
+    except (requests.RequestException, BlockedAddressError, OSError) as exc:
+        error = exc
+    result = kind.classify(response, error)
+    body = response.text[:RESPONSE_BODY_MAX] if response is not None else ""
+    status = response.status_code if response is not None else None
+    return SendAttempt(request, status, body, result, time.monotonic() - started)
+
+
+def _record_health(provider: Provider, result: SendResult) -> None:
+    if result.provider_unhealthy:
+        reason = f"{result.error_code}: {result.error_message}" if result.error_message else result.error_code
+        provider.set_health(provider.Health.UNHEALTHY, reason)
+    elif result.outcome == Outcome.SENT and provider.health != provider.Health.HEALTHY:
+        provider.set_health(provider.Health.HEALTHY, "")
+
+
+def masked(request: PreparedRequest, kind: ProviderKind | type[ProviderKind]) -> dict[str, Any]:
+    """The request as shown in the inspector: method, URL, headers and body with secrets masked."""
+    keys = {k.lower() for k in kind.redaction_keys} | set(SECRET_NAMES)
+    secret_values = _secret_values(kind)
+    headers = {}
+    for name, value in request.headers.items():
+        if name.lower() in keys or _SECRET_HEADER.search(name):
+            headers[name] = _mask_auth(value)
+        else:
+            headers[name] = _scrub(value, secret_values)
+    return {
+        "method": request.method,
+        "url": _scrub(request.url, secret_values),
+        "headers": headers,
+        "json": _mask_json(request.json, keys, secret_values),
+    }
+
+
+def _mask_auth(value: str) -> str:
+    scheme, _, rest = value.partition(" ")
+    if rest and scheme.lower() in ("basic", "bearer"):
+        return f"{scheme} {MASK}"
+    return MASK
+
+
+def _secret_values(kind: ProviderKind | type[ProviderKind]) -> list[str]:
+    provider = getattr(kind, "provider", None)
+    secrets = (getattr(provider, "secrets", None) or {}) if provider is not None else {}
+    return [str(v) for v in secrets.values() if isinstance(v, str) and len(v) >= 4]
+
+
+def _scrub(text: str, secret_values: list[str]) -> str:
+    for value in secret_values:
+        text = text.replace(value, MASK)
+    return text
+
+
+def _mask_json(data: Any, keys: set[str], secret_values: list[str]) -> Any:
+    if isinstance(data, dict):
+        return {
+            k: (MASK if str(k).lower() in keys else _mask_json(v, keys, secret_values))
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_mask_json(v, keys, secret_values) for v in data]
+    if isinstance(data, str):
+        return _scrub(data, secret_values)
+    return data
