@@ -61,8 +61,11 @@ class GenericRcsKind(ProviderKind):
         "method": forms.ChoiceField(
             label="Request type", choices=[("POST", "POST"), ("PUT", "PUT")], initial="POST"
         ),
-        "endpoint": forms.URLField(assume_scheme="https", 
-            label="Messaging endpoint", help_text="HTTPS URL that receives every message.", max_length=500
+        "endpoint": forms.URLField(
+            assume_scheme="https",
+            label="Messaging endpoint",
+            help_text="HTTPS URL that receives every message.",
+            max_length=500,
         ),
         "auth_type": forms.ChoiceField(
             label="Authentication",
@@ -70,8 +73,12 @@ class GenericRcsKind(ProviderKind):
             initial=AUTH_NONE,
         ),
         "username": forms.CharField(label="User", required=False, max_length=200),
-        "client_url": forms.URLField(assume_scheme="https", 
-            label="OAuth 2.0 client URL", required=False, max_length=500, help_text="The token endpoint."
+        "client_url": forms.URLField(
+            assume_scheme="https",
+            label="OAuth 2.0 client URL",
+            required=False,
+            max_length=500,
+            help_text="The token endpoint.",
         ),
         "client_id": forms.CharField(label="Client ID", required=False, max_length=200),
     }

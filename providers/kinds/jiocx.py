@@ -55,8 +55,11 @@ class JioCxKind(ProviderKind):
     slug = "jiocx"
     name = "JioCX"
     config_fields: ClassVar[dict[str, forms.Field]] = {
-        "base_url": forms.URLField(assume_scheme="https", 
-            label="Base API URL", max_length=500, help_text="HTTPS URL; /api/v1/sendMessage is appended."
+        "base_url": forms.URLField(
+            assume_scheme="https",
+            label="Base API URL",
+            max_length=500,
+            help_text="HTTPS URL; /api/v1/sendMessage is appended.",
         ),
         "click_tracking": forms.ChoiceField(
             label="Provider click tracking", choices=CLICK_TRACKING_CHOICES, initial="off"

@@ -22,12 +22,9 @@ def session(settings):
         yield s
 
 
-@pytest.fixture(autouse=True)
-def _clear_cache():
+@pytest.fixture
+def clean_cache(db):
     from django.core.cache import cache
 
-    try:
-        cache.clear()
-    except Exception:  # noqa: BLE001, S110 - the database cache table exists only with the db fixture
-        pass
-    yield
+    cache.clear()
+    yield cache

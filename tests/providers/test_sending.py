@@ -14,7 +14,7 @@ from providers.sending import masked, send_message
 from tests.providers.loopback import basic
 from tests.providers.payloads import fixture, payload_message
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_cache")]
 
 
 def make_provider(vendor_url, auth="none", **config) -> Provider:
