@@ -2,6 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from campaigns.link_views import follow_short_link
+from providers.callbacks import CallbackView
+
 from . import views
 
 urlpatterns = [
@@ -13,5 +16,6 @@ urlpatterns = [
     path("providers/", include("providers.urls")),
     path("templates/", include("templates_app.urls")),
     path("", include("campaigns.urls")),
-    path("callbacks/<str:token>/", views.callback_not_ready, name="callback"),
+    path("callbacks/<str:token>/", CallbackView.as_view(), name="callback"),
+    path("c/<str:code>", follow_short_link, name="short_link"),
 ]

@@ -1,0 +1,243 @@
+"""Apply stored vendor events (`ProviderEvent`) to messages, campaign counters and the inbox.
+
+Every status change goes through `campaigns.state.advance` (forward-only per channel, fallback
+accounting, engagement implies delivered and read). Applying is idempotent and safe to run
+concurrently: pending events are claimed with `FOR UPDATE SKIP LOCKED` (one applier per event),
+messages are locked in id order (two events for one message never race), message fields are written
+with one bulk update and campaign counters with `F()` deltas. Events whose msgId is unknown stay
+pending; `apply_pending_for` applies them once the engine has written the message.
+
+Inbound replies become `InboxMessage` rows linked to the message they answer; an opt-out word
+(STOP, UNSUBSCRIBE, ...) unsubscribes the number from every audience, an opt-in word (START,
+UNSTOP) subscribes it again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from providers.callbacks import INBOUND
+from providers.events import RCS, REPLIED
+from providers.models import ProviderEvent
+
+from .models import Campaign, Contact, InboxMessage, Message
+from .state import advance, counter_field
+
+# Carrier / CTIA-style keywords, matched against the whole reply with spaces and punctuation removed.
+OPT_OUT_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE", "STOPPEN", "ARRET"}
+)
+OPT_IN_WORDS = frozenset({"START", "UNSTOP", "SUBSCRIBE", "OPTIN"})
+# A reply that names none of our messages is linked to the latest message sent to that number
+# by the same provider within this window.
+REPLY_LINK_WINDOW = timedelta(days=7)
+CHUNK = 1000
+_ORDER = {"queued": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4, "clicked": 5, "replied": 5}
+
+
+@dataclass
+class ApplyResult:
+    applied: int = 0  # events applied now
+    pending: int = 0  # events still waiting for their message
+    messages: int = 0  # messages whose fields changed
+    inbox: int = 0  # inbox entries created
+
+    def __iadd__(self, other: ApplyResult) -> ApplyResult:
+        self.applied += other.applied
+        self.pending += other.pending
+        self.messages += other.messages
+        self.inbox += other.inbox
+        return self
+
+
+def apply_provider_events(events: Sequence[ProviderEvent]) -> ApplyResult:
+    """The RCS_EVENT_HANDLER: apply the just-stored events (matched by dedupe_key; pk may be unset)."""
+    keys = list({e.dedupe_key for e in events})
+    result = ApplyResult()
+    for start in range(0, len(keys), CHUNK):
+        result += _apply(Q(dedupe_key__in=keys[start : start + CHUNK]))
+    return result
+
+
+def apply_pending_for(msg_ids: Iterable[str]) -> ApplyResult:
+    """Apply events that arrived before these messages existed (the engine calls it after writing)."""
+    ids = sorted({m for m in msg_ids if m})
+    result = ApplyResult()
+    for start in range(0, len(ids), CHUNK):
+        result += _apply(Q(msg_id__in=ids[start : start + CHUNK]))
+    return result
+
+
+def apply_pending(*, provider_id: int | None = None, since: datetime | None = None) -> ApplyResult:
+    """Sweep: apply every pending event whose message exists by now (replay, maintenance)."""
+    pending = ProviderEvent.objects.filter(applied=False)
+    if provider_id is not None:
+        pending = pending.filter(provider_id=provider_id)
+    if since is not None:
+        pending = pending.filter(received_at__gte=since)
+    known = Message.objects.filter(msg_id__in=pending.values("msg_id")).values_list("msg_id", flat=True)
+    result = apply_pending_for(known.iterator(chunk_size=CHUNK))
+    inbound = pending.filter(status=INBOUND).values_list("pk", flat=True)
+    ids = list(inbound)
+    for start in range(0, len(ids), CHUNK):
+        result += _apply(Q(pk__in=ids[start : start + CHUNK]))
+    return result
+
+
+def opt_word(*texts: str) -> str:
+    """InboxMessage.Action for a reply that is exactly an opt-out / opt-in keyword, else ""."""
+    for text in texts:
+        if not text or len(text) > 24:
+            continue
+        word = re.sub(r"[^A-Z]", "", text.upper())
+        if word in OPT_OUT_WORDS:
+            return InboxMessage.Action.OPT_OUT
+        if word in OPT_IN_WORDS:
+            return InboxMessage.Action.OPT_IN
+    return InboxMessage.Action.NONE
+
+
+def _phone(number: str) -> str:
+    number = re.sub(r"[\s().-]", "", number or "")
+    return f"+{number}" if number.isdigit() else number[:20]
+
+
+def _at(event: ProviderEvent) -> datetime:
+    return event.occurred_at or event.received_at
+
+
+def _apply(selector: Q) -> ApplyResult:
+    result = ApplyResult()
+    with transaction.atomic():
+        events = list(
+            ProviderEvent.objects.select_for_update(skip_locked=True).filter(selector, applied=False)
+        )
+        if not events:
+            return result
+        events.sort(key=lambda e: (_at(e), _ORDER.get(e.status, 9), e.pk))
+        messages = _lock_messages(events)
+        by_id = {m.pk: m for m in messages.values()}
+        changed: dict[int, set[str]] = defaultdict(set)
+        counters: dict[int, Counter] = defaultdict(Counter)
+        entries: list[InboxMessage] = []
+        actions: dict[str, str] = {}
+        applied: list[int] = []
+
+        for event in events:
+            data = event.data or {}
+            if event.status == INBOUND:
+                phone = _phone(data.get("from_number", ""))
+                message = messages.get(event.msg_id) or messages.get(f"@{event.provider_id}:{phone}")
+                status, channel = REPLIED, (message.delivered_via or RCS) if message else RCS
+            else:
+                message = messages.get(event.msg_id)
+                if message is None:
+                    result.pending += 1
+                    continue
+                phone = _phone(data.get("from_number", "")) or message.to
+                status, channel = event.status, event.channel
+            if message is not None:
+                change = advance(
+                    message,
+                    channel=channel,
+                    status=status,
+                    at=_at(event),
+                    error_code=str(data.get("error_code", "")),
+                    error_message=str(data.get("error_message", "")),
+                    vendor_id=str(data.get("vendor_id", "")),
+                )
+                changed[message.pk] |= change.fields
+                if message.campaign_id and change.counters:
+                    counters[message.campaign_id].update(change.counters)
+            if status == REPLIED:
+                action = opt_word(data.get("text", ""), data.get("postback_data", ""))
+                if action:
+                    actions[phone] = action
+                entries.append(
+                    InboxMessage(
+                        provider_id=event.provider_id,
+                        phone=phone,
+                        contact_id=message.contact_id if message else None,
+                        direction=InboxMessage.Direction.INBOUND,
+                        text=str(data.get("text", "")),
+                        postback_data=str(data.get("postback_data", ""))[:2048],
+                        message=message,
+                        event_id=event.pk,
+                        action=action,
+                        created_at=_at(event),
+                    )
+                )
+            applied.append(event.pk)
+
+        _write(by_id, changed, counters, entries, actions, applied)
+        result.applied = len(applied)
+        result.messages = sum(1 for fields in changed.values() if fields)
+        result.inbox = len(entries)
+    return result
+
+
+def _lock_messages(events: list[ProviderEvent]) -> dict[str, Message]:
+    """Lock (in id order) every message the events name, plus the one each unlinked reply answers.
+
+    Keys: msg_id, and "@<provider id>:<phone>" for replies matched by number.
+    """
+    msg_ids = {e.msg_id for e in events if e.msg_id}
+    inferred: dict[str, int] = {}
+    for event in events:
+        if event.status != INBOUND or (event.msg_id and Message.objects.filter(msg_id=event.msg_id).exists()):
+            continue
+        phone = _phone((event.data or {}).get("from_number", ""))
+        key = f"@{event.provider_id}:{phone}"
+        if key in inferred:
+            continue
+        latest = (
+            Message.objects.filter(
+                provider_id=event.provider_id, to=phone, sent_at__gte=_at(event) - REPLY_LINK_WINDOW
+            )
+            .order_by("-id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if latest:
+            inferred[key] = latest
+    locked = Message.objects.select_for_update().filter(Q(msg_id__in=msg_ids) | Q(pk__in=inferred.values()))
+    by_pk = {m.pk: m for m in locked.order_by("id")}
+    messages = {m.msg_id: m for m in by_pk.values()}
+    for key, pk in inferred.items():
+        messages[key] = by_pk[pk]
+    return messages
+
+
+def _write(
+    messages: dict[int, Message],
+    changed: dict[int, set[str]],
+    counters: dict[int, Counter],
+    entries: list[InboxMessage],
+    actions: dict[str, str],
+    applied: list[int],
+) -> None:
+    fields = set().union(*changed.values()) if changed else set()
+    dirty = [messages[pk] for pk, f in changed.items() if f]
+    if dirty:
+        Message.objects.bulk_update(dirty, sorted(fields))
+    ProviderEvent.objects.filter(pk__in=applied).update(applied=True)
+    if entries:
+        InboxMessage.objects.bulk_create(entries)
+    for phone, action in actions.items():
+        Contact.objects.filter(phone=phone).update(subscribed=action == InboxMessage.Action.OPT_IN)
+    # Campaign rows last and in id order: the hottest lock is held for the shortest time.
+    for campaign_id in sorted(counters):
+        deltas = {
+            counter_field(name): F(counter_field(name)) + delta
+            for name, delta in counters[campaign_id].items()
+            if delta
+        }
+        if deltas:
+            Campaign.objects.filter(pk=campaign_id).update(**deltas)

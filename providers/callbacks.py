@@ -1,0 +1,284 @@
+"""Vendor callbacks (WIRE.md 3): authenticate -> store the raw body -> normalise -> store events -> apply.
+
+One URL per provider, `/callbacks/<token>/`. The token identifies the provider; when the provider has
+HMAC secrets, the raw body must carry `X-RCS-Signature: sha256=<hex>` made with one of them (two are
+valid while a secret is rotated); when it has Basic credentials, one of them must be presented. Every
+secret is compared in constant time, and a request that fails authentication stores and applies
+nothing (403).
+
+An authenticated body is stored in `CallbackLog` before anything else, so a body we cannot parse or
+apply is never lost (`manage.py replay_callbacks` reprocesses it). The provider's kind turns the
+decoded body into `DeliveryEvent` / `InboundMessage` objects; they are stored as `ProviderEvent`s,
+deduplicated by `dedupe_key`, then handed to `settings.RCS_EVENT_HANDLER` (campaigns applies them;
+providers never imports campaigns).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .events import RCS, SMS, STATUSES, CallbackShapeError, DeliveryEvent, InboundMessage
+from .models import CallbackLog, Provider, ProviderEvent
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-RCS-Signature"
+# ProviderEvent.status of a user message that names none of our msgIds (an InboundMessage).
+INBOUND = "inbound"
+ENGAGEMENT = ("clicked", "replied")
+
+
+class CallbackAuthError(Exception):
+    """The request does not prove it comes from the provider's vendor (answered with 403)."""
+
+
+@dataclass
+class CallbackResult:
+    """What processing one stored body gave; `response()` is the WIRE.md 3 answer."""
+
+    http_status: int = 200
+    processed: int = 0
+    unprocessed: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""
+    events: list[ProviderEvent] = field(default_factory=list)
+
+    def response(self) -> dict[str, Any]:
+        if self.http_status != 200:
+            return {"status": "error", "error": self.error}
+        status = "partial" if self.unprocessed else "success"
+        return {"status": status, "processed": self.processed, "unprocessed": self.unprocessed}
+
+
+# -- authentication -------------------------------------------------------------------------------
+def callback_authenticate(provider: Provider, *, body: bytes, headers: Any) -> None:
+    """Check the optional HMAC signature and Basic credentials; raise CallbackAuthError on failure."""
+    secrets = [s for s in provider.callback_hmac_secrets or [] if s]
+    if secrets:
+        given = headers.get(SIGNATURE_HEADER, "").strip()
+        algorithm, _, digest = given.partition("=")
+        if algorithm.lower() != "sha256" or not digest:
+            raise CallbackAuthError(f"missing or malformed {SIGNATURE_HEADER} header (sha256=<hex>)")
+        matched = False
+        for secret in secrets:
+            expected = hmac.new(str(secret).encode(), body, hashlib.sha256).hexdigest()
+            matched |= hmac.compare_digest(expected, digest.strip().lower())
+        if not matched:
+            raise CallbackAuthError("signature does not match")
+    credentials = [_credential(c) for c in provider.callback_basic_credentials or []]
+    credentials = [c for c in credentials if c]
+    if credentials:
+        user, password = _basic_auth(headers.get("Authorization", ""))
+        matched = False
+        for expected_user, expected_password in credentials:
+            # Both compares always run: the answer time does not tell which half was wrong.
+            user_ok = hmac.compare_digest(expected_user.encode(), user.encode())
+            password_ok = hmac.compare_digest(expected_password.encode(), password.encode())
+            matched |= user_ok & password_ok
+        if not matched:
+            raise CallbackAuthError("basic credentials do not match")
+
+
+def _credential(value: Any) -> tuple[str, str] | None:
+    """A stored credential: {"username": .., "password": ..} or "username:password"."""
+    if isinstance(value, dict) and value.get("username"):
+        return str(value["username"]), str(value.get("password", ""))
+    if isinstance(value, str) and ":" in value:
+        user, _, password = value.partition(":")
+        return user, password
+    return None
+
+
+def _basic_auth(header: str) -> tuple[str, str]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return "", ""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    user, _, password = decoded.partition(":")
+    return user, password
+
+
+def sign_body(body: bytes, secret: str) -> str:
+    """The `X-RCS-Signature` value a vendor sends for `body` (used by the simulator and tests)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# -- normalise and store --------------------------------------------------------------------------
+def dedupe_key(provider_id: int, fields: dict[str, Any]) -> str:
+    """A repeated vendor event (a retry, a duplicate in a batch) maps to the same key."""
+    text = json.dumps([provider_id, fields], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def to_provider_event(
+    provider: Provider, item: DeliveryEvent | InboundMessage, *, log: CallbackLog | None, now: datetime
+) -> ProviderEvent:
+    """One normalised event as an unsaved ProviderEvent (raises ValueError when it is unusable)."""
+    if isinstance(item, InboundMessage):
+        if not item.from_number:
+            raise ValueError("an inbound message without the sender's number")
+        data = {k: v for k, v in asdict(item).items() if v and k != "timestamp"}
+        key_fields = {"kind": INBOUND, **data, "at": _iso(item.timestamp)}
+        msg_id, channel, status = item.in_reply_to[:120], RCS, INBOUND
+    else:
+        if not item.msg_id or len(item.msg_id) > 120:
+            raise ValueError("missing or over-long msgId")
+        if item.channel not in (RCS, SMS):
+            raise ValueError(f"unknown channel {item.channel!r}")
+        if item.status not in STATUSES:
+            raise ValueError(f"unknown status {item.status!r}")
+        data = {
+            k: v
+            for k, v in asdict(item).items()
+            if v and k not in ("msg_id", "channel", "status", "timestamp")
+        }
+        key_fields = {"msg": item.msg_id, "ch": item.channel, "st": item.status, "err": item.error_code}
+        if item.status in ENGAGEMENT:
+            # Two real clicks or replies differ in time or content; a resent one does not.
+            key_fields.update(data, at=_iso(item.timestamp))
+        msg_id, channel, status = item.msg_id, item.channel, item.status
+    return ProviderEvent(
+        provider=provider,
+        callback=log,
+        msg_id=msg_id,
+        channel=channel,
+        status=status,
+        occurred_at=item.timestamp,
+        received_at=now,
+        data=data,
+        dedupe_key=dedupe_key(provider.pk, key_fields),
+    )
+
+
+def _record(item: Any) -> dict[str, Any]:
+    try:
+        record = asdict(item)
+    except TypeError:
+        return {"value": str(item)[:200]}
+    return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in record.items() if v}
+
+
+def callback_process(*, log: CallbackLog) -> CallbackResult:
+    """Parse one stored body with its provider's kind, store the events, apply them.
+
+    Idempotent: processing the same log again stores no new events and changes nothing already
+    applied (events still pending are applied if their message exists by now).
+    """
+    provider = log.provider
+    result = CallbackResult()
+    now = timezone.now()
+    try:
+        decoded = json.loads(log.body)
+        items = provider.kind_class(provider).parse_callback(decoded)
+    except (ValueError, CallbackShapeError, LookupError, NotImplementedError) as exc:
+        # JSONDecodeError is a ValueError; LookupError / NotImplementedError: kind not installed.
+        reason = "body is not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        result.http_status, result.error = 400, f"unrecognised callback: {reason}"[:500]
+        _finish(log, result)
+        return result
+
+    for item in items:
+        try:
+            result.events.append(to_provider_event(provider, item, log=log, now=now))
+        except ValueError as exc:
+            result.unprocessed.append({"code": "invalid_event", "error": str(exc), "record": _record(item)})
+    result.processed = len(result.events)
+    try:
+        ProviderEvent.objects.bulk_create(result.events, ignore_conflicts=True)
+    except DatabaseError:
+        logger.exception("could not store the events of callback %s", log.pk)
+        result.http_status, result.error = 503, "could not store the events; please retry"
+        return result
+    try:
+        import_string(settings.RCS_EVENT_HANDLER)(result.events)
+    except Exception as exc:
+        # The events are stored (pending); a replay or the message's next apply picks them up.
+        logger.exception("applying the events of callback %s failed", log.pk)
+        result.error = f"stored, not applied yet: {type(exc).__name__}"
+    _finish(log, result)
+    return result
+
+
+def _finish(log: CallbackLog, result: CallbackResult) -> None:
+    log.processed_at = timezone.now()
+    log.event_count = result.processed
+    log.error = (result.error or "; ".join(u["error"] for u in result.unprocessed))[:500]
+    try:
+        CallbackLog.objects.filter(pk=log.pk).update(
+            processed_at=log.processed_at, event_count=log.event_count, error=log.error
+        )
+    except DatabaseError:
+        logger.exception("could not mark callback %s processed", log.pk)
+
+
+def callback_receive(
+    *, provider: Provider, body: bytes, content_type: str = "", remote_addr: str = ""
+) -> CallbackResult:
+    """Store the raw body first, then process it. A store failure answers 503 (the vendor retries)."""
+    try:
+        log = CallbackLog.objects.create(
+            provider=provider,
+            body=body.decode("utf-8", errors="replace"),
+            content_type=content_type[:100],
+            remote_addr=remote_addr[:64],
+        )
+    except DatabaseError:
+        logger.exception("could not store a callback body for provider %s", provider.pk)
+        return CallbackResult(http_status=503, error="could not store the callback; please retry")
+    return callback_process(log=log)
+
+
+# -- the endpoint ---------------------------------------------------------------------------------
+class CallbackView(APIView):
+    """`POST|PUT /callbacks/<token>/`: vendors authenticate by the URL token (+ HMAC or Basic)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes: list = []  # the raw body is read as bytes: the signature covers exactly those
+    renderer_classes = [JSONRenderer]
+    throttle_classes: list = []
+    schema = None  # vendor-facing; published separately as the Generic RCS contract
+
+    def post(self, request: Request, token: str) -> Response:
+        provider = Provider.objects.filter(callback_token=token).first()
+        if provider is None:
+            return Response({"status": "error", "error": "unknown callback URL"}, status=403)
+        body = request.body
+        try:
+            callback_authenticate(provider, body=body, headers=request.headers)
+        except CallbackAuthError as exc:
+            logger.warning("callback for provider %s refused: %s", provider.pk, exc)
+            return Response({"status": "error", "error": f"authentication failed: {exc}"}, status=403)
+        result = callback_receive(
+            provider=provider,
+            body=body,
+            content_type=request.content_type or "",
+            remote_addr=request.META.get("REMOTE_ADDR", ""),
+        )
+        return Response(result.response(), status=result.http_status)
+
+    put = post
