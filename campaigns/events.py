@@ -27,6 +27,7 @@ from providers.callbacks import INBOUND
 from providers.events import RCS, REPLIED
 from providers.models import ProviderEvent
 
+from . import stats
 from .models import Campaign, Contact, InboxMessage, Message
 from .state import advance, counter_field
 
@@ -126,6 +127,7 @@ def _apply(selector: Q) -> ApplyResult:
         by_id = {m.pk: m for m in messages.values()}
         changed: dict[int, set[str]] = defaultdict(set)
         counters: dict[int, Counter] = defaultdict(Counter)
+        recorded: list[tuple] = []  # (message, change, error_code before) for the hourly stats
         entries: list[InboxMessage] = []
         actions: dict[str, str] = {}
         applied: list[int] = []
@@ -144,6 +146,7 @@ def _apply(selector: Q) -> ApplyResult:
                 phone = _phone(data.get("from_number", "")) or message.to
                 status, channel = event.status, event.channel
             if message is not None:
+                code_before = message.error_code
                 change = advance(
                     message,
                     channel=channel,
@@ -154,8 +157,10 @@ def _apply(selector: Q) -> ApplyResult:
                     vendor_id=str(data.get("vendor_id", "")),
                 )
                 changed[message.pk] |= change.fields
-                if message.campaign_id and change.counters:
-                    counters[message.campaign_id].update(change.counters)
+                if change.counters:
+                    recorded.append((message, change, code_before))
+                    if message.campaign_id:
+                        counters[message.campaign_id].update(change.counters)
             if status == REPLIED:
                 action = opt_word(data.get("text", ""), data.get("postback_data", ""))
                 if action:
@@ -177,6 +182,7 @@ def _apply(selector: Q) -> ApplyResult:
             applied.append(event.pk)
 
         _write(by_id, changed, counters, entries, actions, applied)
+        stats.record(recorded)
         result.applied = len(applied)
         result.messages = sum(1 for fields in changed.values() if fields)
         result.inbox = len(entries)

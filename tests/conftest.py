@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, User
 
+# Fixture modules shared by several test packages.
+pytest_plugins = ["tests.providers.callback_double"]
+
 
 @pytest.fixture
 def marketer(db) -> User:
