@@ -179,3 +179,46 @@ class ProviderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.msg_id} {self.channel} {self.status}"
+
+
+class SendTest(models.Model):
+    """One Send Test from the dashboard: the masked request, the vendor's answer, its classification.
+
+    Callback events for it are the ProviderEvent rows with the same provider and msg_id.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DONE = "done", "Done"
+        ERROR = "error", "Error"
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="send_tests")
+    msg_id = models.CharField(max_length=60, unique=True)
+    to = models.CharField(max_length=20)
+    rcs_text = models.TextField("RCS message")
+    sms_text = models.TextField("SMS fallback message", blank=True)
+    template_name = models.CharField("Template ID", max_length=100, blank=True)
+    principal_entity_id = models.CharField("Principal Entity ID", max_length=40, blank=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    request = models.JSONField(default=dict, blank=True)  # masked: method, url, headers, json
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    outcome = models.CharField(max_length=10, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    vendor_id = models.CharField(max_length=200, blank=True)
+    elapsed_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"send test {self.msg_id} to {self.to}"
+
+    def events(self) -> models.QuerySet[ProviderEvent]:
+        return ProviderEvent.objects.filter(provider_id=self.provider_id, msg_id=self.msg_id).order_by("id")

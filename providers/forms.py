@@ -1,0 +1,307 @@
+"""Provider create/edit form: common columns, the kind's declared fields, key-value rows, secrets.
+
+Secrets are write-only: their inputs never render a value, and a blank input keeps the stored one.
+Vendor URLs must be HTTPS (plain HTTP only to hosts the operator allowed, e.g. the local simulator)
+and must resolve to addresses the outbound guard lets through.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+from django import forms
+from django.conf import settings
+
+from rcsconnect.http import BlockedAddressError, check_host
+
+from .kinds.base import ProviderKind
+from .models import MAX_RATE_CEILING, Provider
+
+SMS_PARAMS = "sms_params"
+DIGITS = re.compile(r"^\d+$")
+STORED_HELP = "Stored. Leave blank to keep it."
+
+
+class KeyValueForm(forms.Form):
+    name = forms.CharField(required=False, max_length=200)
+    value = forms.CharField(required=False, max_length=2000)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.cleaned_data.get("DELETE") and data.get("value") and not data.get("name", "").strip():
+            self.add_error("name", "Enter a name, or remove the row.")
+        return data
+
+
+KeyValueFormSet = forms.formset_factory(KeyValueForm, extra=0, can_delete=True)
+
+
+def _rows(formset: forms.BaseFormSet) -> list[dict[str, str]]:
+    rows = []
+    for form in formset.forms:
+        data = form.cleaned_data
+        if data and not data.get("DELETE") and data.get("name", "").strip():
+            rows.append({"name": data["name"].strip(), "value": data.get("value", "")})
+    return rows
+
+
+def check_vendor_url(url: str) -> str | None:
+    """An error message for a vendor URL that is not HTTPS or resolves to a refused address."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    allowed = {h.strip().lower() for h in settings.OUTBOUND_ALLOW_HOSTS}
+    if parts.scheme != "https" and not (parts.scheme == "http" and host in allowed):
+        return "Use an https:// URL."
+    try:
+        check_host(host, parts.port or (443 if parts.scheme == "https" else 80))
+    except BlockedAddressError:
+        return "This host resolves to a private, loopback or reserved address."
+    except (socket.gaierror, UnicodeError):
+        return f"The host {host} cannot be resolved."
+    return None
+
+
+class ProviderForm(forms.ModelForm):
+    concurrency = forms.IntegerField(
+        label="Custom concurrency",
+        required=False,
+        min_value=1,
+        max_value=MAX_RATE_CEILING,
+        help_text="Maximum requests in flight; blank uses the platform default.",
+    )
+    max_rate = forms.IntegerField(
+        label="Max rate (requests per second)",
+        required=False,
+        min_value=1,
+        max_value=MAX_RATE_CEILING,
+        help_text=f"1 to {MAX_RATE_CEILING:,}; blank uses the platform default.",
+    )
+    dlt_template_ids = forms.CharField(
+        label="DLT template IDs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Digits only; one per line or separated by commas.",
+    )
+    make_default = forms.BooleanField(label="Mark as default", required=False)
+    callback_hmac_secret = forms.CharField(
+        label="New callback HMAC secret",
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="The vendor signs each body with HMAC-SHA256 (header X-RCS-Signature: sha256=<hex>). "
+        "The previous secret stays valid until you keep only the newest.",
+    )
+    callback_basic_username = forms.CharField(label="New callback Basic user", required=False, max_length=100)
+    callback_basic_password = forms.CharField(
+        label="New callback Basic password",
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    callback_keep_newest_only = forms.BooleanField(
+        label="Keep only the newest callback secret and credentials (end the rotation)", required=False
+    )
+    callback_checks_off = forms.BooleanField(
+        label="Turn off the HMAC and Basic callback checks", required=False
+    )
+
+    class Meta:
+        model = Provider
+        fields = [
+            "nickname",
+            "sender_id",
+            "concurrency",
+            "max_rate",
+            "sms_fallback",
+            "sms_sender_id",
+            "india",
+            "principal_entity_id",
+            "enabled",
+        ]
+
+    def __init__(self, *args: Any, kind: type[ProviderKind], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        instance: Provider = self.instance
+        config, stored = instance.config or {}, instance.secrets or {}
+        self.fields["sender_id"].label = "RCS sender ID" if kind.slug != "jiocx" else "Agent ID"
+        self.fields["dlt_template_ids"].initial = "\n".join(instance.dlt_template_ids or [])
+        self.fields["make_default"].initial = instance.is_default
+        for key, field in kind.config_fields.items():
+            self.fields[f"cfg_{key}"] = copy.deepcopy(field)
+            if key in config:
+                self.initial[f"cfg_{key}"] = config[key]
+        for key, field in kind.secret_fields.items():
+            secret = copy.deepcopy(field)
+            secret.required = False
+            secret.widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+            if stored.get(key):
+                secret.help_text = STORED_HELP
+            self.fields[f"secret_{key}"] = secret
+        data = args[0] if args else kwargs.get("data")
+        labels = {**kind.key_value_fields, SMS_PARAMS: "SMS body parameters"}
+        self.formsets: dict[str, tuple[str, forms.BaseFormSet]] = {}
+        for key, label in labels.items():
+            initial = instance.sms_params if key == SMS_PARAMS else config.get(key, [])
+            formset = KeyValueFormSet(data, prefix=key, initial=initial or [])
+            self.formsets[key] = (label, formset)
+        self.stored_secrets = {key for key in kind.secret_fields if stored.get(key)}
+        self.callback_secret_count = len(instance.callback_hmac_secrets or [])
+        self.callback_basic_count = len(instance.callback_basic_credentials or [])
+
+    # -- grouped fields for the template --------------------------------------------------------
+    def kind_fields(self) -> list[forms.BoundField]:
+        names = [f"cfg_{k}" for k in self.kind.config_fields] + [
+            f"secret_{k}" for k in self.kind.secret_fields
+        ]
+        return [self[name] for name in names]
+
+    def key_value_formsets(self) -> list[tuple[str, str, forms.BaseFormSet]]:
+        return [(key, label, fs) for key, (label, fs) in self.formsets.items() if key != SMS_PARAMS]
+
+    def sms_formset(self) -> forms.BaseFormSet:
+        return self.formsets[SMS_PARAMS][1]
+
+    def is_valid(self) -> bool:
+        formsets_ok = all(fs.is_valid() for _, fs in self.formsets.values())
+        return super().is_valid() and formsets_ok
+
+    # -- validation -----------------------------------------------------------------------------
+    def clean_nickname(self) -> str:
+        nickname = self.cleaned_data["nickname"].strip()
+        clash = Provider.objects.filter(nickname__iexact=nickname).exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError("Another provider already has this nickname.")
+        return nickname
+
+    def clean_dlt_template_ids(self) -> list[str]:
+        ids = [
+            part.strip()
+            for part in re.split(r"[\s,;]+", self.cleaned_data.get("dlt_template_ids", ""))
+            if part
+        ]
+        bad = [i for i in ids if not DIGITS.match(i)]
+        if bad:
+            raise forms.ValidationError(f"DLT template IDs are digits only: {', '.join(bad[:3])}.")
+        return ids
+
+    def clean_principal_entity_id(self) -> str:
+        value = self.cleaned_data.get("principal_entity_id", "").strip()
+        if value and not DIGITS.match(value):
+            raise forms.ValidationError("The Principal Entity ID is digits only.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = self.kind
+        for key in getattr(kind, "url_fields", ()):
+            url = data.get(f"cfg_{key}")
+            if url and (error := check_vendor_url(url)):
+                self.add_error(f"cfg_{key}", error)
+        config, secrets = self.config_values(), self.secret_values()
+        required = list(getattr(kind, "required_secrets", ()))
+        auth_fields = getattr(kind, "auth_fields", {}).get(config.get("auth_type", ""), ())
+        required += [f for f in auth_fields if f in kind.secret_fields]
+        for key in required:
+            if not secrets.get(key):
+                self.add_error(f"secret_{key}", "Required.")
+        for key in auth_fields:
+            if key in kind.config_fields and not config.get(key):
+                self.add_error(f"cfg_{key}", "Required for this authentication.")
+        for key, messages in kind.validate_config(config, secrets).items():
+            for message in messages:
+                self.add_error(f"cfg_{key}" if key in kind.config_fields else None, message)
+        if data.get("sms_fallback") and not data.get("sms_sender_id"):
+            self.add_error("sms_sender_id", "Enter the SMS sender ID for the fallback.")
+        if data.get("india"):
+            if not data.get("principal_entity_id") and "principal_entity_id" not in self.errors:
+                self.add_error("principal_entity_id", "India requires the Principal Entity ID.")
+            if not data.get("dlt_template_ids") and "dlt_template_ids" not in self.errors:
+                self.add_error("dlt_template_ids", "India requires at least one DLT template ID.")
+        if data.get("make_default") and not data.get("enabled"):
+            self.add_error("make_default", "A disabled provider cannot be the default.")
+        if bool(data.get("callback_basic_username")) != bool(data.get("callback_basic_password")):
+            self.add_error("callback_basic_password", "Enter both the user and the password.")
+        return data
+
+    def config_values(self) -> dict[str, Any]:
+        config = dict(self.instance.config or {})
+        for key in self.kind.config_fields:
+            value = self.cleaned_data.get(f"cfg_{key}")
+            config[key] = "" if value is None else value
+        for key, (_label, formset) in self.formsets.items():
+            if key != SMS_PARAMS and formset.is_bound and formset.is_valid():
+                config[key] = _rows(formset)
+        return config
+
+    def secret_values(self) -> dict[str, str]:
+        secrets = dict(self.instance.secrets or {})
+        for key in self.kind.secret_fields:
+            if value := self.cleaned_data.get(f"secret_{key}"):
+                secrets[key] = value
+        return secrets
+
+    # -- result ---------------------------------------------------------------------------------
+    def build(self) -> Provider:
+        """The provider with every submitted value applied (unsaved; see services.provider_save)."""
+        provider: Provider = super().save(commit=False)
+        provider.kind = self.kind.slug
+        provider.config = self.config_values()
+        provider.secrets = self.secret_values()
+        provider.dlt_template_ids = self.cleaned_data["dlt_template_ids"]
+        provider.sms_params = _rows(self.sms_formset())
+        data = self.cleaned_data
+        hmac_secrets = list(provider.callback_hmac_secrets or [])
+        basic = list(provider.callback_basic_credentials or [])
+        if data.get("callback_hmac_secret"):
+            hmac_secrets = [data["callback_hmac_secret"], *hmac_secrets][:2]
+        if data.get("callback_basic_username"):
+            new = {"username": data["callback_basic_username"], "password": data["callback_basic_password"]}
+            basic = [new, *basic][:2]
+        if data.get("callback_keep_newest_only"):
+            hmac_secrets, basic = hmac_secrets[:1], basic[:1]
+        if data.get("callback_checks_off"):
+            hmac_secrets, basic = [], []
+        provider.callback_hmac_secrets, provider.callback_basic_credentials = hmac_secrets, basic
+        # Unticking "Mark as default" removes the mark; ticking it is done by provider_mark_default.
+        provider.is_default = provider.is_default and bool(data.get("make_default")) and provider.enabled
+        return provider
+
+
+class SendTestForm(forms.Form):
+    country_code = forms.IntegerField(label="Country code", min_value=1, max_value=999, initial=91)
+    number = forms.CharField(label="Number", max_length=20)
+    rcs_text = forms.CharField(label="RCS message", widget=forms.Textarea(attrs={"rows": 3}), max_length=3072)
+    sms_text = forms.CharField(
+        label="SMS fallback message",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+    )
+    template_name = forms.CharField(label="Template ID", required=False, max_length=100)
+    principal_entity_id = forms.CharField(label="Principal Entity ID (India)", required=False, max_length=40)
+
+    def clean_principal_entity_id(self) -> str:
+        value = self.cleaned_data.get("principal_entity_id", "").strip()
+        if value and not DIGITS.match(value):
+            raise forms.ValidationError("The Principal Entity ID is digits only.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("country_code") and data.get("number"):
+            raw = f"+{data['country_code']}{re.sub(r'[^0-9]', '', data['number'])}"
+            try:
+                parsed = phonenumbers.parse(raw, None)
+            except phonenumbers.NumberParseException:
+                parsed = None
+            if parsed is None or not phonenumbers.is_valid_number(parsed):
+                self.add_error("number", "Not a valid phone number for this country code.")
+            else:
+                data["to"] = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return data

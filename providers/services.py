@@ -1,0 +1,259 @@
+"""Provider workflows: plain keyword-only functions named <entity>_<action>.
+
+Campaigns are reached only through the reverse relation `provider.campaigns` (providers never
+imports campaigns): archive pauses the ones still running, delete refuses while any exists.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from .models import Provider, ProviderEvent, SendTest
+
+# Campaign statuses (campaigns.Campaign.Status values) that still send and are stopped by archive.
+RUNNING_CAMPAIGN_STATUSES = ("scheduled", "sending")
+FINISHED_CAMPAIGN_STATUSES = ("completed", "cancelled")
+
+
+class ProviderError(Exception):
+    """A provider operation that is not allowed (shown to the user as is)."""
+
+
+@transaction.atomic
+def provider_save(*, provider: Provider, make_default: bool = False) -> Provider:
+    """Create or update a provider (from a validated form) and optionally make it the default."""
+    if provider.is_default and not provider.is_active:
+        provider.is_default = False
+    provider.save()
+    if make_default:
+        provider_mark_default(provider_id=provider.pk)
+        provider.refresh_from_db(fields=["is_default"])
+    return provider
+
+
+@transaction.atomic
+def provider_mark_default(*, provider_id: int) -> Provider:
+    """Make one provider the default; the partial unique index guarantees there is never a second."""
+    provider = Provider.objects.select_for_update().get(pk=provider_id)
+    if not provider.is_active:
+        raise ProviderError("A disabled or archived provider cannot be the default.")
+    # Lock the current default too, then clear it before setting the new one (the unique index
+    # is checked per statement).
+    list(Provider.objects.select_for_update().filter(is_default=True))
+    Provider.objects.filter(is_default=True).exclude(pk=provider_id).update(is_default=False)
+    Provider.objects.filter(pk=provider_id).update(is_default=True)
+    provider.is_default = True
+    return provider
+
+
+@transaction.atomic
+def provider_set_enabled(*, provider_id: int, enabled: bool) -> Provider:
+    provider = Provider.objects.select_for_update().get(pk=provider_id)
+    if enabled and provider.archived_at is not None:
+        raise ProviderError("An archived provider cannot be enabled; duplicate it instead.")
+    provider.enabled = enabled
+    if not enabled:
+        provider.is_default = False
+    provider.save(update_fields=["enabled", "is_default", "updated_at"])
+    return provider
+
+
+def provider_running_campaigns(*, provider: Provider) -> QuerySet:
+    return provider.campaigns.filter(status__in=RUNNING_CAMPAIGN_STATUSES).order_by("name")
+
+
+def provider_campaigns(*, provider: Provider) -> QuerySet:
+    return provider.campaigns.order_by("name")
+
+
+@transaction.atomic
+def provider_archive(*, provider_id: int) -> list[str]:
+    """Archive a provider: it stops sending, its running campaigns are paused, its stats stay.
+
+    Returns the names of the campaigns that were stopped.
+    """
+    provider = Provider.objects.select_for_update().get(pk=provider_id)
+    running = list(provider_running_campaigns(provider=provider).select_for_update())
+    provider.campaigns.filter(pk__in=[c.pk for c in running]).update(status="paused")
+    provider.archived_at = provider.archived_at or timezone.now()
+    provider.enabled = False
+    provider.is_default = False
+    provider.save(update_fields=["archived_at", "enabled", "is_default", "updated_at"])
+    return [c.name for c in running]
+
+
+@transaction.atomic
+def provider_delete(*, provider_id: int) -> None:
+    """Delete a provider that no campaign or message uses (otherwise archive it: stats are kept)."""
+    provider = Provider.objects.select_for_update().get(pk=provider_id)
+    names = list(provider_campaigns(provider=provider).values_list("name", flat=True))
+    if names or provider.messages.exists():
+        raise ProviderError(
+            "Campaigns use this provider ("
+            + ", ".join(names[:10])
+            + "): archive it instead to keep their stats."
+            if names
+            else "Messages were sent through this provider: archive it instead to keep their stats."
+        )
+    provider.delete()
+
+
+@transaction.atomic
+def provider_duplicate(*, provider_id: int, nickname: str | None = None) -> Provider:
+    """A copy with the same settings and secrets, a new callback URL, not default, enabled."""
+    source = Provider.objects.get(pk=provider_id)
+    base = nickname or f"{source.nickname} (copy)"
+    name, n = base, 2
+    while Provider.objects.filter(nickname=name).exists():
+        name, n = f"{base} {n}", n + 1
+    copy = Provider.objects.get(pk=provider_id)
+    copy.pk = None
+    copy.nickname = name[:80]
+    copy.is_default = False
+    copy.enabled = True
+    copy.archived_at = None
+    copy.callback_token = pysecrets.token_urlsafe(32)
+    copy.callback_hmac_secrets = []
+    copy.callback_basic_credentials = []
+    copy.health, copy.health_reason, copy.health_changed_at = Provider.Health.HEALTHY, "", None
+    copy.save()
+    return copy
+
+
+def provider_event_counts(*, provider: Provider, hours: int = 24) -> dict[str, int]:
+    """Events reported by the vendor in the last `hours`, by status (from ProviderEvent)."""
+    since = timezone.now() - timezone.timedelta(hours=hours)
+    rows = provider.events.filter(received_at__gte=since).values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+def providers_with_counts(queryset: QuerySet[Provider], *, hours: int = 24) -> QuerySet[Provider]:
+    since = timezone.now() - timezone.timedelta(hours=hours)
+    recent = Q(events__received_at__gte=since)
+    return queryset.annotate(
+        sent_24h=Count("events", filter=recent & Q(events__status="sent")),
+        delivered_24h=Count("events", filter=recent & Q(events__status="delivered")),
+        failed_24h=Count("events", filter=recent & Q(events__status="failed")),
+    )
+
+
+def provider_health(*, provider: Provider, hours: int = 24) -> dict[str, Any]:
+    """Health summary for the detail page: state, reason, recent error rate, failures by code."""
+    since = timezone.now() - timezone.timedelta(hours=hours)
+    events = ProviderEvent.objects.filter(provider=provider, received_at__gte=since)
+    counts = provider_event_counts(provider=provider, hours=hours)
+    total = sum(counts.values())
+    by_code = list(
+        events.filter(status="failed").values("data__error_code").annotate(n=Count("id")).order_by("-n")[:10]
+    )
+    tests = SendTest.objects.filter(provider=provider, created_at__gte=since)
+    return {
+        "state": provider.health,
+        "reason": provider.health_reason,
+        "since": provider.health_changed_at,
+        "counts": counts,
+        "delivery_rate": round(100 * counts.get("delivered", 0) / counts["sent"], 1)
+        if counts.get("sent")
+        else None,
+        "error_rate": round(100 * counts.get("failed", 0) / total, 1) if total else None,
+        "errors_by_code": [(row["data__error_code"] or "-", row["n"]) for row in by_code],
+        "test_errors": tests.exclude(outcome="sent").exclude(outcome="").count(),
+        "throttled": tests.filter(error_code="429").count(),
+        "auth_failures": tests.filter(error_code="auth").count(),
+    }
+
+
+# -- Send Test ----------------------------------------------------------------------------------
+def provider_send_test(
+    *,
+    provider_id: int,
+    to: str,
+    rcs_text: str,
+    sms_text: str = "",
+    template_name: str = "",
+    principal_entity_id: str = "",
+    user: Any = None,
+) -> SendTest:
+    """Record a Send Test and run it in the background (django-q2) once the row is committed."""
+    from django_q.tasks import async_task
+
+    send_test = SendTest.objects.create(
+        provider_id=provider_id,
+        msg_id=f"test-{pysecrets.token_hex(12)}",
+        to=to,
+        rcs_text=rcs_text,
+        sms_text=sms_text,
+        template_name=template_name,
+        principal_entity_id=principal_entity_id,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    transaction.on_commit(lambda: async_task("providers.tasks.run_send_test", send_test.pk))
+    return send_test
+
+
+def send_test_run(*, send_test_id: int, session: Any = None) -> SendTest:
+    """Send the test message once and store the masked request, the answer and its classification."""
+    from rcsconnect.http import outbound_session
+    from rcsconnect.logging import redact
+
+    from .content import TEXT, OutboundMessage, SmsFallback, TemplateRef
+    from .sending import masked, send_message
+
+    test = SendTest.objects.select_related("provider").get(pk=send_test_id)
+    if test.state != SendTest.State.QUEUED:
+        return test  # a retried task does not send twice
+    provider = test.provider
+    message = OutboundMessage(
+        msg_id=test.msg_id,
+        to=test.to,
+        content={"type": TEXT, "text": test.rcs_text, "suggestions": []},
+        callback_url=provider.callback_url,
+        sms=SmsFallback(body=test.sms_text, principal_entity_id=test.principal_entity_id)
+        if test.sms_text
+        else None,
+        template=TemplateRef(name=test.template_name) if test.template_name else None,
+        campaign_ref="send-test",
+    )
+    own_session = session is None
+    session = session or outbound_session(pool_size=1)
+    try:
+        attempt = send_message(provider, message, session=session)
+    except Exception as exc:  # a bug or bad config: show it on the page instead of spinning forever
+        test.state, test.error_message, test.finished_at = (
+            SendTest.State.ERROR,
+            redact(str(exc))[:500],
+            timezone.now(),
+        )
+        test.save(update_fields=["state", "error_message", "finished_at"])
+        raise
+    finally:
+        if own_session:
+            session.close()
+    kind = provider.kind_class(provider)
+    shown = masked(attempt.request, kind)
+    test.request = shown
+    test.status_code = attempt.status_code
+    test.response_body = redact(_scrub_secrets(attempt.response_body, provider))
+    test.outcome = attempt.result.outcome.value
+    test.error_code = attempt.result.error_code
+    test.error_message = redact(_scrub_secrets(attempt.result.error_message, provider))[:500]
+    test.vendor_id = attempt.result.vendor_id
+    test.elapsed_ms = int(attempt.elapsed * 1000)
+    test.state = SendTest.State.DONE
+    test.finished_at = timezone.now()
+    test.save()
+    return test
+
+
+def _scrub_secrets(text: str, provider: Provider) -> str:
+    from rcsconnect.logging import MASK
+
+    for value in (provider.secrets or {}).values():
+        if isinstance(value, str) and len(value) >= 4:
+            text = text.replace(value, MASK)
+    return text
