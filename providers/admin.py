@@ -34,7 +34,9 @@ class ProviderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disable selected providers")
     def disable(self, request, queryset):
-        self._each(request, queryset, lambda p: services.provider_set_enabled(provider_id=p.pk, enabled=False))
+        self._each(
+            request, queryset, lambda p: services.provider_set_enabled(provider_id=p.pk, enabled=False)
+        )
 
     @admin.action(description="Mark as default (select exactly one)")
     def mark_default(self, request, queryset):

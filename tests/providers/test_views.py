@@ -1,4 +1,4 @@
-"""Provider pages: create/edit with every field, invalid input saves nothing, operations, secrets write-only."""
+"""Provider pages: every field, invalid input saves nothing, operations, write-only secrets."""
 
 from __future__ import annotations
 
