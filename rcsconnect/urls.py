@@ -5,7 +5,7 @@ from django.urls import include, path
 from campaigns.link_views import follow_short_link
 from providers.callbacks import CallbackView
 
-from . import views
+from . import contract, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +13,9 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", include("rcsconnect.api")),
+    path("contract/", contract.index, name="contract_index"),
+    path("contract/<slug:name>.schema.json", contract.schema, name="contract_schema"),
     path("providers/", include("providers.urls")),
     path("templates/", include("templates_app.urls")),
     path("", include("campaigns.urls")),

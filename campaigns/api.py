@@ -1,0 +1,550 @@
+"""Audiences, contacts, campaigns, messages and transactional sends over the REST API.
+
+Thin: serializers check input and name the field; lifecycle actions and sends call
+`campaigns.services`; stats come from `campaigns.stats`.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+
+import phonenumbers
+from django.db import transaction
+from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from providers.models import Provider
+from rcsconnect.api import ApiMixin, query_int, query_str
+from templates_app.models import MessageTemplate
+from templates_app.rendering import placeholders
+
+from . import stats
+from .models import Audience, Campaign, Contact, Message
+
+CONTACTS_PER_REQUEST = 1000
+IDEMPOTENCY_KEY_MAX = 120
+
+
+def e164(value: str) -> str:
+    """The number in E.164, or a ValidationError."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise serializers.ValidationError("Enter a valid phone number in E.164 format, e.g. +919812345678.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# -- audiences and contacts -------------------------------------------------------------------------
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    phone = serializers.CharField(max_length=32)
+    attributes = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=1000), required=False
+    )
+
+    class Meta:
+        model = Contact
+        fields = ["id", "audience", "phone", "attributes", "subscribed", "created_at"]
+        read_only_fields = ["audience", "created_at"]
+
+    def validate_phone(self, value: str) -> str:
+        return e164(value)
+
+    def validate(self, attrs: dict) -> dict:
+        audience = self.context.get("audience") or getattr(self.instance, "audience", None)
+        phone = attrs.get("phone")
+        if audience is not None and phone:
+            clash = Contact.objects.filter(audience=audience, phone=phone)
+            if self.instance is not None:
+                clash = clash.exclude(pk=self.instance.pk)
+            if clash.exists():
+                raise serializers.ValidationError({"phone": [f"{phone} is already in this audience."]})
+        return attrs
+
+
+class AudienceSerializer(serializers.ModelSerializer):
+    contact_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Audience
+        fields = ["id", "name", "description", "contact_count", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class AudienceViewSet(ApiMixin, viewsets.ModelViewSet):
+    """Audiences; their contacts are under `/api/audiences/{id}/contacts/`."""
+
+    serializer_class = AudienceSerializer
+    queryset = Audience.objects.all()
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return Audience.objects.annotate(contact_count=Count("contacts"))
+
+    @extend_schema(
+        methods=["get"],
+        responses=ContactSerializer(many=True),
+        parameters=[OpenApiParameter("phone", str), OpenApiParameter("subscribed", bool)],
+    )
+    @extend_schema(
+        methods=["post"],
+        request=ContactSerializer(many=True),
+        responses={201: ContactSerializer(many=True)},
+        description=f"Add up to {CONTACTS_PER_REQUEST} contacts (a list, or one object). Any invalid row "
+        "stores none; the errors are listed by row.",
+    )
+    @action(detail=True, methods=["get", "post"])
+    def contacts(self, request, pk=None):
+        audience = self.get_object()
+        if request.method == "GET":
+            contacts = audience.contacts.all()
+            phone = query_str(request, "phone", 32)
+            if phone:
+                contacts = contacts.filter(phone=phone)
+            subscribed = query_str(request, "subscribed", 5)
+            if subscribed is not None:
+                contacts = contacts.filter(subscribed=subscribed.lower() in ("1", "true", "yes"))
+            page = self.paginate_queryset(contacts)
+            return self.get_paginated_response(ContactSerializer(page, many=True).data)
+        rows = request.data if isinstance(request.data, list) else [request.data]
+        if not rows or len(rows) > CONTACTS_PER_REQUEST:
+            raise exceptions.ValidationError(
+                {"non_field_errors": [f"Send 1 to {CONTACTS_PER_REQUEST} contacts per request."]}
+            )
+        serializer = ContactSerializer(data=rows, many=True, context={"audience": audience})
+        serializer.is_valid(raise_exception=True)
+        phones = [row["phone"] for row in serializer.validated_data]
+        repeated = {p for p in phones if phones.count(p) > 1}
+        if repeated:
+            raise exceptions.ValidationError({"phone": [f"Listed twice: {', '.join(sorted(repeated))}."]})
+        with transaction.atomic():
+            created = Contact.objects.bulk_create(
+                [Contact(audience=audience, **row) for row in serializer.validated_data]
+            )
+        return Response(ContactSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class ContactViewSet(
+    ApiMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    """One contact: read, change (e.g. `subscribed`), delete. Filter with `?audience=`, `?phone=`."""
+
+    serializer_class = ContactSerializer
+    queryset = Contact.objects.all()
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        contacts = Contact.objects.all()
+        audience = query_int(self.request, "audience")
+        if audience is not None:
+            contacts = contacts.filter(audience_id=audience)
+        phone = query_str(self.request, "phone", 32)
+        if phone:
+            contacts = contacts.filter(phone=phone)
+        return contacts
+
+
+# -- campaigns ------------------------------------------------------------------------------------------
+
+
+class PlaceholderSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=["attribute", "literal"])
+    value = serializers.CharField(max_length=1000, allow_blank=True)
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    provider = serializers.PrimaryKeyRelatedField(queryset=Provider.objects.all())
+    template = serializers.PrimaryKeyRelatedField(queryset=MessageTemplate.objects.all())
+    audience = serializers.PrimaryKeyRelatedField(queryset=Audience.objects.all())
+    placeholder_mapping = PlaceholderSerializer(many=True, required=False)
+    schedule_timezone = serializers.CharField(max_length=64, required=False)
+    dlt_template_id = serializers.RegexField(
+        r"^\d{0,30}$", required=False, allow_blank=True, error_messages={"invalid": "Digits only."}
+    )
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "provider",
+            "template",
+            "audience",
+            "placeholder_mapping",
+            "sms_fallback_text",
+            "dlt_template_id",
+            "click_tracking",
+            "scheduled_at",
+            "schedule_timezone",
+            "status",
+            "total_count",
+            "sent_count",
+            "delivered_rcs_count",
+            "delivered_sms_count",
+            "read_count",
+            "clicked_count",
+            "replied_count",
+            "failed_count",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = [
+            "status",
+            "total_count",
+            "sent_count",
+            "delivered_rcs_count",
+            "delivered_sms_count",
+            "read_count",
+            "clicked_count",
+            "replied_count",
+            "failed_count",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def validate_schedule_timezone(self, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise serializers.ValidationError("Use an IANA time zone name, e.g. Asia/Kolkata.") from None
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        instance = self.instance
+        if instance is not None and instance.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
+            raise serializers.ValidationError(
+                {"status": [f"A {instance.get_status_display().lower()} campaign cannot be changed."]}
+            )
+        provider = attrs.get("provider", getattr(instance, "provider", None))
+        template = attrs.get("template", getattr(instance, "template", None))
+        errors: dict[str, list[str]] = {}
+        if provider is not None and not provider.is_active:
+            errors["provider"] = [f"{provider} is disabled or archived."]
+        if template is not None and provider is not None and template.provider_id != provider.pk:
+            errors["template"] = [f"Template {template} belongs to another provider."]
+        if template is not None:
+            needed = placeholders(template.content or {})
+            mapping = attrs.get("placeholder_mapping", getattr(instance, "placeholder_mapping", []))
+            if len(mapping) > max(needed, default=0):
+                errors["placeholder_mapping"] = [f"The template has {max(needed, default=0)} placeholders."]
+            missing = [
+                n for n in needed if n > len(mapping) or not str(mapping[n - 1].get("value", "")).strip()
+            ]
+            if missing and "placeholder_mapping" in attrs:
+                names = ", ".join(f"{{{{{n}}}}}" for n in missing)
+                errors["placeholder_mapping"] = [f"Give an attribute or a literal for {names}."]
+        tracking = attrs.get(
+            "click_tracking", getattr(instance, "click_tracking", Campaign.ClickTracking.OFF)
+        )
+        provider_tracking = (provider.config or {}).get("click_tracking", "off") if provider else "off"
+        if tracking == Campaign.ClickTracking.OURS and provider_tracking not in ("", "off", None):
+            errors["click_tracking"] = [
+                "The provider wraps links itself; turn its click tracking off or use the provider's."
+            ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+def _lifecycle(name: str):
+    def handler(self, request, pk=None):
+        from . import services
+
+        campaign = self.get_object()
+        try:
+            getattr(services, f"campaign_{name}")(campaign_id=campaign.pk)
+        except ValueError as exc:  # services.CampaignError: not allowed in the current state
+            return Response({"status": [str(exc)]}, status=status.HTTP_409_CONFLICT)
+        campaign.refresh_from_db()
+        return Response(CampaignSerializer(campaign).data)
+
+    handler.__name__ = name
+    handler.__doc__ = f"{name.capitalize()} the campaign (409 when its status does not allow it)."
+    return extend_schema(request=None, responses={200: CampaignSerializer, 409: dict})(
+        action(detail=True, methods=["post"])(handler)
+    )
+
+
+class FunnelSerializer(serializers.Serializer):
+    queued = serializers.IntegerField(allow_null=True)
+    sent = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    delivered_rcs = serializers.IntegerField()
+    delivered_sms = serializers.IntegerField()
+    read = serializers.IntegerField()
+    clicked = serializers.IntegerField()
+    replied = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    errors = inline_serializer(
+        "ErrorCount", {"code": serializers.CharField(), "count": serializers.IntegerField()}, many=True
+    )
+    delivery_rate = serializers.FloatField(allow_null=True)
+    ctr = serializers.FloatField(allow_null=True)
+    ctr_basis = serializers.ChoiceField(choices=["delivered", "sent"])
+    fallback_rate = serializers.FloatField(allow_null=True)
+
+
+class PointSerializer(serializers.Serializer):
+    hour = serializers.DateTimeField()
+    sent = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    clicked = serializers.IntegerField()
+
+
+StatsSerializer = inline_serializer(
+    "Stats", {"funnel": FunnelSerializer(), "series": PointSerializer(many=True)}
+)
+
+
+class CampaignViewSet(ApiMixin, viewsets.ModelViewSet):
+    """Campaigns: create and edit drafts, then launch, pause, resume, cancel; read stats."""
+
+    serializer_class = CampaignSerializer
+    queryset = Campaign.objects.all()
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        campaigns = Campaign.objects.select_related("provider", "template", "audience")
+        status_ = query_str(self.request, "status")
+        if status_:
+            campaigns = campaigns.filter(status=status_)
+        provider = query_int(self.request, "provider")
+        if provider is not None:
+            campaigns = campaigns.filter(provider_id=provider)
+        return campaigns
+
+    def perform_create(self, serializer):
+        serializer.save(created_by=self.request.user)
+
+    def perform_destroy(self, instance: Campaign):
+        if instance.status not in (
+            Campaign.Status.DRAFT,
+            Campaign.Status.CANCELLED,
+            Campaign.Status.COMPLETED,
+        ):
+            raise exceptions.ValidationError({"status": ["Cancel the campaign before deleting it."]})
+        instance.delete()
+
+    launch = _lifecycle("launch")
+    pause = _lifecycle("pause")
+    resume = _lifecycle("resume")
+    cancel = _lifecycle("cancel")
+
+    @extend_schema(responses=StatsSerializer)
+    @action(detail=True, methods=["get"])
+    def stats(self, request, pk=None):
+        campaign = self.get_object()
+        points = stats.series(campaign=campaign)
+        return Response(
+            {
+                "funnel": stats.campaign_funnel(campaign).as_dict(),
+                "series": PointSerializer(points, many=True).data,
+            }
+        )
+
+
+class ProviderStatsView(ApiMixin, APIView):
+    """A provider's funnel and hourly series since `since` (ISO 8601; default: the last 7 days)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("since", str, description="ISO 8601 date and time")],
+        responses=StatsSerializer,
+    )
+    def get(self, request, pk: int):
+        if not request.user.has_perm("providers.view_provider"):
+            raise exceptions.PermissionDenied()
+        provider = get_object_or_404(Provider, pk=pk)
+        since = timezone.now() - timezone.timedelta(days=7)
+        raw = query_str(request, "since", 40)
+        if raw:
+            try:
+                since = parse_datetime(raw)
+            except ValueError:
+                since = None
+            if since is None:
+                raise exceptions.ValidationError({"since": ["Use an ISO 8601 date and time."]})
+            if timezone.is_naive(since):
+                since = timezone.make_aware(since)
+        points = stats.series(provider=provider, since=since, until=timezone.now())
+        return Response(
+            {
+                "funnel": stats.provider_stats(provider, since=since).as_dict(),
+                "series": PointSerializer(points, many=True).data,
+            }
+        )
+
+
+# -- messages and transactional sends --------------------------------------------------------------
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "msg_id",
+            "campaign",
+            "provider",
+            "to",
+            "content",
+            "status",
+            "rcs_status",
+            "sms_status",
+            "delivered_via",
+            "error_code",
+            "error_message",
+            "attempts",
+            "created_at",
+            "sent_at",
+            "delivered_at",
+            "read_at",
+            "clicked_at",
+            "replied_at",
+            "failed_at",
+        ]
+        read_only_fields = fields
+
+
+class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Messages (read-only). Filter with `?campaign=`, `?provider=`, `?status=`, `?to=`, `?msg_id=`."""
+
+    serializer_class = MessageSerializer
+    queryset = Message.objects.all()
+    lookup_value_regex = r"\d+"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("campaign", int),
+            OpenApiParameter("provider", int),
+            OpenApiParameter("status", str),
+            OpenApiParameter("to", str),
+            OpenApiParameter("msg_id", str),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        messages = Message.objects.order_by("-id")
+        for name in ("campaign", "provider"):
+            value = query_int(self.request, name)
+            if value is not None:
+                messages = messages.filter(**{f"{name}_id": value})
+        for name in ("status", "to", "msg_id"):
+            value = query_str(self.request, name, 60)
+            if value:
+                messages = messages.filter(**{name: value})
+        return messages
+
+
+class SendSerializer(serializers.Serializer):
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=MessageTemplate.objects.select_related("provider"), help_text="Template id."
+    )
+    provider = serializers.PrimaryKeyRelatedField(
+        queryset=Provider.objects.all(), required=False, help_text="Defaults to the template's provider."
+    )
+    to = serializers.CharField(max_length=32, help_text="E.164, e.g. +919812345678.")
+    values = serializers.ListField(
+        child=serializers.CharField(max_length=1000, allow_blank=True),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="Placeholder values in order: values[0] replaces {{1}}.",
+    )
+
+    def validate_to(self, value: str) -> str:
+        return e164(value)
+
+    def validate(self, attrs: dict) -> dict:
+        template: MessageTemplate = attrs["template"]
+        provider = attrs.setdefault("provider", template.provider)
+        if template.provider_id != provider.pk:
+            raise serializers.ValidationError({"template": ["The template belongs to another provider."]})
+        if not provider.is_active:
+            raise serializers.ValidationError({"provider": [f"{provider} is disabled or archived."]})
+        needed = placeholders(template.content or {})
+        if len(attrs["values"]) < max(needed, default=0):
+            raise serializers.ValidationError(
+                {"values": [f"The template needs {max(needed, default=0)} values ({{{{1}}}} and on)."]}
+            )
+        return attrs
+
+
+class TransactionalSendView(ApiMixin, APIView):
+    """Send one message to one number from a template (order confirmations, reminders).
+
+    With an `Idempotency-Key` header, the same key (per provider) never sends twice: a repeat
+    answers 200 with the message of the first request (header `Idempotent-Replayed: true`).
+    The message goes through the provider's throttle like campaign messages; poll
+    `/api/messages/{id}/` for its delivery status.
+    """
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=SendSerializer,
+        responses={202: MessageSerializer, 200: MessageSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                location=OpenApiParameter.HEADER,
+                description=f"Up to {IDEMPOTENCY_KEY_MAX} characters; repeats return the first message.",
+            )
+        ],
+    )
+    def post(self, request):
+        from . import services
+
+        if not request.user.has_perm("campaigns.add_message"):
+            raise exceptions.PermissionDenied()
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > IDEMPOTENCY_KEY_MAX or "\x00" in key:
+            raise exceptions.ValidationError(
+                {"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX} characters."]}
+            )
+        serializer = SendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        replayed = (
+            bool(key) and Message.objects.filter(provider=data["provider"], idempotency_key=key).exists()
+        )
+        try:
+            message = services.transactional_send(
+                provider=data["provider"],
+                template=data["template"],
+                to=data["to"],
+                values=data["values"],
+                idempotency_key=key,
+            )
+        except ValueError as exc:  # services.CampaignError: a rendering or number problem
+            raise exceptions.ValidationError({"non_field_errors": [str(exc)]}) from None
+        response = Response(
+            MessageSerializer(message).data,
+            status=status.HTTP_200_OK if replayed else status.HTTP_202_ACCEPTED,
+        )
+        if replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response

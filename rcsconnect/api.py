@@ -1,0 +1,179 @@
+"""The REST API: shared pieces (permissions, JSON-only parsing, error shape), the router, the OpenAPI
+schema and the API docs (Swagger UI and Redoc served from drf-spectacular-sidecar, no CDN).
+
+Each app keeps its serializers and viewsets in `<app>/api.py`; this module wires them under /api/.
+Errors are JSON: `{"field": ["message"]}` for bad input (400), `{"detail": "..."}` otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError
+from django.db.models import ProtectedError, RestrictedError
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework import exceptions, parsers, permissions, routers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+# -- request parsing and errors ---------------------------------------------------------------------
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class StrictJSONParser(parsers.JSONParser):
+    """JSON bodies only; NUL characters are refused (PostgreSQL cannot store them in text)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        if _has_nul(data):
+            raise exceptions.ParseError("Strings must not contain NUL (\\u0000) characters.")
+        return data
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, plus database refusals turned into 4xx instead of a 500."""
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    elif isinstance(exc, ProtectedError | RestrictedError):
+        blockers = sorted({str(obj) for obj in exc.protected_objects if obj is not None})[:20]
+        return Response(
+            {"detail": "Still used by other records; remove or archive those first.", "used_by": blockers},
+            status=status.HTTP_409_CONFLICT,
+        )
+    elif isinstance(exc, IntegrityError):
+        logger.warning("integrity error answered with 409: %s", exc)
+        return Response(
+            {"detail": "This conflicts with an existing record."}, status=status.HTTP_409_CONFLICT
+        )
+    elif isinstance(exc, DataError):
+        return Response(
+            {"detail": "A value is out of range or malformed."}, status=status.HTTP_400_BAD_REQUEST
+        )
+    return drf_exception_handler(exc, context)
+
+
+def query_int(request, name: str) -> int | None:
+    """An optional integer query parameter, or a 400 naming it."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise exceptions.ValidationError({name: ["Enter a whole number."]}) from None
+    if not -(2**63) < value < 2**63:
+        raise exceptions.ValidationError({name: ["Out of range."]})
+    return value
+
+
+def query_str(request, name: str, max_length: int = 200) -> str | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    if "\x00" in raw or len(raw) > max_length:
+        raise exceptions.ValidationError({name: [f"At most {max_length} characters, no NUL."]})
+    return raw
+
+
+class RolePermissions(permissions.DjangoModelPermissions):
+    """Model permissions of the user's role (rcsconnect.roles), reading included."""
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+
+class ApiMixin:
+    """What every API view shares: JSON in, role permissions, the error handler."""
+
+    parser_classes = [StrictJSONParser]
+    permission_classes = [permissions.IsAuthenticated, RolePermissions]
+
+    def get_exception_handler(self):
+        return exception_handler
+
+
+# -- docs -----------------------------------------------------------------------------------------------
+
+
+class _LoginFirst:
+    """HTML docs pages send anonymous visitors to the login page (the schema itself answers 401/403)."""
+
+    permission_classes = [permissions.AllowAny]
+
+    def get(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return super().get(request, *args, **kwargs)
+
+
+class DocsView(_LoginFirst, SpectacularSwaggerView):
+    pass
+
+
+class RedocView(_LoginFirst, SpectacularRedocView):
+    pass
+
+
+class TokenView(ApiMixin, ObtainAuthToken):
+    """Exchange a username and password for the user's API token (`Authorization: Token <key>`)."""
+
+    permission_classes = [permissions.AllowAny]
+    parser_classes = [StrictJSONParser, parsers.FormParser]
+
+
+# -- routes -----------------------------------------------------------------------------------------------
+
+
+def _router() -> routers.DefaultRouter:
+    from campaigns.api import AudienceViewSet, CampaignViewSet, ContactViewSet, MessageViewSet
+    from providers.api import ProviderViewSet
+    from templates_app.api import TemplateViewSet
+
+    router = routers.DefaultRouter()
+    router.register("providers", ProviderViewSet, basename="provider")
+    router.register("templates", TemplateViewSet, basename="template")
+    router.register("audiences", AudienceViewSet, basename="audience")
+    router.register("contacts", ContactViewSet, basename="contact")
+    router.register("campaigns", CampaignViewSet, basename="campaign")
+    router.register("messages", MessageViewSet, basename="message")
+    return router
+
+
+def _urls() -> list:
+    from campaigns.api import ProviderStatsView, TransactionalSendView
+
+    return [
+        path("schema/", SpectacularAPIView.as_view(), name="schema"),
+        path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
+        path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
+        path("token/", TokenView.as_view(), name="token"),
+        path("send/", TransactionalSendView.as_view(), name="send"),
+        path("providers/<int:pk>/stats/", ProviderStatsView.as_view(), name="provider-stats"),
+        path("", include(_router().urls)),
+    ]
+
+
+urlpatterns = _urls()
+app_name = "api"

@@ -1,0 +1,100 @@
+"""Message templates over the REST API, checked by `templates_app.limits` like the dashboard form."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers, viewsets
+
+from providers.models import Provider
+from rcsconnect.api import ApiMixin, query_int, query_str
+
+from . import limits
+from .models import MessageTemplate
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "Neutral content (providers.content): TEXT, RICH_CARD, CAROUSEL or MEDIA, "
+        "with {{n}} placeholders.",
+        "properties": {"type": {"type": "string", "enum": ["TEXT", "RICH_CARD", "CAROUSEL", "MEDIA"]}},
+        "required": ["type"],
+    }
+)
+class ContentField(serializers.JSONField):
+    pass
+
+
+class TemplateSerializer(serializers.ModelSerializer):
+    provider = serializers.PrimaryKeyRelatedField(queryset=Provider.objects.all())
+    content = ContentField()
+    sample_values = serializers.ListField(
+        child=serializers.CharField(max_length=1000, allow_blank=True), required=False, max_length=50
+    )
+    warnings = serializers.SerializerMethodField(help_text="Limits close to being reached, by content path.")
+
+    class Meta:
+        model = MessageTemplate
+        fields = [
+            "id",
+            "provider",
+            "name",
+            "language",
+            "format",
+            "content",
+            "sample_values",
+            "status",
+            "rejection_reason",
+            "warnings",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["format", "status", "rejection_reason", "created_at", "updated_at"]
+        validators = []  # uniqueness is checked in validate() with a message naming the field
+
+    def get_warnings(self, template: MessageTemplate) -> dict[str, list[str]]:
+        return limits.validate_content(template.content)[1] if isinstance(template.content, dict) else {}
+
+    def validate_name(self, value: str) -> str:
+        problems = limits.name_errors(value)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        instance = self.instance
+        content = attrs.get("content", getattr(instance, "content", None))
+        samples = attrs.get("sample_values", getattr(instance, "sample_values", []))
+        errors, _ = limits.validate_content(content, sample_values=samples)
+        if errors:
+            raise serializers.ValidationError({"content": errors})
+        provider = attrs.get("provider", getattr(instance, "provider", None))
+        name = attrs.get("name", getattr(instance, "name", None))
+        language = attrs.get("language", getattr(instance, "language", "en"))
+        clash = MessageTemplate.objects.filter(provider=provider, name=name, language=language)
+        if instance is not None:
+            clash = clash.exclude(pk=instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError(
+                {"name": [f"{provider} already has a template {name!r} in {language!r}."]}
+            )
+        attrs["format"] = content["type"]
+        return attrs
+
+
+class TemplateViewSet(ApiMixin, viewsets.ModelViewSet):
+    """Templates per provider. Filter with `?provider=<id>` and `?status=`."""
+
+    serializer_class = TemplateSerializer
+    queryset = MessageTemplate.objects.select_related("provider")
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        templates = MessageTemplate.objects.select_related("provider")
+        provider = query_int(self.request, "provider")
+        if provider is not None:
+            templates = templates.filter(provider_id=provider)
+        status = query_str(self.request, "status")
+        if status:
+            templates = templates.filter(status=status)
+        return templates
