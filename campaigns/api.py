@@ -123,7 +123,13 @@ class AudienceViewSet(ApiMixin, viewsets.ModelViewSet):
                 {"non_field_errors": [f"Send 1 to {CONTACTS_PER_REQUEST} contacts per request."]}
             )
         serializer = ContactSerializer(data=rows, many=True, context={"audience": audience})
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            errors = serializer.errors
+            if isinstance(errors, list):
+                errors = {str(i): e for i, e in enumerate(errors) if e}
+            if all(str(key).isdigit() for key in errors):  # per row, named by its position
+                errors = {"rows": errors}
+            raise exceptions.ValidationError(errors)
         phones = [row["phone"] for row in serializer.validated_data]
         repeated = {p for p in phones if phones.count(p) > 1}
         if repeated:

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.urls import include, path
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import exceptions, parsers, permissions, routers, status
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -122,6 +123,7 @@ class _LoginFirst:
 
     permission_classes = [permissions.AllowAny]
 
+    @extend_schema(exclude=True)
     def get(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
