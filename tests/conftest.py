@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 # Fixture modules shared by several test packages.
-pytest_plugins = ["tests.providers.callback_double"]
+pytest_plugins = ["tests.fixtures.simulator", "tests.providers.callback_double"]
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sys
 import time
 
 from django.conf import settings
-from django.core.management import call_command, get_commands
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 SIMULATOR_PORT = 8025
@@ -54,9 +54,17 @@ class Command(BaseCommand):
         commands = {
             "web": [*manage, "runserver", f"{host}:{port}", "--noreload"],
             "tasks": [*manage, "qcluster"],
+            # A lively demo: some reads missing, some clicks (followed, so click tracking counts
+            # them) and replies; numbers ending in 0 fall back to SMS (the default rule).
+            "simulator": [
+                *manage,
+                "run_simulator",
+                "--port",
+                str(simulator_port),
+                *("--callback-delay-ms", "400", "--read-share", "0.8", "--click-share", "0.25"),
+                *("--reply-share", "0.1", "--free-text-share", "0.3", "--follow-clicks", "true"),
+            ],
         }
-        if "run_simulator" in get_commands():
-            commands["simulator"] = [*manage, "run_simulator", "--port", str(simulator_port)]
         # Each child leads its own process group so that stopping it also stops what it spawned
         # (qcluster's worker processes).
         return {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()}  # noqa: S603
