@@ -130,15 +130,22 @@ def generic_sms(message: Accepted, event: Event) -> tuple[str, dict[str, Any]]:
 
 
 def jiocx_body(message: Accepted, event: Event) -> dict[str, Any]:
-    """One WIRE.md 3c webhook body. User messages carry the answered message's ID in entity.messageId."""
+    """One WIRE.md 3c webhook body.
+
+    Status events carry our messageID in entity.messageId; user messages (replies, suggestion taps)
+    carry their own ID there and the answered messageID in entity.replyToMessageId.
+    """
+    phone = message.to.lstrip("+")
     entity: dict[str, Any] = {
         "messageId": message.msg_id,
+        "userPhoneNumber": phone,
         "sendTime": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
-    body: dict[str, Any] = {"agentId": message.sender, "userPhoneNumber": message.to.lstrip("+")}
+    body: dict[str, Any] = {"agentId": message.sender, "userPhoneNumber": phone}
     if event.status in ("clicked", "replied"):
         body["entityType"] = "USER_MESSAGE"
-        entity["userMessageId"] = uuid.uuid4().hex
+        entity["messageId"] = f"in-{uuid.uuid4().hex}"
+        entity["replyToMessageId"] = message.msg_id
         suggestion = event.suggestion
         if suggestion is None:
             entity["text"] = event.text
@@ -155,7 +162,8 @@ def jiocx_body(message: Accepted, event: Event) -> dict[str, Any]:
         entity["eventType"] = _JIOCX_EVENTS[event.status]
         entity["channel"] = event.channel
         if event.status == "failed":
-            entity["error"] = dict(RCS_NOT_CAPABLE if event.channel == "RCS" else SMS_FAILED)
+            error = RCS_NOT_CAPABLE if event.channel == "RCS" else SMS_FAILED
+            entity["error"] = {"code": error["code"], "message": error.get("title") or error["description"]}
     body["entity"] = entity
     return body
 

@@ -225,7 +225,7 @@ def test_jiocx_callbacks_in_shape_3c_to_the_agent_webhook(simulator, receiver):
     send_jiocx(simulator, jiocx_message("j-2", contact="4915112345670", data_sms={"text": "fallback"}))
     posts = receiver.wait(6)
     bodies = [p["json"] for p in posts]
-    one = [b for b in bodies if b["entity"]["messageId"] == "j-1"]
+    one = [b for b in bodies if "j-1" in (b["entity"]["messageId"], b["entity"].get("replyToMessageId"))]
     assert [b["entity"].get("eventType") for b in one] == [
         "SEND_MESSAGE_SUCCESS",
         "MESSAGE_DELIVERED",
@@ -233,7 +233,7 @@ def test_jiocx_callbacks_in_shape_3c_to_the_agent_webhook(simulator, receiver):
         None,
     ]
     assert one[0]["entityType"] == "STATUS_EVENT" and one[0]["userPhoneNumber"] == "4915112345671"
-    assert one[-1]["entityType"] == "USER_MESSAGE"
+    assert one[-1]["entityType"] == "USER_MESSAGE" and one[-1]["entity"]["messageId"].startswith("in-")
     assert one[-1]["entity"]["suggestionResponse"] == {
         "plainText": "Yes",
         "postBack": {"data": "y-1"},
