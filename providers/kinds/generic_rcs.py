@@ -231,6 +231,11 @@ class GenericRcsKind(ProviderKind):
     def parse_callback(self, body: Any) -> list[DeliveryEvent | InboundMessage]:
         if isinstance(body, dict) and isinstance(body.get("statuses"), list):
             return [e for item in body["statuses"] if (e := _status_event(item)) is not None]
+        if isinstance(body, dict) and "status" in body and ("msgId" in body or "from" in body):
+            # A single 3a status sent on its own, without the `statuses` batch around it.
+            return [e for e in [_status_event(body)] if e is not None]
+        if isinstance(body, dict) and "event" in body and isinstance(body.get("data"), list):
+            body = [body]  # a single 3b event group
         if isinstance(body, list) and body and all(isinstance(g, dict) and "event" in g for g in body):
             events: list[DeliveryEvent | InboundMessage] = []
             for group in body:
