@@ -192,6 +192,20 @@ OUTBOUND_POOL_SIZE = env.int("OUTBOUND_POOL_SIZE", default=128)
 # Sending engine defaults (a provider may override concurrency and rate).
 RCS_DEFAULT_CONCURRENCY = env.int("RCS_DEFAULT_CONCURRENCY", default=20)
 RCS_DEFAULT_RATE = env.int("RCS_DEFAULT_RATE", default=100)
+# How long a worker holds claimed messages before another worker may claim them again (same msgId).
+RCS_LEASE_SECONDS = env.float("RCS_LEASE_SECONDS", default=60.0)
+# Send attempts per message before it fails with the last error (WIRE.md 1.3: bounded retries).
+RCS_MAX_ATTEMPTS = env.int("RCS_MAX_ATTEMPTS", default=6)
+# Exponential backoff with full jitter: a retry waits random(0, min(max, base * 2**attempt)) seconds.
+RCS_RETRY_BASE_SECONDS = env.float("RCS_RETRY_BASE_SECONDS", default=2.0)
+RCS_RETRY_MAX_SECONDS = env.float("RCS_RETRY_MAX_SECONDS", default=300.0)
+# Dispatch tasks per provider running at once (each sends with up to RCS_MAX_THREADS threads).
+RCS_DISPATCHERS = env.int("RCS_DISPATCHERS", default=Q_CLUSTER["workers"])
+RCS_MAX_THREADS = env.int("RCS_MAX_THREADS", default=100)
+# A dispatch task stops claiming after this many seconds and hands over to a fresh task.
+RCS_DISPATCH_BUDGET_SECONDS = env.float("RCS_DISPATCH_BUDGET_SECONDS", default=120.0)
+# When the provider's authentication fails, its dispatch pauses this long (messages stay queued).
+RCS_AUTH_PAUSE_SECONDS = env.float("RCS_AUTH_PAUSE_SECONDS", default=30.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

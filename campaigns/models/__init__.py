@@ -1,18 +1,23 @@
 from .audience import Audience, Contact
+from .audience_import import AudienceImport
 from .campaign import Campaign
 from .clicks import ShortLink
 from .inbox import InboxMessage
 from .message import Message, MessageStatus
 from .stats import ErrorBucket, StatBucket
+from .throttle import ProviderThrottle, SendSlot
 
 __all__ = [
     "Audience",
+    "AudienceImport",
     "Campaign",
     "Contact",
     "ErrorBucket",
     "InboxMessage",
     "Message",
     "MessageStatus",
+    "ProviderThrottle",
+    "SendSlot",
     "ShortLink",
     "StatBucket",
 ]

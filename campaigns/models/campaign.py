@@ -45,12 +45,20 @@ class Campaign(models.Model):
     clicked_count = models.PositiveIntegerField(default=0)
     replied_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
+    # Messages the engine is done with (sent, failed at send, or cancelled): drives the progress bar.
+    processed_count = models.PositiveIntegerField(default=0)
+    cancelled_count = models.PositiveIntegerField(default=0)
+    # Prefix of this campaign's msgIds ("<prefix>-<contact id>"), random so ids never repeat across installs.
+    msg_prefix = models.CharField(max_length=24, blank=True)
 
     created_by = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    # Set when every recipient has its message row (the campaign cannot complete before).
+    fanned_out_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -61,3 +69,22 @@ class Campaign(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("campaigns:detail", args=[self.pk])
+
+    @property
+    def is_editable(self) -> bool:
+        """Content is locked once sending starts."""
+        return self.status in (self.Status.DRAFT, self.Status.SCHEDULED)
+
+    @property
+    def uses_sms_fallback(self) -> bool:
+        return bool(self.sms_fallback_text.strip()) and self.provider.sms_fallback
+
+    @property
+    def percent(self) -> int:
+        if not self.total_count:
+            return 100 if self.status == self.Status.COMPLETED else 0
+        return min(100, int(100 * self.processed_count / self.total_count))
+
+    @property
+    def queued_count(self) -> int:
+        return max(0, self.total_count - self.processed_count)

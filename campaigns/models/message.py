@@ -43,6 +43,8 @@ class Message(models.Model):
     error_code = models.CharField(max_length=20, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
     vendor_id = models.CharField(max_length=120, blank=True)
+    # Transactional sends: the client's Idempotency-Key (one message per provider and key).
+    idempotency_key = models.CharField(max_length=120, blank=True)
 
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -62,6 +64,13 @@ class Message(models.Model):
             models.Index(fields=["provider", "status", "next_attempt_at"], name="messages_claim"),
             models.Index(fields=["campaign", "status"], name="messages_campaign_status"),
             models.Index(fields=["to"], name="messages_to"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="messages_unique_idempotency_key",
+            )
         ]
 
     def __str__(self) -> str:

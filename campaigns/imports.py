@@ -1,0 +1,220 @@
+"""CSV import into an audience: streamed, bounded memory, every rejected row reported with its line.
+
+The file is read row by row; valid rows are written in chunks (PostgreSQL: COPY into a temporary
+table, then one INSERT ... ON CONFLICT; elsewhere: bulk_create with update_conflicts). A number that
+is already in the audience updates that contact's attributes. Rejected rows (invalid number, repeated
+number, malformed row) go to a CSV report with their line number and reason.
+
+Memory: the set of numbers seen so far (as integers, ~60 MB for a million) plus one chunk.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import phonenumbers
+from django.core.files import File
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import AudienceImport, Contact
+
+log = logging.getLogger(__name__)
+
+PHONE_COLUMNS = ("phone", "phone_number", "number", "msisdn", "mobile", "to")
+SUBSCRIBED_COLUMN = "subscribed"
+TRUE_VALUES, FALSE_VALUES = {"", "1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f"}
+CHUNK = 10_000
+csv.field_size_limit(1_000_000)
+
+
+class ImportError_(ValueError):  # noqa: N801 - ImportError is a builtin
+    """The file cannot be imported at all (no phone column, not CSV)."""
+
+
+def normalise_phone(raw: str, region: str) -> tuple[str, str]:
+    """(E.164, "") for a valid number, ("", reason) otherwise."""
+    raw = raw.strip()
+    if not raw:
+        return "", "No phone number."
+    try:
+        number = phonenumbers.parse(raw, region.upper() or None)
+    except phonenumbers.NumberParseException:
+        hint = "" if raw.startswith("+") or region else " (add the country code with a leading +)"
+        return "", f"Not a phone number{hint}."
+    if not phonenumbers.is_valid_number(number):
+        return "", "Not a valid phone number for its country."
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
+
+
+@dataclass
+class Row:
+    phone: str
+    attributes: dict[str, str]
+    subscribed: bool
+
+
+@dataclass
+class Tally:
+    rows: int = 0
+    imported: int = 0
+    updated: int = 0
+    invalid: int = 0
+    duplicate: int = 0
+    bytes_read: int = 0
+    existing: set[int] = field(default_factory=set)
+
+
+def read_rows(binary, region: str, report, tally: Tally, seen: set[int]) -> Iterator[Row]:
+    """Valid rows of the CSV; rejected rows are written to `report` (csv.writer)."""
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if not header:
+        raise ImportError_("The file is empty.")
+    names = [h.strip() for h in header]
+    lowered = [n.lower() for n in names]
+    phone_at = next((lowered.index(c) for c in PHONE_COLUMNS if c in lowered), None)
+    if phone_at is None:
+        raise ImportError_(f"No phone column: name one column {', '.join(PHONE_COLUMNS)}.")
+    subscribed_at = lowered.index(SUBSCRIBED_COLUMN) if SUBSCRIBED_COLUMN in lowered else None
+    attribute_columns = [(i, n) for i, n in enumerate(names) if i not in (phone_at, subscribed_at) and n]
+    width = len(names)
+    for record in reader:
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue  # blank line
+        tally.rows += 1
+        line = reader.line_num
+        raw = record[phone_at] if phone_at < len(record) else ""
+        if len(record) != width:
+            tally.invalid += 1
+            report.writerow([line, raw, f"Has {len(record)} fields; the header has {width}."])
+            continue
+        phone, reason = normalise_phone(raw, region)
+        if not phone:
+            tally.invalid += 1
+            report.writerow([line, raw, reason])
+            continue
+        subscribed = True
+        if subscribed_at is not None:
+            flag = record[subscribed_at].strip().lower()
+            if flag not in TRUE_VALUES and flag not in FALSE_VALUES:
+                tally.invalid += 1
+                report.writerow([line, raw, f"subscribed must be yes/no, true/false or 1/0, not {flag!r}."])
+                continue
+            subscribed = flag in TRUE_VALUES
+        key = int(phone[1:])
+        if key in seen:
+            tally.duplicate += 1
+            report.writerow([line, raw, f"Duplicate of an earlier row ({phone})."])
+            continue
+        seen.add(key)
+        if key in tally.existing:
+            tally.updated += 1
+        else:
+            tally.imported += 1
+        attributes = {n: record[i].strip() for i, n in attribute_columns if record[i].strip()}
+        yield Row(phone, attributes, subscribed)
+
+
+def write_chunk(audience_id: int, rows: list[Row]) -> None:
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        _copy_chunk(audience_id, rows)
+        return
+    now = timezone.now()
+    Contact.objects.bulk_create(
+        [Contact(audience_id=audience_id, phone=r.phone, attributes=r.attributes, subscribed=r.subscribed,
+                 created_at=now) for r in rows],
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["audience", "phone"],
+        update_fields=["attributes", "subscribed"],
+    )
+
+
+def _copy_chunk(audience_id: int, rows: list[Row]) -> None:
+    table = Contact._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS import_rows (phone text, attributes jsonb, subscribed bool) "
+            "ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy("COPY import_rows (phone, attributes, subscribed) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((r.phone, json.dumps(r.attributes), r.subscribed))
+        cursor.execute(
+            f"INSERT INTO {table} (audience_id, phone, attributes, subscribed, created_at) "  # noqa: S608
+            "SELECT %s, phone, attributes, subscribed, now() FROM import_rows "
+            "ON CONFLICT (audience_id, phone) DO UPDATE "
+            "SET attributes = EXCLUDED.attributes, subscribed = EXCLUDED.subscribed",
+            [audience_id],
+        )
+
+
+def run_import(job: AudienceImport) -> AudienceImport:
+    """Import the job's file; progress is saved every chunk so the page can show it."""
+    job.status, job.error = AudienceImport.Status.RUNNING, ""
+    job.save(update_fields=["status", "error"])
+    tally = Tally()
+    existing = Contact.objects.filter(audience_id=job.audience_id).values_list("phone", flat=True).iterator()
+    tally.existing = {int(p[1:]) for p in existing if p[1:].isdigit()}
+    seen: set[int] = set()
+    with tempfile.NamedTemporaryFile("w+", newline="", suffix=".csv", delete=False) as report_file:
+        report = csv.writer(report_file)
+        report.writerow(["line", "phone", "reason"])
+        try:
+            with job.file.open("rb") as binary:
+                chunk: list[Row] = []
+                for row in read_rows(binary, job.default_region, report, tally, seen):
+                    chunk.append(row)
+                    if len(chunk) >= CHUNK:
+                        write_chunk(job.audience_id, chunk)
+                        chunk = []
+                        _progress(job, tally, binary)
+                write_chunk(job.audience_id, chunk)
+                _progress(job, tally, binary)
+            job.status = AudienceImport.Status.DONE
+        except (ImportError_, UnicodeDecodeError, csv.Error) as exc:
+            job.status, job.error = AudienceImport.Status.FAILED, str(exc)[:500]
+        report_path = report_file.name
+    try:
+        if tally.invalid or tally.duplicate:
+            with open(report_path, "rb") as fh:
+                job.report.save(f"import-{job.pk}-rejected.csv", File(fh), save=False)
+    finally:
+        os.unlink(report_path)
+    job.finished_at = timezone.now()
+    _store_tally(job, tally)
+    job.save()
+    return job
+
+
+def _progress(job: AudienceImport, tally: Tally, binary) -> None:
+    try:
+        tally.bytes_read = binary.tell()
+    except (OSError, ValueError):
+        pass
+    _store_tally(job, tally)
+    AudienceImport.objects.filter(pk=job.pk).update(
+        bytes_read=job.bytes_read,
+        rows_read=job.rows_read,
+        imported_count=job.imported_count,
+        updated_count=job.updated_count,
+        invalid_count=job.invalid_count,
+        duplicate_count=job.duplicate_count,
+    )
+
+
+def _store_tally(job: AudienceImport, tally: Tally) -> None:
+    job.bytes_read = max(job.bytes_read, tally.bytes_read)
+    job.rows_read, job.imported_count, job.updated_count = tally.rows, tally.imported, tally.updated
+    job.invalid_count, job.duplicate_count = tally.invalid, tally.duplicate

@@ -1,0 +1,328 @@
+"""Workflows for audiences, campaigns and messages (the UI, commands, API and tasks call these)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Max, Min
+from django.utils import timezone
+from providers.models import Provider
+from templates_app.models import MessageTemplate
+
+from .models import Audience, AudienceImport, Campaign, Contact, Message, MessageStatus
+
+log = logging.getLogger(__name__)
+
+FANOUT_CHUNK = 50_000  # contact ids per INSERT ... SELECT (one short transaction each)
+
+
+class CampaignError(ValueError):
+    """A lifecycle action that is not allowed now; the message is shown to the user as is."""
+
+
+# -- audiences --------------------------------------------------------------------------------------
+
+
+def audience_import_start(
+    *, audience: Audience, file, original_name: str = "", default_region: str = ""
+) -> AudienceImport:
+    """Store the uploaded CSV and import it in the background (campaigns.tasks.import_audience)."""
+    job = AudienceImport(audience=audience, original_name=original_name[:200], default_region=default_region)
+    job.file.save(f"audience-{audience.pk}.csv", file, save=False)
+    job.size_bytes = job.file.size
+    job.save()
+    transaction.on_commit(lambda: _enqueue("campaigns.tasks.import_audience", job.pk))
+    return job
+
+
+# -- campaigns --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    recipients: int
+    unsubscribed: int
+    rate: int
+    seconds: int
+
+
+def campaign_estimate(*, campaign: Campaign) -> Estimate:
+    contacts = Contact.objects.filter(audience_id=campaign.audience_id)
+    recipients = contacts.filter(subscribed=True).count()
+    unsubscribed = contacts.filter(subscribed=False).count()
+    provider = campaign.provider
+    # Concurrency can be the tighter bound only with a slow vendor; the rate is what we promise.
+    rate = provider.effective_rate
+    return Estimate(recipients, unsubscribed, rate, math.ceil(recipients / rate) if recipients else 0)
+
+
+def campaign_check(campaign: Campaign) -> list[str]:
+    """Why the campaign cannot launch (empty when it can)."""
+    from templates_app.rendering import placeholders
+
+    problems = []
+    if not campaign.provider.is_active:
+        problems.append(f"Provider {campaign.provider} is disabled or archived.")
+    if campaign.template.provider_id != campaign.provider_id:
+        problems.append("The template belongs to another provider.")
+    needed = placeholders(campaign.template.content or {})
+    mapping = campaign.placeholder_mapping or []
+    for n in needed:
+        entry = mapping[n - 1] if n - 1 < len(mapping) else None
+        if not entry or not str(entry.get("value", "")).strip():
+            problems.append(f"Placeholder {{{{{n}}}}} has no attribute or literal value.")
+    if campaign.click_tracking == Campaign.ClickTracking.PROVIDER and campaign.provider.kind != "jiocx":
+        # Only vendors with their own tracking offer it (JioCX); the choice is validated in the form too.
+        pass
+    return problems
+
+
+def campaign_launch(*, campaign_id: int) -> Campaign:
+    """Draft -> scheduled (when scheduled_at is in the future) or straight to sending."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().select_related("provider", "template").get(pk=campaign_id)
+        if campaign.status != Campaign.Status.DRAFT:
+            raise CampaignError(f"Only a draft can be launched; this campaign is {campaign.get_status_display()}.")
+        if problems := campaign_check(campaign):
+            raise CampaignError(" ".join(problems))
+        if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
+            campaign.status = Campaign.Status.SCHEDULED
+            campaign.save(update_fields=["status"])
+            return campaign
+    return campaign_start(campaign_id=campaign.pk)
+
+
+def campaign_start(*, campaign_id: int) -> Campaign:
+    """Fan out (one message row per subscribed contact, chunked INSERT ... SELECT) and start sending."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
+            raise CampaignError(f"The campaign is already {campaign.get_status_display()}.")
+        campaign.status = Campaign.Status.SENDING
+        campaign.started_at = timezone.now()
+        campaign.msg_prefix = campaign.msg_prefix or f"c{campaign.pk}{secrets.token_hex(3)}"
+        campaign.save(update_fields=["status", "started_at", "msg_prefix"])
+    campaign_fan_out(campaign=campaign)
+    provider_kick(provider_id=campaign.provider_id)
+    campaign_complete_if_done(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
+    """Create the campaign's message rows; idempotent (msgIds are fixed: "<prefix>-<contact id>")."""
+    bounds = Contact.objects.filter(audience_id=campaign.audience_id).aggregate(lo=Min("id"), hi=Max("id"))
+    created = 0
+    sms_fallback = campaign.uses_sms_fallback
+    if bounds["lo"] is not None:
+        q = connection.ops.quote_name
+        table, contacts = Message._meta.db_table, Contact._meta.db_table
+        columns = (
+            "campaign_id, provider_id, contact_id, {to}, msg_id, sms_fallback, status, rcs_status, sms_status, "
+            "delivered_via, error_code, error_message, vendor_id, idempotency_key, attempts, next_attempt_at, "
+            "created_at"
+        ).format(to=q("to"))
+        sql = (
+            f"INSERT INTO {q(table)} ({columns}) "
+            f"SELECT %s, %s, c.id, c.phone, %s || c.id, %s, %s, '', '', '', '', '', '', '', 0, %s, %s "
+            f"FROM {q(contacts)} c WHERE c.audience_id = %s AND c.subscribed AND c.id >= %s AND c.id < %s "
+            "ON CONFLICT (msg_id) DO NOTHING"
+        )
+        prefix = f"{campaign.msg_prefix}-"
+        for lo in range(bounds["lo"], bounds["hi"] + 1, chunk):
+            now = timezone.now()
+            params = [
+                campaign.pk, campaign.provider_id, prefix, sms_fallback, MessageStatus.QUEUED, now, now,
+                campaign.audience_id, lo, lo + chunk,
+            ]
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                inserted = max(cursor.rowcount, 0)
+                Campaign.objects.filter(pk=campaign.pk).update(total_count=F("total_count") + inserted)
+            created += inserted
+            if inserted and created == inserted:
+                provider_kick(provider_id=campaign.provider_id)  # start sending while the rest is written
+    Campaign.objects.filter(pk=campaign.pk).update(fanned_out_at=timezone.now())
+    return created
+
+
+def campaign_pause(*, campaign_id: int) -> Campaign:
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        if campaign.status != Campaign.Status.SENDING:
+            raise CampaignError(f"Only a sending campaign can be paused; it is {campaign.get_status_display()}.")
+        campaign.status, campaign.paused_at = Campaign.Status.PAUSED, timezone.now()
+        campaign.save(update_fields=["status", "paused_at"])
+    return campaign
+
+
+def campaign_resume(*, campaign_id: int) -> Campaign:
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        if campaign.status != Campaign.Status.PAUSED:
+            raise CampaignError(f"Only a paused campaign can be resumed; it is {campaign.get_status_display()}.")
+        campaign.status, campaign.paused_at = Campaign.Status.SENDING, None
+        campaign.save(update_fields=["status", "paused_at"])
+        transaction.on_commit(lambda: provider_kick(provider_id=campaign.provider_id))
+    return campaign
+
+
+def campaign_cancel(*, campaign_id: int) -> Campaign:
+    """Stop for good: queued messages are cancelled now; those on the wire finish as they are."""
+    cancellable = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED)
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        if campaign.status not in cancellable:
+            raise CampaignError(f"The campaign is already {campaign.get_status_display()}.")
+        campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, timezone.now()
+        campaign.save(update_fields=["status", "finished_at"])
+        stale = Message.objects.filter(campaign=campaign, status=MessageStatus.SENDING, lease_until__lt=timezone.now())
+        n = Message.objects.filter(campaign=campaign, status=MessageStatus.QUEUED).update(
+            status=MessageStatus.CANCELLED, lease_until=None
+        )
+        n += stale.update(status=MessageStatus.CANCELLED, lease_until=None)
+        if n:
+            Campaign.objects.filter(pk=campaign.pk).update(
+                cancelled_count=F("cancelled_count") + n, processed_count=F("processed_count") + n
+            )
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_complete_if_done(*, campaign_id: int) -> bool:
+    """Mark a sending campaign completed once every message has left the queue."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+        if not campaign or campaign.status != Campaign.Status.SENDING or campaign.fanned_out_at is None:
+            return False
+        busy = Message.objects.filter(campaign_id=campaign_id, status__in=[MessageStatus.QUEUED, MessageStatus.SENDING])
+        if busy.exists():
+            return False
+        campaign.status, campaign.finished_at = Campaign.Status.COMPLETED, timezone.now()
+        campaign.save(update_fields=["status", "finished_at"])
+    return True
+
+
+# -- transactional sends ----------------------------------------------------------------------------
+
+
+def message_enqueue(
+    *, provider: Provider, to: str, content: dict, contact: Contact | None = None, idempotency_key: str = ""
+) -> Message:
+    """Queue one message with ready content (inbox replies, transactional sends); same throttle."""
+    with transaction.atomic():
+        if idempotency_key:
+            existing = Message.objects.filter(provider=provider, idempotency_key=idempotency_key).first()
+            if existing:
+                return existing
+        message = Message.objects.create(
+            provider=provider,
+            contact=contact,
+            to=to,
+            msg_id=f"t{secrets.token_hex(12)}",
+            content=content,
+            idempotency_key=idempotency_key[:120],
+            next_attempt_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: provider_kick(provider_id=provider.pk))
+    return message
+
+
+def transactional_send(
+    *, provider: Provider, template: MessageTemplate, to: str, values: list[str], idempotency_key: str = ""
+) -> Message:
+    """One message to one number from a template with placeholder values (REST API)."""
+    from .engine.build import BuildError, render
+    from .imports import normalise_phone
+
+    phone, error = normalise_phone(to, "")
+    if error:
+        raise CampaignError(error)
+    if template.provider_id != provider.pk:
+        raise CampaignError("The template belongs to another provider.")
+    try:
+        content = render(template.content, [str(v) for v in values])
+    except BuildError as exc:
+        raise CampaignError(str(exc)) from exc
+    return message_enqueue(provider=provider, to=phone, content=content, idempotency_key=idempotency_key)
+
+
+# -- dispatch orchestration -------------------------------------------------------------------------
+
+
+def _dispatch_key(provider_id: int, slot: int) -> str:
+    return f"engine:dispatch:{provider_id}:{slot}"
+
+
+def provider_kick(*, provider_id: int) -> int:
+    """Make sure the provider's dispatch tasks run (one per free slot); returns how many were enqueued."""
+    enqueued = 0
+    for slot in range(settings.RCS_DISPATCHERS):
+        if cache.get(_dispatch_key(provider_id, slot)) is None:
+            _enqueue("campaigns.tasks.dispatch", provider_id, slot)
+            enqueued += 1
+    return enqueued
+
+
+def dispatch_run(*, provider_id: int, slot: int = 0, budget: float | None = None):
+    """Body of the dispatch task: holds slot `slot` of the provider for the duration of the loop."""
+    from .engine.dispatch import Dispatcher
+
+    key, token = _dispatch_key(provider_id, slot), secrets.token_hex(8)
+    budget = settings.RCS_DISPATCH_BUDGET_SECONDS if budget is None else budget
+    if not cache.add(key, token, timeout=int(budget) + 60):
+        return None  # another task holds this slot
+    try:
+        provider = Provider.objects.get(pk=provider_id)
+        if not provider.is_active:
+            return None
+        stats = Dispatcher(provider, budget=budget).run()
+    finally:
+        if cache.get(key) == token:
+            cache.delete(key)
+    if stats.claimed and not _sync():
+        # Budget spent with work left: hand over to a fresh task (bounded task run time, new session).
+        provider_kick(provider_id=provider_id)
+    return stats
+
+
+def engine_tick(*, now: datetime | None = None) -> dict[str, int]:
+    """Periodic: start due scheduled campaigns, restart dispatch where work is due, finish campaigns."""
+    from .engine.claim import active_campaign_ids, next_due_at
+
+    now = now or timezone.now()
+    started = kicked = 0
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now).values_list(
+        "id", flat=True
+    ):
+        try:
+            campaign_start(campaign_id=campaign_id)
+            started += 1
+        except CampaignError:
+            log.info("campaign %s was not started: its status changed", campaign_id)
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SENDING).values_list("id", flat=True):
+        campaign_complete_if_done(campaign_id=campaign_id)
+    for provider in Provider.objects.active():
+        due = next_due_at(provider_id=provider.pk, campaign_ids=active_campaign_ids(provider.pk))
+        if due is not None and due <= now + timedelta(seconds=60):
+            kicked += provider_kick(provider_id=provider.pk)
+    return {"started": started, "kicked": kicked}
+
+
+def _sync() -> bool:
+    from django_q.conf import Conf
+
+    return bool(Conf.SYNC)
+
+
+def _enqueue(func: str, *args) -> None:
+    from django_q.tasks import async_task
+
+    async_task(func, *args, group=func.rsplit(".", 1)[-1])

@@ -1,0 +1,146 @@
+"""Claiming: disjoint chunks, leases, reclaim after a dead worker with the same msgId, results."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from campaigns.engine.claim import claim
+from campaigns.engine.results import DONE_FAILED, DONE_RELEASE, DONE_RETRY, DONE_SENT, Result, write_results
+from campaigns.models import Campaign, Message, MessageStatus
+from campaigns.services import campaign_cancel, campaign_pause, campaign_start
+
+from .conftest import make_campaign
+
+
+@pytest.fixture(autouse=True)
+def _no_dispatch(monkeypatch):
+    monkeypatch.setattr("campaigns.services.provider_kick", lambda **kw: 0)
+
+
+def started(size=10, **kw) -> Campaign:
+    campaign = make_campaign(size=size, **kw)
+    return campaign_start(campaign_id=campaign.pk)
+
+
+@pytest.mark.django_db
+def test_claim_leases_due_messages_of_sending_campaigns_only():
+    campaign = started(10)
+    other = started(5)
+    campaign_pause(campaign_id=other.pk)
+    got = claim(provider_id=campaign.provider_id, limit=4, lease_seconds=30)
+    assert len(got.ids) == 4
+    rows = Message.objects.filter(id__in=got.ids)
+    assert {m.status for m in rows} == {MessageStatus.SENDING}
+    assert {m.attempts for m in rows} == {1}
+    assert all(m.lease_until == got.lease_until for m in rows)
+    rest = claim(provider_id=campaign.provider_id, limit=100, lease_seconds=30)
+    assert len(rest.ids) == 6 and not set(rest.ids) & set(got.ids)
+    assert claim(provider_id=campaign.provider_id, limit=100, lease_seconds=30).ids == []
+    assert claim(provider_id=other.provider_id, limit=100, lease_seconds=30).ids == []  # paused
+
+
+@pytest.mark.django_db
+def test_expired_lease_is_claimed_again_with_the_same_msg_id():
+    campaign = started(3)
+    first = claim(provider_id=campaign.provider_id, limit=3, lease_seconds=30)
+    msg_ids = set(Message.objects.filter(id__in=first.ids).values_list("msg_id", flat=True))
+    Message.objects.filter(id__in=first.ids).update(lease_until=timezone.now() - timedelta(seconds=1))
+    again = claim(provider_id=campaign.provider_id, limit=10, lease_seconds=30)
+    assert set(again.ids) == set(first.ids)
+    assert set(Message.objects.filter(id__in=again.ids).values_list("msg_id", flat=True)) == msg_ids
+    assert set(Message.objects.filter(id__in=again.ids).values_list("attempts", flat=True)) == {2}
+
+
+@pytest.mark.django_db
+def test_results_move_status_and_counters(settings):
+    settings.RCS_MAX_ATTEMPTS = 2
+    campaign = started(4)
+    got = claim(provider_id=campaign.provider_id, limit=4, lease_seconds=30)
+    a, b, c, d = sorted(got.ids)
+    write_results(
+        [
+            Result(a, DONE_SENT, vendor_id="v-1"),
+            Result(b, DONE_FAILED, error_code="2002", error_message="invalid phone"),
+            Result(c, DONE_RETRY, error_code="500", error_message="server error", retry_after=30),
+            Result(d, DONE_RELEASE),
+        ]
+    )
+    ma, mb, mc, md = (Message.objects.get(pk=i) for i in (a, b, c, d))
+    assert (ma.status, ma.vendor_id, ma.lease_until) == (MessageStatus.SENT, "v-1", None)
+    assert ma.sent_at is not None
+    assert (mb.status, mb.error_code) == (MessageStatus.FAILED, "2002")
+    assert mc.status == MessageStatus.QUEUED and mc.attempts == 1
+    assert mc.next_attempt_at >= timezone.now() + timedelta(seconds=29)  # Retry-After honoured
+    assert md.status == MessageStatus.QUEUED and md.attempts == 0  # a release is not an attempt
+    campaign.refresh_from_db()
+    assert (campaign.sent_count, campaign.failed_count, campaign.processed_count) == (1, 1, 2)
+
+    # The second failed attempt of c is the last one: failed with the reason.
+    Message.objects.filter(pk=c).update(next_attempt_at=timezone.now())
+    again = claim(provider_id=campaign.provider_id, limit=4, lease_seconds=30)
+    assert c in again.ids
+    write_results([Result(c, DONE_RETRY, error_code="timeout", error_message="read timed out")])
+    mc.refresh_from_db()
+    assert mc.status == MessageStatus.FAILED and mc.error_code == "timeout"
+    assert "Gave up after 2 attempts" in mc.error_message
+
+
+@pytest.mark.django_db
+def test_a_result_for_a_message_a_callback_already_finished_counts_once():
+    campaign = started(1)
+    got = claim(provider_id=campaign.provider_id, limit=1, lease_seconds=30)
+    Message.objects.filter(pk=got.ids[0]).update(
+        status=MessageStatus.DELIVERED, rcs_status="delivered", sent_at=timezone.now(), delivered_at=timezone.now()
+    )
+    write_results([Result(got.ids[0], DONE_SENT)])
+    write_results([Result(got.ids[0], DONE_SENT)])  # a duplicate from a worker that re-claimed it
+    m = Message.objects.get(pk=got.ids[0])
+    assert m.status == MessageStatus.DELIVERED
+    campaign.refresh_from_db()
+    assert campaign.processed_count == 1
+
+
+@pytest.mark.django_db
+def test_cancel_cancels_queued_messages():
+    campaign = started(5)
+    claim(provider_id=campaign.provider_id, limit=2, lease_seconds=30)
+    cancelled = campaign_cancel(campaign_id=campaign.pk)
+    assert cancelled.status == Campaign.Status.CANCELLED
+    assert cancelled.cancelled_count == 3
+    assert Message.objects.filter(campaign=campaign, status=MessageStatus.SENDING).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_never_overlap_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locking (FOR UPDATE SKIP LOCKED) is tested on PostgreSQL")
+    campaign = started(400)
+    claimed: list[list[int]] = []
+    lock = threading.Lock()
+
+    def worker():
+        from django.db import connections
+
+        try:
+            while True:
+                got = claim(provider_id=campaign.provider_id, limit=7, lease_seconds=30)
+                if not got.ids:
+                    return
+                with lock:
+                    claimed.append(got.ids)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flat = [i for chunk in claimed for i in chunk]
+    assert len(flat) == 400 == len(set(flat))

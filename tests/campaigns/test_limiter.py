@@ -1,0 +1,84 @@
+"""Per-provider limits shared by all processes: concurrency slots, smooth rate, 429 slow-down."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from campaigns.engine import limiter as limiter_mod
+from campaigns.engine.limiter import DatabaseLimiter, RedisLimiter, effective_factor
+
+REDIS_URL = "redis://127.0.0.1:6379/4"
+
+
+def _redis_available() -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=["database", "redis"])
+def limiter(request, provider):
+    if request.param == "redis":
+        if not _redis_available():
+            pytest.skip("Redis not reachable at 127.0.0.1:6379")
+        lim = RedisLimiter(REDIS_URL)
+        lim.prefix = f"rcs:test:{time.time_ns()}:"
+    else:
+        lim = DatabaseLimiter()
+    yield lim
+    lim.reset(provider.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrency_slots_are_bounded_and_released(limiter, provider):
+    tokens = [limiter.try_acquire(provider.pk, 3, 30) for _ in range(4)]
+    assert all(tokens[:3]) and tokens[3] is None
+    assert limiter.in_flight(provider.pk) == 3
+    limiter.release(provider.pk, tokens[:1])
+    assert limiter.try_acquire(provider.pk, 3, 30) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_slots_of_a_dead_worker_expire(limiter, provider):
+    assert limiter.try_acquire(provider.pk, 1, 0.2) is not None
+    assert limiter.try_acquire(provider.pk, 1, 0.2) is None
+    time.sleep(0.3)
+    assert limiter.try_acquire(provider.pk, 1, 0.2) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rate_reservations_are_evenly_spaced(limiter, provider):
+    waits = [limiter.reserve(provider.pk, 50) for _ in range(10)]
+    # 50/s: the n-th request waits about n * 20 ms (minus the time the calls themselves took).
+    assert waits[0] < 0.01
+    gaps = [b - a for a, b in zip(waits, waits[1:], strict=False)]
+    assert all(0.005 < g < 0.021 for g in gaps), gaps
+    assert 0.12 < waits[-1] < 0.19
+
+
+@pytest.mark.django_db(transaction=True)
+def test_429_halves_the_rate_once_per_burst_and_it_recovers(limiter, provider, monkeypatch):
+    assert limiter.factor(provider.pk) == 1
+    assert limiter.slow_down(provider.pk) == pytest.approx(0.5)
+    assert limiter.slow_down(provider.pk) == pytest.approx(0.5)  # same burst: counted once
+    waits = [limiter.reserve(provider.pk, 100) for _ in range(3)]
+    assert waits[2] - waits[1] == pytest.approx(0.02, abs=0.006)  # 50/s now
+
+
+def test_effective_factor_recovers_step_by_step():
+    assert effective_factor(0.25, 100.0, 100.0) == 0.25
+    assert effective_factor(0.25, 100.0, 100.0 + limiter_mod.RECOVERY_STEP) == pytest.approx(0.3125)
+    assert effective_factor(0.25, 100.0, 100.0 + 10 * limiter_mod.RECOVERY_STEP) == 1.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pause(limiter, provider):
+    assert limiter.paused_for(provider.pk) == 0
+    limiter.pause(provider.pk, 5)
+    assert 4 < limiter.paused_for(provider.pk) <= 5
