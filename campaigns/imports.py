@@ -10,6 +10,7 @@ Memory: the set of numbers seen so far (as integers, ~60 MB for a million) plus 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -132,8 +133,16 @@ def write_chunk(audience_id: int, rows: list[Row]) -> None:
         return
     now = timezone.now()
     Contact.objects.bulk_create(
-        [Contact(audience_id=audience_id, phone=r.phone, attributes=r.attributes, subscribed=r.subscribed,
-                 created_at=now) for r in rows],
+        [
+            Contact(
+                audience_id=audience_id,
+                phone=r.phone,
+                attributes=r.attributes,
+                subscribed=r.subscribed,
+                created_at=now,
+            )
+            for r in rows
+        ],
         batch_size=2000,
         update_conflicts=True,
         unique_fields=["audience", "phone"],
@@ -145,8 +154,8 @@ def _copy_chunk(audience_id: int, rows: list[Row]) -> None:
     table = Contact._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS import_rows (phone text, attributes jsonb, subscribed bool) "
-            "ON COMMIT DELETE ROWS"
+            "CREATE TEMPORARY TABLE IF NOT EXISTS import_rows "
+            "(phone text, attributes jsonb, subscribed bool) ON COMMIT DELETE ROWS"
         )
         with cursor.copy("COPY import_rows (phone, attributes, subscribed) FROM STDIN") as copy:
             for r in rows:
@@ -199,10 +208,8 @@ def run_import(job: AudienceImport) -> AudienceImport:
 
 
 def _progress(job: AudienceImport, tally: Tally, binary) -> None:
-    try:
+    with contextlib.suppress(OSError, ValueError):
         tally.bytes_read = binary.tell()
-    except (OSError, ValueError):
-        pass
     _store_tally(job, tally)
     AudienceImport.objects.filter(pk=job.pk).update(
         bytes_read=job.bytes_read,

@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, Max, Min
 from django.utils import timezone
+
 from providers.models import Provider
 from templates_app.models import MessageTemplate
 
@@ -87,9 +88,13 @@ def campaign_check(campaign: Campaign) -> list[str]:
 def campaign_launch(*, campaign_id: int) -> Campaign:
     """Draft -> scheduled (when scheduled_at is in the future) or straight to sending."""
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().select_related("provider", "template").get(pk=campaign_id)
+        campaign = (
+            Campaign.objects.select_for_update().select_related("provider", "template").get(pk=campaign_id)
+        )
         if campaign.status != Campaign.Status.DRAFT:
-            raise CampaignError(f"Only a draft can be launched; this campaign is {campaign.get_status_display()}.")
+            raise CampaignError(
+                f"Only a draft can be launched; this campaign is {campaign.get_status_display()}."
+            )
         if problems := campaign_check(campaign):
             raise CampaignError(" ".join(problems))
         if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
@@ -125,12 +130,12 @@ def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
         q = connection.ops.quote_name
         table, contacts = Message._meta.db_table, Contact._meta.db_table
         columns = (
-            "campaign_id, provider_id, contact_id, {to}, msg_id, sms_fallback, status, rcs_status, sms_status, "
-            "delivered_via, error_code, error_message, vendor_id, idempotency_key, attempts, next_attempt_at, "
-            "created_at"
+            "campaign_id, provider_id, contact_id, {to}, msg_id, sms_fallback, status, rcs_status, "
+            "sms_status, delivered_via, error_code, error_message, vendor_id, idempotency_key, attempts, "
+            "next_attempt_at, created_at"
         ).format(to=q("to"))
         sql = (
-            f"INSERT INTO {q(table)} ({columns}) "
+            f"INSERT INTO {q(table)} ({columns}) "  # noqa: S608 - table names, not input
             f"SELECT %s, %s, c.id, c.phone, %s || c.id, %s, %s, '', '', '', '', '', '', '', 0, %s, %s "
             f"FROM {q(contacts)} c WHERE c.audience_id = %s AND c.subscribed AND c.id >= %s AND c.id < %s "
             "ON CONFLICT (msg_id) DO NOTHING"
@@ -139,8 +144,16 @@ def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
         for lo in range(bounds["lo"], bounds["hi"] + 1, chunk):
             now = timezone.now()
             params = [
-                campaign.pk, campaign.provider_id, prefix, sms_fallback, MessageStatus.QUEUED, now, now,
-                campaign.audience_id, lo, lo + chunk,
+                campaign.pk,
+                campaign.provider_id,
+                prefix,
+                sms_fallback,
+                MessageStatus.QUEUED,
+                now,
+                now,
+                campaign.audience_id,
+                lo,
+                lo + chunk,
             ]
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(sql, params)
@@ -157,7 +170,9 @@ def campaign_pause(*, campaign_id: int) -> Campaign:
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.status != Campaign.Status.SENDING:
-            raise CampaignError(f"Only a sending campaign can be paused; it is {campaign.get_status_display()}.")
+            raise CampaignError(
+                f"Only a sending campaign can be paused; it is {campaign.get_status_display()}."
+            )
         campaign.status, campaign.paused_at = Campaign.Status.PAUSED, timezone.now()
         campaign.save(update_fields=["status", "paused_at"])
     return campaign
@@ -167,7 +182,9 @@ def campaign_resume(*, campaign_id: int) -> Campaign:
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.status != Campaign.Status.PAUSED:
-            raise CampaignError(f"Only a paused campaign can be resumed; it is {campaign.get_status_display()}.")
+            raise CampaignError(
+                f"Only a paused campaign can be resumed; it is {campaign.get_status_display()}."
+            )
         campaign.status, campaign.paused_at = Campaign.Status.SENDING, None
         campaign.save(update_fields=["status", "paused_at"])
         transaction.on_commit(lambda: provider_kick(provider_id=campaign.provider_id))
@@ -176,14 +193,21 @@ def campaign_resume(*, campaign_id: int) -> Campaign:
 
 def campaign_cancel(*, campaign_id: int) -> Campaign:
     """Stop for good: queued messages are cancelled now; those on the wire finish as they are."""
-    cancellable = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.SENDING, Campaign.Status.PAUSED)
+    cancellable = (
+        Campaign.Status.DRAFT,
+        Campaign.Status.SCHEDULED,
+        Campaign.Status.SENDING,
+        Campaign.Status.PAUSED,
+    )
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.status not in cancellable:
             raise CampaignError(f"The campaign is already {campaign.get_status_display()}.")
         campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, timezone.now()
         campaign.save(update_fields=["status", "finished_at"])
-        stale = Message.objects.filter(campaign=campaign, status=MessageStatus.SENDING, lease_until__lt=timezone.now())
+        stale = Message.objects.filter(
+            campaign=campaign, status=MessageStatus.SENDING, lease_until__lt=timezone.now()
+        )
         n = Message.objects.filter(campaign=campaign, status=MessageStatus.QUEUED).update(
             status=MessageStatus.CANCELLED, lease_until=None
         )
@@ -202,7 +226,9 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
         if not campaign or campaign.status != Campaign.Status.SENDING or campaign.fanned_out_at is None:
             return False
-        busy = Message.objects.filter(campaign_id=campaign_id, status__in=[MessageStatus.QUEUED, MessageStatus.SENDING])
+        busy = Message.objects.filter(
+            campaign_id=campaign_id, status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]
+        )
         if busy.exists():
             return False
         campaign.status, campaign.finished_at = Campaign.Status.COMPLETED, timezone.now()
@@ -299,9 +325,9 @@ def engine_tick(*, now: datetime | None = None) -> dict[str, int]:
 
     now = now or timezone.now()
     started = kicked = 0
-    for campaign_id in Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now).values_list(
-        "id", flat=True
-    ):
+    for campaign_id in Campaign.objects.filter(
+        status=Campaign.Status.SCHEDULED, scheduled_at__lte=now
+    ).values_list("id", flat=True):
         try:
             campaign_start(campaign_id=campaign_id)
             started += 1

@@ -1,13 +1,21 @@
 from django.urls import path
 
-from . import views
+from . import audience_views, campaign_views, views
 
 app_name = "campaigns"
 urlpatterns = [
-    path("campaigns/", views.CampaignListView.as_view(), name="list"),
-    path("campaigns/<int:pk>/", views.CampaignDetailView.as_view(), name="detail"),
-    path("audiences/", views.AudienceListView.as_view(), name="audience_list"),
-    path("audiences/<int:pk>/", views.AudienceDetailView.as_view(), name="audience_detail"),
+    path("campaigns/", campaign_views.campaign_list, name="list"),
+    path("campaigns/new/", campaign_views.campaign_edit, name="create"),
+    path("campaigns/builder/mapping/", campaign_views.campaign_mapping, name="mapping"),
+    path("campaigns/builder/segments/", campaign_views.campaign_segments, name="segments"),
+    path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="detail"),
+    path("campaigns/<int:pk>/edit/", campaign_views.campaign_edit, name="edit"),
+    path("campaigns/<int:pk>/progress/", campaign_views.campaign_progress, name="progress"),
+    path("campaigns/<int:pk>/<slug:action>/", campaign_views.campaign_action, name="action"),
+    path("audiences/", audience_views.audience_list, name="audience_list"),
+    path("audiences/<int:pk>/", audience_views.audience_detail, name="audience_detail"),
+    path("audiences/imports/<int:pk>/progress/", audience_views.import_progress, name="import_progress"),
+    path("audiences/imports/<int:pk>/report/", audience_views.import_report, name="import_report"),
     path("inbox/", views.InboxView.as_view(), name="inbox"),
     path("stats/", views.StatsView.as_view(), name="stats"),
 ]

@@ -1,26 +1,6 @@
-from django.views.generic import DetailView, ListView, TemplateView
+from django.views.generic import TemplateView
 
-from .models import Audience, Campaign
-
-
-class CampaignListView(ListView):
-    model = Campaign
-    template_name = "campaigns/campaign_list.html"
-
-
-class CampaignDetailView(DetailView):
-    model = Campaign
-    template_name = "campaigns/campaign_detail.html"
-
-
-class AudienceListView(ListView):
-    model = Audience
-    template_name = "campaigns/audience_list.html"
-
-
-class AudienceDetailView(DetailView):
-    model = Audience
-    template_name = "campaigns/audience_detail.html"
+# Audience and campaign pages live in audience_views.py and campaign_views.py.
 
 
 class InboxView(TemplateView):

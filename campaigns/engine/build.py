@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from campaigns.models import Campaign, Message
 from providers.content import OutboundMessage, SmsFallback, TemplateRef
 from providers.models import Provider
-
-from campaigns.models import Campaign, Message
 
 
 class BuildError(ValueError):
@@ -69,7 +68,10 @@ def outbound(message: Message, ctx: CampaignContext | None, provider: Provider) 
     """The OutboundMessage for `message` (campaign messages are rendered here, at send time)."""
     if ctx is None:  # transactional / inbox: content rendered when the message was created
         return OutboundMessage(
-            msg_id=message.msg_id, to=message.to, content=message.content or {}, callback_url=provider.callback_url
+            msg_id=message.msg_id,
+            to=message.to,
+            content=message.content or {},
+            callback_url=provider.callback_url,
         )
     campaign = ctx.campaign
     attributes = message.contact.attributes if message.contact_id and message.contact else {}

@@ -35,11 +35,17 @@ def due_filter(provider_id: int, campaign_ids: list[int], now: datetime) -> Q:
     due = Q(status=MessageStatus.QUEUED, next_attempt_at__lte=now) | Q(
         status=MessageStatus.SENDING, lease_until__lt=now
     )
-    owners = Q(campaign__isnull=True) | Q(campaign_id__in=campaign_ids) if campaign_ids else Q(campaign__isnull=True)
+    owners = (
+        Q(campaign__isnull=True) | Q(campaign_id__in=campaign_ids)
+        if campaign_ids
+        else Q(campaign__isnull=True)
+    )
     return Q(provider_id=provider_id) & due & owners
 
 
-def claim(*, provider_id: int, limit: int, lease_seconds: float, campaign_ids: list[int] | None = None) -> Claim:
+def claim(
+    *, provider_id: int, limit: int, lease_seconds: float, campaign_ids: list[int] | None = None
+) -> Claim:
     """Lease up to `limit` due messages of the provider's sending campaigns (and transactional ones)."""
     if campaign_ids is None:
         campaign_ids = active_campaign_ids(provider_id)
@@ -62,11 +68,15 @@ def next_due_at(*, provider_id: int, campaign_ids: list[int]) -> datetime | None
     """When the next message of the provider becomes due (a retry, or a lease running out)."""
     owners = Q(campaign__isnull=True) | Q(campaign_id__in=campaign_ids)
     base = Message.objects.filter(owners, provider_id=provider_id)
-    queued = base.filter(status=MessageStatus.QUEUED).order_by("next_attempt_at").values_list(
-        "next_attempt_at", flat=True
-    )[:1]
-    leased = base.filter(status=MessageStatus.SENDING).order_by("lease_until").values_list(
-        "lease_until", flat=True
-    )[:1]
+    queued = (
+        base.filter(status=MessageStatus.QUEUED)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)[:1]
+    )
+    leased = (
+        base.filter(status=MessageStatus.SENDING)
+        .order_by("lease_until")
+        .values_list("lease_until", flat=True)[:1]
+    )
     times = [t for t in (*queued, *leased) if t is not None]
     return min(times) if times else None

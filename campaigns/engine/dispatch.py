@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
-from providers.kinds.base import Outcome
-from providers.models import Provider
 
 from campaigns.models import Campaign, Message
+from providers.kinds.base import Outcome
+from providers.models import Provider
 
 from . import claim as claiming
 from .build import BuildError, CampaignContext, outbound
@@ -55,20 +55,22 @@ class Stats:
 
 
 class Dispatcher:
+    """Runs in the task's thread; sender threads only sleep until their booked time and do HTTP."""
+
     def __init__(self, provider: Provider, *, budget: float, limiter: Limiter | None = None):
         self.provider = provider
         self.limiter = limiter or get_limiter()
         self.budget = budget
         self.threads = max(1, min(provider.effective_concurrency, settings.RCS_MAX_THREADS))
         self.results: queue.Queue[tuple[Result, str | None]] = queue.Queue()
-        self.stop_sending = threading.Event()
+        self.backlog: deque[Message] = deque()  # claimed, not started
+        self.running = 0  # handed to a thread, result not written yet
         self.contexts: dict[int, CampaignContext] = {}
         self.campaign_status: dict[int, str] = {}
-        self.in_progress = 0
+        self.stopping = False
         self.stats = Stats()
         self.slot_ttl = settings.OUTBOUND_CONNECT_TIMEOUT + settings.OUTBOUND_READ_TIMEOUT + SLOT_TTL_MARGIN
 
-    # -- main loop (the task's thread) ------------------------------------------------------------
     def run(self) -> Stats:
         from rcsconnect.http import outbound_session
 
@@ -85,8 +87,9 @@ class Dispatcher:
                         next_refresh = now + 1.0
                     if now >= deadline or self.limiter.paused_for(self.provider.pk) > 0:
                         break
-                    claimed = self.fill(pool)
-                    if not self.in_progress:
+                    claimed = self.fill()
+                    blocked = self.start(pool)
+                    if not self.running and not self.backlog:
                         if claimed:
                             continue
                         wait = self.idle_wait(deadline)
@@ -94,10 +97,13 @@ class Dispatcher:
                             break
                         time.sleep(wait)
                         continue
-                    self.collect(timeout=0.05)
+                    self.collect(timeout=0.005 if blocked and not self.running else 0.05)
             finally:
-                self.stop_sending.set()
-                while self.in_progress:
+                self.stopping = True
+                while self.backlog:
+                    self.results.put((Result(self.backlog.popleft().id, DONE_RELEASE), None))
+                    self.running += 1
+                while self.running:
                     self.collect(timeout=0.5)
         self.session.close()
         return self.stats
@@ -114,8 +120,8 @@ class Dispatcher:
     def active_ids(self) -> list[int]:
         return [cid for cid, status in self.campaign_status.items() if status == Campaign.Status.SENDING]
 
-    def fill(self, pool: ThreadPoolExecutor) -> int:
-        room = 2 * self.threads - self.in_progress
+    def fill(self) -> int:
+        room = 2 * self.threads - self.running - len(self.backlog)
         if room < max(1, self.threads // 2):
             return 0
         rate = self.provider.effective_rate * self.limiter.factor(self.provider.pk)
@@ -131,12 +137,34 @@ class Dispatcher:
             .select_related("contact")
             .only(*MESSAGE_FIELDS, "contact__attributes")
         )
-        for message in messages:
-            self.context(message.campaign_id)  # loaded here so sender threads only read it
-            self.in_progress += 1
-            pool.submit(self.send_one, message)
+        self.backlog.extend(messages)
         self.stats.claimed += len(got.ids)
         return len(got.ids)
+
+    def start(self, pool: ThreadPoolExecutor) -> bool:
+        """Start sends while slots are free; True when the provider's global limit blocked us."""
+        provider = self.provider
+        while self.backlog and self.running < self.threads:
+            message = self.backlog[0]
+            if stop := self.stopped(message):
+                self.backlog.popleft()
+                self.running += 1
+                self.results.put((Result(message.id, stop), None))
+                continue
+            token = self.limiter.try_acquire(provider.pk, provider.effective_concurrency, self.slot_ttl)
+            if token is None:
+                return True
+            self.backlog.popleft()
+            self.running += 1
+            try:
+                request = outbound(message, self.context(message.campaign_id), provider)
+            except BuildError as exc:
+                failed = Result(message.id, DONE_FAILED, error_code="content", error_message=str(exc))
+                self.results.put((failed, token))
+                continue
+            start_at = time.monotonic() + self.limiter.reserve(provider.pk, provider.effective_rate)
+            pool.submit(self.send_one, message, request, token, start_at)
+        return False
 
     def idle_wait(self, deadline: float) -> float | None:
         """Seconds to sleep before work is due again, or None when there is nothing left to do."""
@@ -144,8 +172,7 @@ class Dispatcher:
         if due is None:
             return None
         wait = (due - timezone.now()).total_seconds()
-        remaining = deadline - time.monotonic()
-        if wait > remaining:
+        if wait > deadline - time.monotonic():
             return None
         return min(max(wait, 0.01), 1.0)
 
@@ -163,8 +190,9 @@ class Dispatcher:
         try:
             sent_ids = write_results(results)
         finally:
+            # Slots are freed only once results are stored: a crash repeats at most what was in flight.
             self.limiter.release(self.provider.pk, [t for _, t in batch if t])
-            self.in_progress -= len(batch)
+            self.running -= len(batch)
         for r in results:
             if r.kind == DONE_SENT:
                 self.stats.sent += 1
@@ -174,15 +202,16 @@ class Dispatcher:
                 self.stats.retried += 1
             else:
                 self.stats.released += 1
+        if any(r.kind == DONE_RETRY and r.free for r in results):
+            # Our own credentials problem: messages stay queued, the provider's dispatch pauses.
+            self.limiter.pause(self.provider.pk, settings.RCS_AUTH_PAUSE_SECONDS)
         if sent_ids:
             self.apply_pending(sent_ids)
         self.finish_campaigns()
 
     def apply_pending(self, msg_ids: list[str]) -> None:
-        try:
-            from campaigns.events import apply_pending_for  # owner: callbacks engineer
-        except ImportError:
-            return
+        from campaigns.events import apply_pending_for
+
         apply_pending_for(msg_ids)
 
     def finish_campaigns(self) -> None:
@@ -195,81 +224,59 @@ class Dispatcher:
             if campaign_complete_if_done(campaign_id=campaign_id):
                 self.campaign_status[campaign_id] = Campaign.Status.COMPLETED
 
-    # -- sender threads ---------------------------------------------------------------------------
-    def send_one(self, message: Message) -> None:
-        token = None
-        try:
-            result, token = self._send(message)
-        except Exception as exc:  # a bug must not strand the message: it goes back to the queue
-            log.exception("send of %s failed unexpectedly", message.msg_id)
-            result = Result(message.id, DONE_RETRY, error_code="engine", error_message=str(exc)[:300])
-        self.results.put((result, token))
-
-    def _stopped(self, message: Message) -> str | None:
-        if message.campaign_id is None:
-            return DONE_RELEASE if self.stop_sending.is_set() else None
-        status = self.campaign_status.get(message.campaign_id)
-        if status == Campaign.Status.CANCELLED:
-            return DONE_CANCEL
-        if status != Campaign.Status.SENDING or self.stop_sending.is_set():
-            return DONE_RELEASE
-        return None
-
-    def _send(self, message: Message) -> tuple[Result, str | None]:
-        from providers.sending import send_message  # owner: providers engineer
-
-        provider = self.provider
-        if stop := self._stopped(message):
-            return Result(message.id, stop), None
-        token = self.limiter.acquire(
-            provider.pk,
-            provider.effective_concurrency,
-            self.slot_ttl,
-            should_stop=lambda: self._stopped(message) is not None,
-        )
-        if token is None:
-            return Result(message.id, self._stopped(message) or DONE_RELEASE), None
-        try:
-            ctx = self.context(message.campaign_id)
-            request = outbound(message, ctx, provider)
-        except BuildError as exc:
-            return Result(message.id, DONE_FAILED, error_code="content", error_message=str(exc)), token
-        wait = self.limiter.reserve(provider.pk, provider.effective_rate)
-        if wait > 0:
-            time.sleep(wait)
-        if stop := self._stopped(message):
-            return Result(message.id, stop), token
-        attempt = send_message(provider, request, session=self.session)
-        return self.interpret(message, attempt.result), token
-
     def context(self, campaign_id: int | None) -> CampaignContext | None:
         if campaign_id is None:
             return None
         ctx = self.contexts.get(campaign_id)
         if ctx is None:
-            campaign = Campaign.objects.select_related("template", "provider").get(pk=campaign_id)
+            campaign = Campaign.objects.select_related("template").get(pk=campaign_id)
             campaign.provider = self.provider
             ctx = self.contexts[campaign_id] = CampaignContext.load(campaign)
         return ctx
 
+    def stopped(self, message: Message) -> str | None:
+        """Why this claimed message must not be sent now (campaign paused or cancelled), if so."""
+        if message.campaign_id is None:
+            return DONE_RELEASE if self.stopping else None
+        status = self.campaign_status.get(message.campaign_id)
+        if status == Campaign.Status.CANCELLED:
+            return DONE_CANCEL
+        if status != Campaign.Status.SENDING or self.stopping:
+            return DONE_RELEASE
+        return None
+
+    # -- sender threads: no database access ---------------------------------------------------------
+    def send_one(self, message: Message, request, token: str, start_at: float) -> None:
+        from providers.sending import send_message
+
+        try:
+            delay = start_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if stop := self.stopped(message):
+                result = Result(message.id, stop)
+            else:
+                result = self.interpret(
+                    message, send_message(self.provider, request, session=self.session).result
+                )
+        except Exception as exc:  # a bug must not strand the message: it goes back to the queue
+            log.exception("send of %s failed unexpectedly", message.msg_id)
+            result = Result(message.id, DONE_RETRY, error_code="engine", error_message=str(exc)[:300])
+        self.results.put((result, token))
+
     def interpret(self, message: Message, result) -> Result:
         provider = self.provider
-        if result.provider_unhealthy:
-            reason = result.error_message or result.error_code or "authentication failed"
-            provider.set_health(Provider.Health.UNHEALTHY, reason)
-            if result.outcome == Outcome.RETRY:
-                # Our own credentials problem: keep the message queued, pause the provider's dispatch.
-                self.limiter.pause(provider.pk, settings.RCS_AUTH_PAUSE_SECONDS)
-                return Result(
-                    message.id,
-                    DONE_RETRY,
-                    error_code=result.error_code,
-                    error_message=result.error_message,
-                    retry_after=settings.RCS_AUTH_PAUSE_SECONDS,
-                    free=True,
-                )
-        elif provider.health == Provider.Health.UNHEALTHY and result.outcome == Outcome.SENT:
-            provider.set_health(Provider.Health.HEALTHY, "")
+        # send_message has already recorded the provider's health.
+        if result.provider_unhealthy and result.outcome == Outcome.RETRY:
+            self.stopping = True  # collect() pauses the provider (database work stays in the main thread)
+            return Result(
+                message.id,
+                DONE_RETRY,
+                error_code=result.error_code,
+                error_message=result.error_message,
+                retry_after=settings.RCS_AUTH_PAUSE_SECONDS,
+                free=True,
+            )
         if result.throttled:
             self.limiter.slow_down(provider.pk)
         if result.outcome == Outcome.SENT:

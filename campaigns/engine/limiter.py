@@ -110,7 +110,9 @@ FACTOR_LUA = (
     _NOW + _FACTOR + "local h = redis.call('HMGET', KEYS[1], 'factor', 'factor_at') "
     "return tostring(eff(tonumber(h[1]) or 1, tonumber(h[2]) or 0, now))"
 )
-PAUSED_LUA = _NOW + "local u = tonumber(redis.call('GET', KEYS[1]) or '0') return tostring(math.max(0, u - now))"
+PAUSED_LUA = (
+    _NOW + "local u = tonumber(redis.call('GET', KEYS[1]) or '0') return tostring(math.max(0, u - now))"
+)
 PAUSE_LUA = _NOW + "redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[1])), 'EX', 3600) return 1"
 
 

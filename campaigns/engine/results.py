@@ -11,10 +11,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from providers.events import FAILED, SENT
 
+from campaigns import stats
 from campaigns.models import Campaign, Message, MessageStatus
-from campaigns.state import advance, counter_field
+from campaigns.state import Change, advance, counter_field
+from providers.events import FAILED, SENT
 
 from .retry import retry_delay
 
@@ -56,34 +57,56 @@ def write_results(results: list[Result]) -> list[str]:
     by_id = {r.message_id: r for r in results}
     counters: dict[int, Counter] = defaultdict(Counter)
     sent_ids: list[str] = []
+    recorded: list[tuple] = []
     with transaction.atomic():
         messages = list(
             Message.objects.select_for_update(of=("self",))
             .filter(id__in=list(by_id))
-            .only("id", "campaign_id", "msg_id", "sms_fallback", "rcs_status", "sms_status", "delivered_via",
-                  "clicked_at", "replied_at", "read_at", "delivered_at", *WRITE_FIELDS)
+            .only(
+                "id",
+                "campaign_id",
+                "provider_id",
+                "msg_id",
+                "sms_fallback",
+                "rcs_status",
+                "sms_status",
+                "delivered_via",
+                "clicked_at",
+                "replied_at",
+                "read_at",
+                "delivered_at",
+                *WRITE_FIELDS,
+            )
         )
         for message in messages:
-            _apply(message, by_id[message.id], now, counters, sent_ids)
+            code_before = message.error_code
+            change = _apply(message, by_id[message.id], now, counters, sent_ids)
+            if change is not None and change.counters:
+                recorded.append((message, change, code_before))
         Message.objects.bulk_update(messages, WRITE_FIELDS)
         for campaign_id, deltas in counters.items():
             if campaign_id and (updates := {k: F(k) + v for k, v in deltas.items() if v}):
                 Campaign.objects.filter(pk=campaign_id).update(**updates)
+        stats.record(recorded)
     return sent_ids
 
 
-def _apply(message: Message, result: Result, now, counters: dict[int, Counter], sent_ids: list[str]) -> None:
+def _apply(
+    message: Message, result: Result, now, counters: dict[int, Counter], sent_ids: list[str]
+) -> Change | None:
     held = message.lease_until is not None  # no other worker finished it since we claimed it
     message.lease_until = None
     tally = counters[message.campaign_id or 0]
     if message.status not in (MessageStatus.QUEUED, MessageStatus.SENDING):
         # Already finished: by an early callback (count it now) or by a worker that re-claimed it.
+        change = None
         if result.kind == DONE_SENT:
-            _count(tally, advance(message, channel="", status=SENT, at=now, vendor_id=result.vendor_id))
+            change = advance(message, channel="", status=SENT, at=now, vendor_id=result.vendor_id)
+            _count(tally, change)
             sent_ids.append(message.msg_id)
         if held:
             tally["processed_count"] += 1
-        return
+        return change
     if result.kind in (DONE_RELEASE, DONE_CANCEL) or (result.kind == DONE_RETRY and result.free):
         message.attempts = max(0, message.attempts - 1)
         if result.kind == DONE_CANCEL:
@@ -93,26 +116,34 @@ def _apply(message: Message, result: Result, now, counters: dict[int, Counter], 
         else:
             message.status = MessageStatus.QUEUED
             message.next_attempt_at = now + timedelta(seconds=result.retry_after or 0)
-        return
+        return None
     if result.kind == DONE_RETRY:
         if message.attempts < settings.RCS_MAX_ATTEMPTS:
             message.status = MessageStatus.QUEUED
             message.error_code, message.error_message = result.error_code[:20], result.error_message[:300]
-            message.next_attempt_at = now + timedelta(seconds=retry_delay(message.attempts, result.retry_after))
-            return
+            message.next_attempt_at = now + timedelta(
+                seconds=retry_delay(message.attempts, result.retry_after)
+            )
+            return None
         reason = f"Gave up after {message.attempts} attempts: {result.error_message}".strip(": ")
-        result = Result(result.message_id, DONE_FAILED, error_code=result.error_code or "retries",
-                        error_message=reason)
+        result = Result(
+            result.message_id, DONE_FAILED, error_code=result.error_code or "retries", error_message=reason
+        )
     if result.kind == DONE_SENT:
         change = advance(message, channel="", status=SENT, at=now, vendor_id=result.vendor_id)
         sent_ids.append(message.msg_id)
     else:
         change = advance(
-            message, channel="", status=FAILED, at=now, error_code=result.error_code,
+            message,
+            channel="",
+            status=FAILED,
+            at=now,
+            error_code=result.error_code,
             error_message=result.error_message,
         )
     _count(tally, change)
     tally["processed_count"] += 1
+    return change
 
 
 def _count(tally: Counter, change) -> None:

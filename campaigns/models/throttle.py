@@ -21,6 +21,9 @@ class ProviderThrottle(models.Model):
     # Dispatch is paused until then (provider unhealthy: authentication failing).
     paused_until = models.FloatField(default=0)
 
+    def __str__(self) -> str:
+        return f"throttle of provider {self.provider_id}"
+
 
 class SendSlot(models.Model):
     """One request in flight to a provider (database limiter). Expired slots belong to dead workers."""
@@ -31,3 +34,6 @@ class SendSlot(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["provider", "expires"], name="sendslots_provider")]
+
+    def __str__(self) -> str:
+        return self.token

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from providers.models import Provider
-from templates_app.models import MessageTemplate
 
 from campaigns.models import Audience, Campaign, Contact
+from providers.models import Provider
+from templates_app.models import MessageTemplate
 
 _seq = itertools.count(1)
 
@@ -25,9 +25,14 @@ def make_provider(*, url: str = "http://127.0.0.1:9/generic/messages", **kw) -> 
     return Provider.objects.create(**defaults)
 
 
-def make_template(provider: Provider, *, text: str = "Hello {{1}}, your code is {{2}}", **kw) -> MessageTemplate:
-    defaults = {"name": f"tmpl{next(_seq)}", "content": {"type": "TEXT", "text": text, "suggestions": []},
-                "status": MessageTemplate.Status.APPROVED}
+def make_template(
+    provider: Provider, *, text: str = "Hello {{1}}, your code is {{2}}", **kw
+) -> MessageTemplate:
+    defaults = {
+        "name": f"tmpl{next(_seq)}",
+        "content": {"type": "TEXT", "text": text, "suggestions": []},
+        "status": MessageTemplate.Status.APPROVED,
+    }
     defaults.update(kw)
     return MessageTemplate.objects.create(provider=provider, **defaults)
 
@@ -54,7 +59,10 @@ def make_campaign(*, provider=None, audience=None, size: int = 10, **kw) -> Camp
     audience = audience or make_audience(size)
     defaults = {
         "name": f"Campaign {next(_seq)}",
-        "placeholder_mapping": [{"source": "attribute", "value": "name"}, {"source": "literal", "value": "42"}],
+        "placeholder_mapping": [
+            {"source": "attribute", "value": "name"},
+            {"source": "literal", "value": "42"},
+        ],
     }
     defaults.update(kw)
     return Campaign.objects.create(provider=provider, template=template, audience=audience, **defaults)

@@ -95,7 +95,10 @@ def test_a_result_for_a_message_a_callback_already_finished_counts_once():
     campaign = started(1)
     got = claim(provider_id=campaign.provider_id, limit=1, lease_seconds=30)
     Message.objects.filter(pk=got.ids[0]).update(
-        status=MessageStatus.DELIVERED, rcs_status="delivered", sent_at=timezone.now(), delivered_at=timezone.now()
+        status=MessageStatus.DELIVERED,
+        rcs_status="delivered",
+        sent_at=timezone.now(),
+        delivered_at=timezone.now(),
     )
     write_results([Result(got.ids[0], DONE_SENT)])
     write_results([Result(got.ids[0], DONE_SENT)])  # a duplicate from a worker that re-claimed it

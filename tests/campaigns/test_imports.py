@@ -21,7 +21,7 @@ CSV = (
     "+91 98123 45671,Again,Y\n"  # 6 duplicate of line 2
     "+44 7911 123457,Tom,London,extra\n"  # 7 wrong field count
     "+1 555 0100,Fake,NYC\n"  # 8 invalid for its country
-    "+447911123456,\"Smith, J\",\"Lon\ndon\"\n"  # 9-10 quoted comma and newline
+    '+447911123456,"Smith, J","Lon\ndon"\n'  # 9-10 quoted comma and newline
 )
 
 
@@ -37,7 +37,9 @@ def audience(db):
 
 
 @pytest.mark.django_db
-def test_import_reports_every_rejected_row_with_its_line(audience, sync_tasks, django_capture_on_commit_callbacks):
+def test_import_reports_every_rejected_row_with_its_line(
+    audience, sync_tasks, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         job = _job(audience, CSV)
     job.refresh_from_db()
@@ -60,7 +62,9 @@ def test_import_reports_every_rejected_row_with_its_line(audience, sync_tasks, d
 @pytest.mark.django_db
 def test_reimport_updates_known_numbers_and_reads_subscribed(audience):
     Contact.objects.create(audience=audience, phone="+919812345671", attributes={"first_name": "Old"})
-    job = run_import(_job(audience, "Mobile,first_name,subscribed\n+919812345671,New,no\n9812345673,Local,yes\n", "IN"))
+    job = run_import(
+        _job(audience, "Mobile,first_name,subscribed\n+919812345671,New,no\n9812345673,Local,yes\n", "IN")
+    )
     assert (job.imported_count, job.updated_count, job.invalid_count) == (1, 1, 0)
     old = audience.contacts.get(phone="+919812345671")
     assert old.attributes == {"first_name": "New"} and old.subscribed is False

@@ -1,0 +1,99 @@
+"""Campaign pages: list, builder, detail with live progress, lifecycle actions."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from .forms import CampaignForm
+from .models import Campaign
+from .services import (
+    CampaignError,
+    campaign_cancel,
+    campaign_check,
+    campaign_estimate,
+    campaign_launch,
+    campaign_pause,
+    campaign_resume,
+)
+from .sms import sms_segments
+
+ACTIONS = {
+    "launch": campaign_launch,
+    "pause": campaign_pause,
+    "resume": campaign_resume,
+    "cancel": campaign_cancel,
+}
+DONE_WORDS = {"launch": "launched", "pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+
+
+@require_safe
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    campaigns = Campaign.objects.select_related("provider", "template", "audience")
+    return render(request, "campaigns/campaign_list.html", {"campaigns": campaigns})
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk) if pk else Campaign(created_by=request.user)
+    if pk and not campaign.is_editable:
+        messages.error(request, "The content is locked once sending starts.")
+        return redirect(campaign)
+    initial = {
+        k: request.GET[k] for k in ("audience", "template", "provider") if request.GET.get(k, "").isdigit()
+    }
+    form = CampaignForm(request.POST or None, instance=campaign, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        campaign = form.save()
+        messages.success(request, f"Campaign {campaign} saved. Check the estimate, then launch it.")
+        return redirect(campaign)
+    return render(request, "campaigns/campaign_form.html", {"form": form, "campaign": campaign})
+
+
+@require_safe
+def campaign_mapping(request: HttpRequest) -> HttpResponse:
+    """The placeholder rows for the template picked in the builder (htmx)."""
+    form = CampaignForm(request.GET)
+    return render(request, "campaigns/_mapping.html", {"form": form})
+
+
+@require_safe
+def campaign_segments(request: HttpRequest) -> HttpResponse:
+    segments = sms_segments(request.GET.get("sms_fallback_text", ""))
+    return render(request, "campaigns/_segments.html", {"segments": segments})
+
+
+@require_safe
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign.objects.select_related("provider", "template", "audience"), pk=pk)
+    context = {
+        "campaign": campaign,
+        "estimate": campaign_estimate(campaign=campaign) if campaign.is_editable else None,
+        "problems": campaign_check(campaign) if campaign.is_editable else [],
+        "segments": sms_segments(campaign.sms_fallback_text) if campaign.sms_fallback_text else None,
+    }
+    return render(request, "campaigns/campaign_detail.html", context)
+
+
+@require_safe
+def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    return render(request, "campaigns/_progress.html", {"campaign": campaign})
+
+
+@require_POST
+def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if action not in ACTIONS:
+        messages.error(request, f"Unknown action {action!r}.")
+        return redirect(campaign)
+    try:
+        campaign = ACTIONS[action](campaign_id=campaign.pk)
+    except CampaignError as exc:
+        messages.error(request, str(exc))
+    else:
+        word = "scheduled" if campaign.status == Campaign.Status.SCHEDULED else DONE_WORDS[action]
+        messages.success(request, f"Campaign {campaign} {word}.")
+    return redirect(campaign)
