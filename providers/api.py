@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import serializers, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from rcsconnect.api import ApiMixin, query_str
 
+from . import services
+from .forms import check_vendor_url
 from .kinds import registry
 from .models import MAX_RATE_CEILING, Provider
 
@@ -174,6 +175,24 @@ class ProviderSerializer(serializers.ModelSerializer):
             except forms.ValidationError as exc:
                 errors[f"secrets.{key}"] = exc.messages
 
+        for key in getattr(kind, "url_fields", ()) if config_in is not None else ():
+            problem = config.get(key) and f"config.{key}" not in errors and check_vendor_url(config[key])
+            if problem:
+                errors[f"config.{key}"] = [problem]
+        auth_fields = getattr(kind, "auth_fields", {}).get(config.get("auth_type", ""), ())
+        for key in [*getattr(kind, "required_secrets", ()), *auth_fields]:
+            if key in secret_fields and not secrets.get(key):
+                errors.setdefault(f"secrets.{key}", ["Required for this authentication."])
+            elif key in config_fields and not config.get(key):
+                errors.setdefault(f"config.{key}", ["Required for this authentication."])
+        merged = {**({} if self.instance is None else vars(self.instance)), **attrs}
+        if merged.get("sms_fallback") and not merged.get("sms_sender_id"):
+            errors["sms_sender_id"] = ["Enter the SMS sender ID for the fallback."]
+        if merged.get("india"):
+            if not merged.get("principal_entity_id"):
+                errors["principal_entity_id"] = ["India requires the Principal Entity ID."]
+            if not merged.get("dlt_template_ids"):
+                errors["dlt_template_ids"] = ["India requires at least one DLT template ID."]
         if not errors:
             for key, messages in kind.validate_config(config, secrets).items():
                 name = f"secrets.{key}" if key in secret_fields else f"config.{key}" if key else "config"
@@ -198,14 +217,54 @@ class ProviderViewSet(ApiMixin, viewsets.ModelViewSet):
             providers = providers.filter(kind=kind)
         return providers
 
-    @extend_schema(request=None, responses=ProviderSerializer)
+    def perform_create(self, serializer):
+        serializer.instance = services.provider_save(provider=Provider(**serializer.validated_data))
+
+    def perform_update(self, serializer):
+        provider = serializer.instance
+        for name, value in serializer.validated_data.items():
+            setattr(provider, name, value)
+        services.provider_save(provider=provider)
+
+    def destroy(self, request, *args, **kwargs):
+        """Delete a provider no campaign or message uses (409 naming them otherwise; archive instead)."""
+        provider = self.get_object()
+        try:
+            services.provider_delete(provider_id=provider.pk)
+        except services.ProviderError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _run(self, operation, **kwargs) -> Response:
+        provider = self.get_object()
+        try:
+            result = operation(provider_id=provider.pk, **kwargs)
+        except services.ProviderError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        provider.refresh_from_db()
+        data = self.get_serializer(provider).data
+        if isinstance(result, list):
+            data["stopped_campaigns"] = result
+        return Response(data)
+
+    @extend_schema(request=None, responses={200: ProviderSerializer, 409: dict})
     @action(detail=True, methods=["post"], url_path="mark-default")
     def mark_default(self, request, pk=None):
-        provider = self.get_object()
-        with transaction.atomic():
-            Provider.objects.select_for_update().filter(is_default=True).exclude(pk=provider.pk).update(
-                is_default=False
-            )
-            Provider.objects.filter(pk=provider.pk).update(is_default=True)
-        provider.refresh_from_db()
-        return Response(self.get_serializer(provider).data)
+        """Make this provider the default (exactly one at a time)."""
+        return self._run(services.provider_mark_default)
+
+    @extend_schema(request=None, responses={200: ProviderSerializer, 409: dict})
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        """Archive: stops sending, pauses its running campaigns (`stopped_campaigns`), keeps stats."""
+        return self._run(services.provider_archive)
+
+    @extend_schema(request=None, responses={200: ProviderSerializer, 409: dict})
+    @action(detail=True, methods=["post"])
+    def disable(self, request, pk=None):
+        return self._run(services.provider_set_enabled, enabled=False)
+
+    @extend_schema(request=None, responses={200: ProviderSerializer, 409: dict})
+    @action(detail=True, methods=["post"])
+    def enable(self, request, pk=None):
+        return self._run(services.provider_set_enabled, enabled=True)

@@ -11,6 +11,12 @@ from tests.api.factories import make_provider
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def loopback_vendor(settings):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+
+
 URL = "/api/providers/"
 
 
@@ -20,7 +26,7 @@ def generic(**kw) -> dict:
         "nickname": "Acme BSP",
         "sender_id": "acme",
         "config": {
-            "endpoint": "https://bsp.example.com/rcs",
+            "endpoint": "http://127.0.0.1:9/rcs",
             "method": "POST",
             "auth_type": "basic",
             "username": "acme",
@@ -61,6 +67,14 @@ def test_blank_secret_keeps_the_stored_one_and_a_new_one_replaces_it(api):
     [
         ({"kind": "nope"}, "kind"),
         ({"config": {"endpoint": "not a url", "method": "POST", "auth_type": "none"}}, "config.endpoint"),
+        ({"config": {"endpoint": "http://10.0.0.7/rcs", "auth_type": "none"}}, "config.endpoint"),
+        (
+            {"config": {"endpoint": "http://127.0.0.1/x", "auth_type": "basic"}, "secrets": {}},
+            "config.username",
+        ),
+        ({"config": {"endpoint": "http://127.0.0.1/x", "auth_type": "oauth2"}}, "secrets.client_secret"),
+        ({"sms_fallback": True}, "sms_sender_id"),
+        ({"india": True}, "principal_entity_id"),
         (
             {"config": {"endpoint": "https://x.example", "method": "GET", "auth_type": "none"}},
             "config.method",
@@ -104,7 +118,13 @@ def test_kind_cannot_change_and_delete_in_use_is_a_conflict(api):
     response = api.patch(f"{URL}{provider.pk}/", {"kind": "jiocx"}, format="json")
     assert response.status_code == 200 and Provider.objects.get(pk=provider.pk).kind == "generic_rcs"
     response = api.delete(f"{URL}{provider.pk}/")
-    assert response.status_code == 409 and campaign.name in response.json()["used_by"]
+    assert response.status_code == 409 and campaign.name in response.json()["detail"]
+    response = api.post(f"{URL}{provider.pk}/archive/")
+    assert response.status_code == 200 and response.json()["archived_at"] and not response.json()["enabled"]
+    assert response.json()["stopped_campaigns"] == []
+    assert api.post(f"{URL}{provider.pk}/enable/").status_code == 409
+    unused = make_provider()
+    assert api.delete(f"{URL}{unused.pk}/").status_code == 204
 
 
 def test_anonymous_gets_401_json_and_support_can_only_read(client, support_api):
