@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from .httpserver import close_connections, serve
@@ -115,25 +115,45 @@ async def _shutdown(simulator: Simulator, servers: Iterable[tuple[asyncio.Server
             await asyncio.wait_for(server.wait_closed(), timeout=2)
 
 
+Background = Callable[[Simulator, list[str]], Awaitable[None]]
+
+
 def serve_forever(
-    *, host: str, ports: list[int], knobs: Knobs, cpu: int | None = None, on_listen: Callable[[str], None]
+    *,
+    host: str,
+    ports: list[int],
+    knobs: Knobs,
+    cpu: int | None = None,
+    on_listen: Callable[[str], None],
+    background: Background | None = None,
 ) -> None:
-    """Run the simulator in this process until SIGTERM or SIGINT (the management command)."""
+    """Run the simulator in this process until SIGTERM or SIGINT (the management command).
+
+    `background(simulator, urls)` runs as a task beside the server (e.g. refreshing knobs).
+    """
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
-    asyncio.run(_process_main(host, ports, knobs, on_listen))
+    asyncio.run(_process_main(host, ports, knobs, on_listen, background))
 
 
-async def _process_main(host: str, ports: list[int], knobs: Knobs, on_listen: Callable[[str], None]) -> None:
+async def _process_main(
+    host: str, ports: list[int], knobs: Knobs, on_listen: Callable[[str], None], background: Background | None
+) -> None:
     simulator = Simulator(knobs)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    servers = []
+    servers, urls = [], []
     for port in ports:
         server, connections = await serve(simulator, host, port)
         servers.append((server, connections))
-        on_listen(f"http://{host}:{server.sockets[0].getsockname()[1]}")
+        urls.append(f"http://{host}:{server.sockets[0].getsockname()[1]}")
+        on_listen(urls[-1])
+    task = asyncio.create_task(background(simulator, urls)) if background is not None else None
     await stop.wait()
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
     await _shutdown(simulator, servers)

@@ -61,6 +61,7 @@ class Command(BaseCommand):
                 "run_simulator",
                 "--port",
                 str(simulator_port),
+                "--webhooks-from-db",
                 *("--callback-delay-ms", "400", "--read-share", "0.8", "--click-share", "0.25"),
                 *("--reply-share", "0.1", "--free-text-share", "0.3", "--follow-clicks", "true"),
             ],

@@ -174,3 +174,48 @@ def test_run_simulator_command_rejects_bad_knobs():
         timeout=30,
     )
     assert result.returncode != 0 and "between 0 and 1" in result.stderr
+
+
+@pytest.mark.django_db
+def test_jiocx_webhooks_come_from_providers_pointing_at_the_simulator():
+    from providers.management.commands.run_simulator import jiocx_webhooks_for
+    from providers.models import Provider
+
+    def jiocx(name, agent, base_url):
+        return Provider.objects.create(
+            kind="jiocx",
+            nickname=name,
+            sender_id=agent,
+            config={"base_url": base_url},
+            secrets={"api_key": "k"},
+        )
+
+    ours = jiocx("ours", "agent-a", "http://127.0.0.1:8025/jiocx")
+    jiocx("local name", "agent-b", "http://localhost:8025/jiocx/")
+    jiocx("elsewhere", "agent-c", "https://api.jiocx.example.com/")
+    found = jiocx_webhooks_for(["http://127.0.0.1:8025"])
+    assert set(found) == {"agent-a", "agent-b"} and found["agent-a"] == ours.callback_url
+
+
+def test_webhook_refresh_configures_the_simulator_and_keeps_explicit_ones():
+    import asyncio
+
+    from providers.management.commands.run_simulator import refresh_webhooks
+    from providers.simulator.server import Simulator
+
+    async def scenario():
+        simulator = Simulator()
+        simulator.configure(jiocx_webhooks={"explicit": "http://127.0.0.1:1/x"})
+        task = asyncio.create_task(
+            refresh_webhooks(
+                simulator,
+                ["http://127.0.0.1:1"],
+                every=0.01,
+                lookup=lambda urls: {"agent-a": "http://127.0.0.1:2/cb", "explicit": "http://no"},
+            )
+        )
+        await asyncio.sleep(0.05)
+        task.cancel()
+        return simulator.knobs.jiocx_webhooks
+
+    assert asyncio.run(scenario()) == {"agent-a": "http://127.0.0.1:2/cb", "explicit": "http://127.0.0.1:1/x"}
