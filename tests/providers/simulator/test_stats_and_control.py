@@ -218,4 +218,9 @@ def test_webhook_refresh_configures_the_simulator_and_keeps_explicit_ones():
         task.cancel()
         return simulator.knobs.jiocx_webhooks
 
-    assert asyncio.run(scenario()) == {"agent-a": "http://127.0.0.1:2/cb", "explicit": "http://127.0.0.1:1/x"}
+    # In a thread of its own: other tests (the browser ones) may leave an event loop set on this one.
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(asyncio.run(scenario())))
+    worker.start()
+    worker.join()
+    assert result == {"agent-a": "http://127.0.0.1:2/cb", "explicit": "http://127.0.0.1:1/x"}
