@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from .kinds import echo_kind, provider  # noqa: F401 - fixtures
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CONTENT_TYPES = ("text", "rich_card", "carousel", "media")
 

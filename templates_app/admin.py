@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.http import HttpResponse
+
+from .models import MessageTemplate, TestSend
+from .services import template_delete
+from .transfer import templates_export
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "language", "provider", "format", "status", "updated_at", "deleted_at")
+    list_filter = ("status", "format", "provider", ("deleted_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "provider__nickname", "rejection_reason")
+    readonly_fields = ("created_at", "updated_at", "status_checked_at", "deleted_at")
+    list_select_related = ("provider",)
+    actions = ("export_json", "mark_submitted", "mark_draft", "delete_stopping_campaigns")
+
+    def get_queryset(self, request):
+        return MessageTemplate.all_objects.select_related("provider")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # deleting goes through template_delete (stops campaigns)
+        return actions
+
+    @admin.action(description="Export selected as JSON")
+    def export_json(self, request, queryset):
+        response = HttpResponse(
+            json.dumps(templates_export(queryset), indent=2), content_type="application/json"
+        )
+        response["Content-Disposition"] = 'attachment; filename="templates.json"'
+        return response
+
+    @admin.action(description="Mark as submitted for approval")
+    def mark_submitted(self, request, queryset):
+        n = queryset.update(status=MessageTemplate.Status.SUBMITTED, rejection_reason="")
+        self.message_user(request, f"{n} template(s) marked submitted.")
+
+    @admin.action(description="Mark as draft")
+    def mark_draft(self, request, queryset):
+        n = queryset.update(status=MessageTemplate.Status.DRAFT, rejection_reason="")
+        self.message_user(request, f"{n} template(s) marked draft.")
+
+    @admin.action(description="Delete, cancelling campaigns that use them")
+    def delete_stopping_campaigns(self, request, queryset):
+        cancelled = []
+        for template in queryset.filter(deleted_at__isnull=True):
+            cancelled += template_delete(template=template).cancelled
+        text = "Deleted." + (f" Cancelled campaigns: {', '.join(cancelled)}." if cancelled else "")
+        self.message_user(request, text, messages.SUCCESS)
+
+    def delete_model(self, request, obj):
+        template_delete(template=obj)
+
+
+@admin.register(TestSend)
+class TestSendAdmin(admin.ModelAdmin):
+    list_display = ("template", "to", "status", "status_code", "created_at")
+    list_filter = ("status",)
+    search_fields = ("to", "msg_id", "template__name")
+    readonly_fields = [f.name for f in TestSend._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,124 @@
+"""Demo templates for the quick start, on the simulator-backed demo provider (idempotent)."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from providers.models import Provider
+
+from .models import MessageTemplate
+
+DEMO_PROVIDER = "Demo RCS (simulator)"
+
+DEMO_TEMPLATES = [
+    {
+        "name": "welcome_text",
+        "format": "TEXT",
+        "status": "approved",
+        "sample_values": ["Asha"],
+        "content": {
+            "type": "TEXT",
+            "text": "Hi {{1}} 👋 Welcome to *Demo Shop*! Reply _STOP_ to opt out.",
+            "suggestions": [
+                {"type": "REPLY", "text": "Show offers", "postback_data": "offers"},
+                {
+                    "type": "OPEN_URL",
+                    "text": "Visit shop",
+                    "postback_data": "visit",
+                    "url": "https://example.com/shop",
+                    "url_kind": "tracked",
+                },
+                {
+                    "type": "DIAL_PHONE",
+                    "text": "Call us",
+                    "postback_data": "call",
+                    "phone_number": "+14155550123",
+                },
+            ],
+        },
+    },
+    {
+        "name": "sale_card",
+        "format": "RICH_CARD",
+        "status": "approved",
+        "sample_values": ["30%", "SALE30"],
+        "content": {
+            "type": "RICH_CARD",
+            "orientation": "VERTICAL",
+            "card": {
+                "title": "Weekend sale: {{1}} off",
+                "description": "Use code ```{{2}}``` at checkout. Ends Sunday.",
+                "media": {
+                    "url": "https://picsum.photos/seed/rcs-sale/600/400",
+                    "height": "MEDIUM",
+                    "thumbnail_url": "",
+                    "content_type": "image/jpeg",
+                },
+                "suggestions": [
+                    {
+                        "type": "OPEN_URL",
+                        "text": "Shop the sale",
+                        "postback_data": "sale",
+                        "url": "https://example.com/sale",
+                        "url_kind": "tracked",
+                    },
+                    {"type": "REPLY", "text": "Not now", "postback_data": "later"},
+                ],
+            },
+        },
+    },
+    {
+        "name": "new_arrivals",
+        "format": "CAROUSEL",
+        "status": "draft",
+        "sample_values": ["Asha"],
+        "content": {
+            "type": "CAROUSEL",
+            "card_width": "MEDIUM",
+            "cards": [
+                {
+                    "title": title,
+                    "description": description,
+                    "media": {
+                        "url": f"https://picsum.photos/seed/rcs-{slug}/400/300",
+                        "height": "SHORT",
+                        "thumbnail_url": "",
+                        "content_type": "image/jpeg",
+                    },
+                    "suggestions": [
+                        {
+                            "type": "OPEN_URL",
+                            "text": "View",
+                            "postback_data": f"view_{slug}",
+                            "url": f"https://example.com/p/{slug}",
+                            "url_kind": "tracked",
+                        },
+                        {"type": "REPLY", "text": "Save for later", "postback_data": f"save_{slug}"},
+                    ],
+                }
+                for slug, title, description in [
+                    ("shoes", "Shoes for {{1}}", "Light running shoes."),
+                    ("bag", "Everyday bag", 'Fits a 14" laptop.'),
+                    ("hat", "Sun hat", "_New colours_ this week."),
+                ]
+            ],
+        },
+    },
+]
+
+
+def load(*, simulator_url: str, stdout: TextIO) -> None:
+    provider = Provider.objects.filter(nickname=DEMO_PROVIDER).first()
+    if provider is None:
+        stdout.write(f"Demo templates skipped: no provider {DEMO_PROVIDER!r}.\n")
+        return
+    created = 0
+    for spec in DEMO_TEMPLATES:
+        _, was_created = MessageTemplate.objects.get_or_create(
+            provider=provider,
+            name=spec["name"],
+            language="en",
+            defaults={k: v for k, v in spec.items() if k != "name"},
+        )
+        created += was_created
+    stdout.write(f"Demo templates: {created} created, {len(DEMO_TEMPLATES) - created} already there.\n")

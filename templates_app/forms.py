@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from providers.models import Provider
+
+from .limits import is_e164, name_errors
+from .models import MessageTemplate
+
+
+def _check_name(name: str) -> str:
+    errors = name_errors(name)
+    if errors:
+        raise forms.ValidationError(errors)
+    return name
+
+
+def _check_unique(form: forms.Form, provider, name, language, exclude_pk=None) -> None:
+    if not (provider and name and language):
+        return
+    clash = MessageTemplate.objects.filter(provider=provider, name=name, language=language)
+    if exclude_pk:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        form.add_error("name", f"{provider} already has a template {name!r} in language {language!r}.")
+
+
+class TemplateForm(forms.ModelForm):
+    """The template's own fields; its content is parsed and checked separately (builder + limits)."""
+
+    class Meta:
+        model = MessageTemplate
+        fields = ["provider", "name", "language", "format", "status", "rejection_reason"]
+        widgets = {"rejection_reason": forms.TextInput()}
+        help_texts = {"name": "At most 20 letters, digits or underscores; unique per provider and language."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].queryset = Provider.objects.filter(archived_at__isnull=True)
+        if not self.instance.pk and not self.initial.get("provider"):
+            self.initial["provider"] = Provider.objects.default()
+        self.fields["name"].validators = []  # replaced by name_errors (one message per rule)
+
+    def clean_name(self):
+        return _check_name(self.cleaned_data.get("name", ""))
+
+    def clean(self):
+        cleaned = super().clean()
+        _check_unique(
+            self, cleaned.get("provider"), cleaned.get("name"), cleaned.get("language"), self.instance.pk
+        )
+        if cleaned.get("status") == MessageTemplate.Status.REJECTED and not cleaned.get("rejection_reason"):
+            self.add_error("rejection_reason", "Give the reason the vendor rejected it.")
+        return cleaned
+
+    def validate_constraints(self, exclude=None):
+        pass  # uniqueness among live templates is checked in clean() with a clear message
+
+
+class CloneForm(forms.Form):
+    name = forms.CharField(max_length=40, help_text="A new name: at most 20 letters, digits or underscores.")
+    language = forms.CharField(max_length=10)
+
+    def __init__(self, *args, template: MessageTemplate, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.template = template
+
+    def clean_name(self):
+        return _check_name(self.cleaned_data["name"])
+
+    def clean(self):
+        cleaned = super().clean()
+        _check_unique(self, self.template.provider, cleaned.get("name"), cleaned.get("language"))
+        return cleaned
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="A JSON file exported from rcsconnect (one or many templates).")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 20 * 1024 * 1024:
+            raise forms.ValidationError("The file is larger than 20 MB.")
+        try:
+            return json.loads(upload.read().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise forms.ValidationError(f"Not a JSON file: {exc}") from exc
+
+
+class SendTestForm(forms.Form):
+    to = forms.CharField(label="Phone number", max_length=20, help_text="E.164, e.g. +14155550123.")
+
+    def __init__(self, *args, placeholder_count: int = 0, initial_values=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for i in range(placeholder_count):
+            value = initial_values[i] if initial_values and i < len(initial_values) else ""
+            self.fields[f"value_{i + 1}"] = forms.CharField(
+                label=f"{{{{{i + 1}}}}}", initial=value, max_length=1000
+            )
+
+    def clean_to(self):
+        to = self.cleaned_data["to"].replace(" ", "")
+        if not is_e164(to):
+            raise forms.ValidationError("Enter a valid number in E.164 format, e.g. +14155550123.")
+        return to
+
+    def values(self) -> list[str]:
+        keys = sorted((k for k in self.fields if k.startswith("value_")), key=lambda k: int(k[6:]))
+        return [self.cleaned_data[k] for k in keys]
