@@ -50,7 +50,7 @@ class MessageTemplate(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = LiveTemplateManager()
-    all_objects = models.Manager()
+    all_objects = models.Manager()  # noqa: DJ012 - a second manager, not a field
 
     class Meta:
         ordering = ["provider__nickname", "name", "language"]

@@ -26,7 +26,12 @@ class EchoKind(ProviderKind):
             method="POST",
             url=self.provider.config.get("endpoint", "https://vendor.example/send"),
             headers={"Content-Type": "application/json", "X-Apikey": "write-only-secret"},
-            json={"msgId": message.msg_id, "to": message.to, "callbackURL": message.callback_url, "content": message.content},
+            json={
+                "msgId": message.msg_id,
+                "to": message.to,
+                "callbackURL": message.callback_url,
+                "content": message.content,
+            },
         )
 
     def template_statuses(self, session, names):

@@ -60,9 +60,14 @@ def test_create_carousel_stores_neutral_content(marketer_client, provider):
     content = template.content
     assert content["type"] == "CAROUSEL" and content["card_width"] == "SMALL"
     assert [c["title"] for c in content["cards"]] == ["Shoes for {{1}}", "Bags", "Hats"]
-    assert content["cards"][2]["suggestions"] == [{"type": "REPLY", "text": "Buy 2", "postback_data": "Buy 2"}]
+    assert content["cards"][2]["suggestions"] == [
+        {"type": "REPLY", "text": "Buy 2", "postback_data": "Buy 2"}
+    ]
     assert content["cards"][0]["media"] == {
-        "url": "https://cdn.example.com/0.jpg", "height": "SHORT", "thumbnail_url": "", "content_type": "image/jpeg"
+        "url": "https://cdn.example.com/0.jpg",
+        "height": "SHORT",
+        "thumbnail_url": "",
+        "content_type": "image/jpeg",
     }
 
 
@@ -104,14 +109,23 @@ def test_name_unique_per_provider_and_language(marketer_client, provider):
 def test_edit_resets_approved_to_draft_when_content_changes(marketer_client, provider):
     data = load_fixture("text")
     template = MessageTemplate.objects.create(
-        provider=provider, name="t1", format="TEXT", content=data["content"], sample_values=data["values"],
+        provider=provider,
+        name="t1",
+        format="TEXT",
+        content=data["content"],
+        sample_values=data["values"],
         status="approved",
     )
     page = marketer_client.get(template.get_absolute_url()).content.decode()
     assert 'name="c.TEXT.suggestions.2.phone_number"' in page and "+14155550123" in page
     post = {
-        "provider": provider.pk, "name": "t1", "language": "en", "format": "TEXT", "status": "approved",
-        "c.TEXT.text": "Changed {{1}}", "samples.0": "Ravi",
+        "provider": provider.pk,
+        "name": "t1",
+        "language": "en",
+        "format": "TEXT",
+        "status": "approved",
+        "c.TEXT.text": "Changed {{1}}",
+        "samples.0": "Ravi",
     }
     response = marketer_client.post(template.get_absolute_url(), post)
     assert response.status_code == 302
@@ -123,8 +137,13 @@ def test_edit_resets_approved_to_draft_when_content_changes(marketer_client, pro
 
 def test_rejected_needs_reason(marketer_client, provider):
     post = {
-        "provider": provider.pk, "name": "t2", "language": "en", "format": "TEXT", "status": "rejected",
-        "rejection_reason": "", "c.TEXT.text": "Hello",
+        "provider": provider.pk,
+        "name": "t2",
+        "language": "en",
+        "format": "TEXT",
+        "status": "rejected",
+        "rejection_reason": "",
+        "c.TEXT.text": "Hello",
     }
     response = marketer_client.post(reverse("templates_app:create"), post)
     assert response.status_code == 400 and "Give the reason" in response.content.decode()
@@ -153,6 +172,8 @@ def test_payload_tab_reports_errors_and_missing_samples(marketer_client, provide
 
 def test_list_filters_by_status(marketer_client, provider):
     MessageTemplate.objects.create(provider=provider, name="a1", content={"type": "TEXT", "text": "x"})
-    MessageTemplate.objects.create(provider=provider, name="b2", status="approved", content={"type": "TEXT", "text": "x"})
+    MessageTemplate.objects.create(
+        provider=provider, name="b2", status="approved", content={"type": "TEXT", "text": "x"}
+    )
     html = marketer_client.get(reverse("templates_app:list") + "?status=approved").content.decode()
     assert "b2" in html and "a1" not in html

@@ -108,7 +108,7 @@
     const video = (m.content_type || "").startsWith("video/");
     const src = fill(video ? m.thumbnail_url || "" : m.url || "", values);
     const h = `h-${(height || "MEDIUM").toLowerCase()}`;
-    const img = src && /^https?:\/\//.test(src) && !src.includes("{{") ? `<img alt="" src="${escapeHtml(src)}" loading="lazy">` : "";
+    const img = src && /^https?:\/\//.test(src) && !src.includes("{{") ? `<img alt="" src="${escapeHtml(src)}" loading="lazy" onerror="this.hidden=true">` : "";
     return `<div class="media ${h}${video ? " video" : ""}">${img}<span class="media-label">${video ? "▶ video" : "image"}</span></div>`;
   }
 

@@ -1,0 +1,109 @@
+"""manage.py sync_templates: file round trip, all-or-nothing import, status refresh, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from templates_app.models import MessageTemplate
+
+from .conftest import CONTENT_TYPES, load_fixture
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args):
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("sync_templates", *args, stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def four(provider):
+    for name in CONTENT_TYPES:
+        data = load_fixture(name)
+        MessageTemplate.objects.create(
+            provider=provider,
+            name=name,
+            format=data["content"]["type"],
+            content=data["content"],
+            sample_values=data["values"],
+            status="submitted",
+        )
+
+
+def test_round_trip_through_a_file(four, tmp_path):
+    path = tmp_path / "templates.json"
+    code, out, _ = run("--to-file", str(path))
+    assert code == 0 and "Total: 4 written" in out
+    exported = path.read_text()
+    code, out, _ = run("--to-file", str(path))
+    assert "Total: 4 unchanged" in out  # idempotent: the file is not rewritten
+
+    before = {t.name: (t.content, t.sample_values, t.status) for t in MessageTemplate.objects.all()}
+    MessageTemplate.objects.all().delete()
+    code, out, _ = run("--from-file", str(path))
+    assert code == 0 and "Total: 4 created" in out
+    assert {t.name: (t.content, t.sample_values, t.status) for t in MessageTemplate.objects.all()} == before
+    code, out, _ = run("--from-file", str(path))
+    assert code == 0 and "Total: 4 unchanged" in out
+    code, out, _ = run("--to-file", str(path))
+    assert path.read_text() == exported
+
+
+def test_a_file_with_one_bad_template_saves_none_and_exits_1(four, tmp_path):
+    path = tmp_path / "templates.json"
+    run("--to-file", str(path))
+    document = json.loads(path.read_text())
+    MessageTemplate.objects.all().delete()
+    document["templates"][0]["content"]["cards"][0]["media"]["height"] = "TALL"  # carousel
+    path.write_text(json.dumps(document))
+    code, out, err = run("--from-file", str(path))
+    assert code == 1
+    assert MessageTemplate.objects.count() == 0
+    assert "Tall media is not allowed in carousels" in out and "Nothing imported" in err
+    assert "Total: 1 error, 3 skipped" in out
+    code, out, err = run("--from-file", str(path), "--partial")
+    assert code == 1 and MessageTemplate.objects.count() == 3 and "Total: 3 created, 1 error" in out
+
+
+def test_status_refresh_from_the_vendor(four, echo_kind):
+    echo_kind.vendor_statuses = {
+        "text": ("approved", ""),
+        "rich_card": ("rejected", "Image is blurry"),
+        "carousel": ("submitted", ""),
+        # "media" is unknown to the vendor: reported, the others still update
+    }
+    code, out, err = run("--provider", "Echo")
+    assert code == 1
+    rows = {line.split()[3]: line for line in out.splitlines() if line.startswith("status")}
+    assert "submitted -> approved" in rows["text"]
+    assert "submitted -> rejected (Image is blurry)" in rows["rich_card"]
+    assert "unchanged" in rows["carousel"]
+    assert "The vendor does not know this template." in rows["media"]
+    statuses = dict(MessageTemplate.objects.values_list("name", "status"))
+    assert statuses == {
+        "text": "approved",
+        "rich_card": "rejected",
+        "carousel": "submitted",
+        "media": "submitted",
+    }
+    assert MessageTemplate.objects.get(name="rich_card").rejection_reason == "Image is blurry"
+    echo_kind.vendor_statuses["media"] = ("approved", "")
+    code, out, _ = run("--provider", "Echo")
+    assert code == 0 and "Total: 3 unchanged, 1 updated" in out
+
+
+def test_bad_arguments():
+    with pytest.raises(CommandError, match="at least one"):
+        call_command("sync_templates")
+    with pytest.raises(CommandError, match="No provider"):
+        call_command("sync_templates", "--provider", "Nope")
