@@ -5,7 +5,7 @@ import json
 from django.contrib import admin, messages
 from django.http import HttpResponse
 
-from .models import MessageTemplate, TestSend
+from .models import MessageTemplate, TemplateTestSend
 from .services import template_delete
 from .transfer import templates_export
 
@@ -57,12 +57,12 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         template_delete(template=obj)
 
 
-@admin.register(TestSend)
+@admin.register(TemplateTestSend)
 class TestSendAdmin(admin.ModelAdmin):
     list_display = ("template", "to", "status", "status_code", "created_at")
     list_filter = ("status",)
     search_fields = ("to", "msg_id", "template__name")
-    readonly_fields = [f.name for f in TestSend._meta.fields]
+    readonly_fields = [f.name for f in TemplateTestSend._meta.fields]
 
     def has_add_permission(self, request):
         return False

@@ -70,7 +70,7 @@ class MessageTemplate(models.Model):
         return reverse("templates_app:edit", args=[self.pk])
 
 
-class TestSend(models.Model):
+class TemplateTestSend(models.Model):
     """One "send test" of a template to a phone number, with what was sent and what the vendor answered."""
 
     class Status(models.TextChoices):

@@ -10,10 +10,11 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from providers import sending
 from providers.content import OutboundMessage
 from providers.models import Provider
 
-from .models import MessageTemplate, TestSend
+from .models import MessageTemplate, TemplateTestSend
 from .rendering import render_content
 
 # Campaign statuses (campaigns.models.Campaign.Status) that are stopped when their template is deleted.
@@ -101,31 +102,29 @@ def preview_request(*, provider: Provider, content: dict[str, Any], values: list
         content=content, values=values, provider=provider, msg_id="preview", to=PREVIEW_NUMBER
     )
     kind = provider.kind_class(provider)
-    request = kind.build_request(message)
-    redacted = {k.lower() for k in getattr(kind, "redaction_keys", ())}
-    headers = {k: ("****" if k.lower() in redacted else v) for k, v in (request.headers or {}).items()}
-    return {"method": request.method, "url": request.url, "headers": headers, "json": request.json}
+    return sending.masked(kind.build_request(message), kind)
 
 
 # -- send test ------------------------------------------------------------------------------------------
-def test_send_create(*, template: MessageTemplate, to: str, values: list[str], user: User | None) -> TestSend:
+def test_send_create(
+    *, template: MessageTemplate, to: str, values: list[str], user: User | None
+) -> TemplateTestSend:
     """Record a test send and enqueue it (after commit); the task does the HTTP request."""
     from django_q.tasks import async_task
 
-    test = TestSend.objects.create(
+    test = TemplateTestSend.objects.create(
         template=template, to=to, values=values, msg_id=f"tt-{uuid.uuid4().hex}", created_by=user
     )
     transaction.on_commit(lambda: async_task("templates_app.tasks.send_test", test.pk))
     return test
 
 
-def test_send_run(*, test_send_id: int) -> TestSend:
+def test_send_run(*, test_send_id: int) -> TemplateTestSend:
     """Send one test message through providers.sending and store the request and the vendor's answer."""
-    from providers import sending  # the providers app's sender (auth, retries of REAUTH, masking)
     from rcsconnect.http import outbound_session
 
-    test = TestSend.objects.select_related("template__provider").get(pk=test_send_id)
-    if test.status != TestSend.Status.QUEUED:
+    test = TemplateTestSend.objects.select_related("template__provider").get(pk=test_send_id)
+    if test.status != TemplateTestSend.Status.QUEUED:
         return test  # idempotent: a re-run of the task does not send twice
     provider = test.template.provider
     message = preview_message(

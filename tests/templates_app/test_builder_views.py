@@ -157,7 +157,7 @@ def test_payload_tab_builds_the_providers_request_with_sample_values(marketer_cl
     answer = response.json()
     assert answer["errors"] == {}
     request = answer["request"]
-    assert request["method"] == "POST" and request["headers"]["X-Apikey"] == "****"
+    assert request["method"] == "POST" and request["headers"]["X-Apikey"] == "********"
     assert request["json"]["to"] == "+14155550123"
     assert request["json"]["callbackURL"] == provider.callback_url
     assert request["json"]["content"]["cards"][0]["title"] == "Shoes for Asha"

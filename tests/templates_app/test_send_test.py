@@ -1,0 +1,73 @@
+"""Send test: the form queues a task that sends the rendered template over real HTTP (loopback vendor)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from providers.models import Provider
+from templates_app.models import MessageTemplate, TemplateTestSend
+from tests.providers.conftest import vendor  # noqa: F401 - fixture
+
+from .conftest import load_fixture
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def generic(vendor):  # noqa: F811
+    return Provider.objects.create(
+        kind="generic_rcs",
+        nickname="Loopback",
+        sender_id="acme-agent",
+        config={"method": "POST", "endpoint": f"{vendor.url}/generic/messages", "auth_type": "none"},
+    )
+
+
+@pytest.fixture
+def template(generic):
+    data = load_fixture("text")
+    return MessageTemplate.objects.create(
+        provider=generic, name="order", format="TEXT", content=data["content"], sample_values=data["values"]
+    )
+
+
+def test_send_test_renders_values_and_records_the_exchange(marketer_client, template, vendor, sync_tasks):  # noqa: F811
+    url = reverse("templates_app:send_test", args=[template.pk])
+    page = marketer_client.get(url).content.decode()
+    assert 'value="Asha Rao"' in page and 'value="A 17/x"' in page  # sample values prefilled
+    response = marketer_client.post(url, {"to": "+14155550199", "value_1": "Ravi", "value_2": "B-9"})
+    assert response.status_code == 302
+    test = TemplateTestSend.objects.get()
+    assert test.status == "sent" and test.status_code == 200 and test.values == ["Ravi", "B-9"]
+    sent = json.loads(vendor.sends()[0]["body"])
+    assert sent["to"] == "+14155550199" and sent["msgId"] == test.msg_id
+    content = sent["rcsContent"]["content"]
+    assert content["text"] == "Hi Ravi, your order *B-9* ships _today_."
+    assert content["suggestions"][1]["url"] == "https://shop.example.com/t/B-9"
+    assert test.request["json"]["msgId"] == test.msg_id
+    results = marketer_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "+14155550199" in results and "Sent" in results and "HTTP 200" in results
+
+
+def test_send_test_records_vendor_failure(marketer_client, template, vendor, sync_tasks):  # noqa: F811
+    vendor.answers.append(
+        (200, {"status": "failure", "error": {"code": 2002, "message": "invalid phone"}}, {})
+    )
+    marketer_client.post(
+        reverse("templates_app:send_test", args=[template.pk]),
+        {"to": "+14155550199", "value_1": "a", "value_2": "b"},
+    )
+    test = TemplateTestSend.objects.get()
+    assert test.status == "failed" and "2002" in test.error
+
+
+def test_send_test_form_rejects_bad_number(marketer_client, template):
+    response = marketer_client.post(
+        reverse("templates_app:send_test", args=[template.pk]),
+        {"to": "12345", "value_1": "a", "value_2": "b"},
+    )
+    assert "E.164" in response.content.decode()
+    assert TemplateTestSend.objects.count() == 0
