@@ -302,6 +302,8 @@ class FunnelSerializer(serializers.Serializer):
     errors = inline_serializer(
         "ErrorCount", {"code": serializers.CharField(), "count": serializers.IntegerField()}, many=True
     )
+    waiting = serializers.IntegerField(allow_null=True)
+    cancelled = serializers.IntegerField()
     delivery_rate = serializers.FloatField(allow_null=True)
     ctr = serializers.FloatField(allow_null=True)
     ctr_basis = serializers.ChoiceField(choices=["delivered", "sent"])

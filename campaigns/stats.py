@@ -190,6 +190,8 @@ class Funnel:
     replied: int
     failed: int
     errors: list[tuple[str, int]] = field(default_factory=list)  # by error code, most frequent first
+    waiting: int | None = None  # still queued or being sent now (campaigns: from counters)
+    cancelled: int = 0
 
     @property
     def delivered(self) -> int:
@@ -225,6 +227,8 @@ class Funnel:
             "replied": self.replied,
             "failed": self.failed,
             "errors": [{"code": code, "count": n} for code, n in self.errors],
+            "waiting": self.waiting,
+            "cancelled": self.cancelled,
             "delivery_rate": self.delivery_rate,
             "ctr": self.ctr,
             "ctr_basis": self.ctr_basis,
@@ -243,6 +247,13 @@ def _errors(rows) -> list[tuple[str, int]]:
 
 def campaign_funnel(campaign: Campaign) -> Funnel:
     """The campaign's funnel from its counters (no message scan) and errors from the buckets."""
+    funnel = campaign_funnel_counters(campaign)
+    funnel.errors = _errors(ErrorBucket.objects.filter(campaign=campaign))
+    return funnel
+
+
+def campaign_funnel_counters(campaign: Campaign) -> Funnel:
+    """The funnel from the campaign row alone (no query): lists of many campaigns."""
     return Funnel(
         queued=campaign.total_count,
         sent=campaign.sent_count,
@@ -252,7 +263,8 @@ def campaign_funnel(campaign: Campaign) -> Funnel:
         clicked=campaign.clicked_count,
         replied=campaign.replied_count,
         failed=campaign.failed_count,
-        errors=_errors(ErrorBucket.objects.filter(campaign=campaign)),
+        waiting=campaign.queued_count,
+        cancelled=campaign.cancelled_count,
     )
 
 
@@ -267,8 +279,10 @@ def provider_stats(provider, since: datetime | None = None) -> Funnel:
     waiting = Message.objects.filter(
         provider=provider, status__in=(MessageStatus.QUEUED, MessageStatus.SENDING)
     ).values("id")[: QUEUED_CAP + 1]
+    waiting_count = Message.objects.filter(id__in=waiting).count()
     return Funnel(
-        queued=Message.objects.filter(id__in=waiting).count() if since is None else None,
+        queued=None,
+        waiting=waiting_count,
         errors=_errors(errors),
         **{name: sums[name] or 0 for name in BUCKET_FIELDS},
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audience_views, campaign_views, views
+from . import audience_views, campaign_views, views, views_stats
 
 app_name = "campaigns"
 urlpatterns = [
@@ -17,5 +17,7 @@ urlpatterns = [
     path("audiences/imports/<int:pk>/progress/", audience_views.import_progress, name="import_progress"),
     path("audiences/imports/<int:pk>/report/", audience_views.import_report, name="import_report"),
     path("inbox/", views.InboxView.as_view(), name="inbox"),
-    path("stats/", views.StatsView.as_view(), name="stats"),
+    path("stats/", views_stats.stats_overview, name="stats"),
+    path("stats/campaigns/<int:pk>/", views_stats.stats_campaign, name="stats_campaign"),
+    path("stats/providers/<int:pk>/", views_stats.stats_provider, name="stats_provider"),
 ]

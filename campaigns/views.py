@@ -5,7 +5,3 @@ from django.views.generic import TemplateView
 
 class InboxView(TemplateView):
     template_name = "campaigns/inbox.html"
-
-
-class StatsView(TemplateView):
-    template_name = "campaigns/stats.html"

@@ -169,7 +169,7 @@ def test_provider_stats_since_and_queued_count():
     apply(new, "RCS", "sent", T0)
     make_message(provider)  # still queued
     assert stats.provider_stats(provider).sent == 2
-    assert stats.provider_stats(provider).queued == 1
+    assert stats.provider_stats(provider).waiting == 1
     assert stats.provider_stats(provider, since=T0 - timedelta(hours=1)).sent == 1
     points = stats.series(provider=provider, since=T0 - timedelta(hours=2), until=T0)
     assert len(points) == 3 and [p.sent for p in points] == [0, 0, 1]
