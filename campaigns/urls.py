@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audience_views, campaign_views, views, views_stats
+from . import audience_views, campaign_views, views_inbox, views_stats
 
 app_name = "campaigns"
 urlpatterns = [
@@ -16,7 +16,9 @@ urlpatterns = [
     path("audiences/<int:pk>/", audience_views.audience_detail, name="audience_detail"),
     path("audiences/imports/<int:pk>/progress/", audience_views.import_progress, name="import_progress"),
     path("audiences/imports/<int:pk>/report/", audience_views.import_report, name="import_report"),
-    path("inbox/", views.InboxView.as_view(), name="inbox"),
+    path("inbox/", views_inbox.inbox_list, name="inbox"),
+    path("inbox/<int:provider_id>/<str:phone>/", views_inbox.inbox_thread, name="inbox_thread"),
+    path("inbox/<int:provider_id>/<str:phone>/reply/", views_inbox.inbox_reply, name="inbox_reply"),
     path("stats/", views_stats.stats_overview, name="stats"),
     path("stats/campaigns/<int:pk>/", views_stats.stats_campaign, name="stats_campaign"),
     path("stats/providers/<int:pk>/", views_stats.stats_provider, name="stats_provider"),

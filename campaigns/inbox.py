@@ -1,0 +1,131 @@
+"""Inbox workflows: conversations per (provider, phone) and answering from one.
+
+Inbound entries (replies and suggestion taps) are written by the callback handler
+(`campaigns.events`); an answer is a TEXT message queued through the engine's transactional path
+(same provider, same throttle) plus an outbound entry whose Message carries the delivery status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Count, Max, Q
+
+from providers.models import Provider
+from templates_app.limits import validate_content
+
+from .models import Contact, InboxMessage
+
+REPLY_MAX = 1000
+
+
+class InboxError(ValueError):
+    """An answer that cannot be sent (shown next to the reply box)."""
+
+
+@dataclass
+class Conversation:
+    provider: Provider
+    phone: str
+    last_at: datetime
+    entries: int
+    last_text: str
+    last_direction: str
+    contact: Contact | None = None
+
+
+def conversations(*, query: str = "", limit: int = 50, offset: int = 0) -> list[Conversation]:
+    """Conversations, most recent first; `query` matches the number or any text in them."""
+    entries = InboxMessage.objects.all()
+    if query:
+        matching = InboxMessage.objects.filter(
+            Q(phone__icontains=query) | Q(text__icontains=query) | Q(postback_data__icontains=query)
+        ).values("provider_id", "phone")
+        keys = {(row["provider_id"], row["phone"]) for row in matching[:2000]}
+        if not keys:
+            return []
+        condition = Q()
+        for provider_id, phone in keys:
+            condition |= Q(provider_id=provider_id, phone=phone)
+        entries = entries.filter(condition)
+    rows = list(
+        entries.values("provider_id", "phone")
+        .annotate(last_at=Max("created_at"), n=Count("id"))
+        .order_by("-last_at", "phone")[offset : offset + limit]
+    )
+    if not rows:
+        return []
+    providers = Provider.objects.in_bulk({row["provider_id"] for row in rows})
+    last = Q()
+    for row in rows:
+        last |= Q(provider_id=row["provider_id"], phone=row["phone"], created_at=row["last_at"])
+    latest = {(e.provider_id, e.phone): e for e in InboxMessage.objects.filter(last).order_by("id")}
+    contacts = {c.phone: c for c in Contact.objects.filter(phone__in=[row["phone"] for row in rows])}
+    result = []
+    for row in rows:
+        entry = latest.get((row["provider_id"], row["phone"]))
+        result.append(
+            Conversation(
+                provider=providers[row["provider_id"]],
+                phone=row["phone"],
+                last_at=row["last_at"],
+                entries=row["n"],
+                last_text=(entry.text or entry.postback_data) if entry else "",
+                last_direction=entry.direction if entry else "",
+                contact=contacts.get(row["phone"]),
+            )
+        )
+    return result
+
+
+def thread(*, provider: Provider, phone: str) -> list[InboxMessage]:
+    """Every entry of one conversation, oldest first, with the message each one answers or carries."""
+    return list(
+        InboxMessage.objects.filter(provider=provider, phone=phone)
+        .select_related("message", "message__campaign", "created_by")
+        .order_by("created_at", "id")
+    )
+
+
+def is_unsubscribed(phone: str) -> bool:
+    """The number opted out (STOP) in every audience it is in."""
+    contacts = Contact.objects.filter(phone=phone)
+    return contacts.exists() and not contacts.filter(subscribed=True).exists()
+
+
+def inbox_reply(*, provider: Provider, phone: str, text: str, user: User | None) -> InboxMessage:
+    """Answer a conversation: queue a TEXT message through the provider's throttle and show it."""
+    from .services import message_enqueue
+
+    text = text.strip()
+    if not text:
+        raise InboxError("Type an answer.")
+    errors, _ = validate_content({"type": "TEXT", "text": text, "suggestions": []})
+    if errors:
+        raise InboxError(" ".join(m for messages in errors.values() for m in messages))
+    if not provider.is_active:
+        raise InboxError(f"{provider} is disabled or archived; answers cannot be sent through it.")
+    if not InboxMessage.objects.filter(provider=provider, phone=phone).exists():
+        raise InboxError("There is no conversation with this number.")
+    if is_unsubscribed(phone):
+        raise InboxError("This number unsubscribed (STOP); it receives no more messages.")
+    contact = Contact.objects.filter(phone=phone).order_by("-id").first()
+    with transaction.atomic():
+        message = message_enqueue(
+            provider=provider,
+            to=phone,
+            content={"type": "TEXT", "text": text, "suggestions": []},
+            contact=contact,
+        )
+        return InboxMessage.objects.create(
+            provider=provider,
+            phone=phone,
+            contact=contact,
+            direction=InboxMessage.Direction.OUTBOUND,
+            text=text,
+            message=message,
+            created_by=user,
+        )
