@@ -10,6 +10,7 @@ MSISDN = re.compile(r"^[1-9]\d{6,14}$")  # E.164 without the "+" (JioCX contacts
 DIGITS = re.compile(r"^\d+$")
 PLACEHOLDER = re.compile(r"\{\{\s*\d+\s*\}\}")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+URL = re.compile(r"^https?://[^\s/?#]+\S*$")
 
 MAX_MSG_ID = 60
 MAX_TEXT = 1000  # dashboard limit; RBM allows 3072 (WIRE.md 5: validate against the stricter column)
@@ -96,7 +97,7 @@ class Problems:
             return None
         if max_len is not None and len(value) > max_len:
             self.add(path, f"at most {max_len} characters (got {len(value)})")
-        if PLACEHOLDER.search(value):
+        if "{{" in value and PLACEHOLDER.search(value):
             self.add(path, "contains an unrendered placeholder like {{1}}")
         return value
 
@@ -115,7 +116,7 @@ class Problems:
 
     def url(self, data: Any, key: str, path: str, *, required: bool = True) -> str | None:
         value = self.text(data, key, path, required=required)
-        if value is not None and not re.match(r"^https?://[^\s/?#]+[^\s]*$", value):
+        if value is not None and not URL.match(value):
             self.add(path, "must be an absolute http(s) URL")
         return value
 

@@ -86,6 +86,7 @@ class HttpProtocol(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.pending: deque[list[Any]] = deque()  # [request, response | None] in arrival order
         self.tasks: set[asyncio.Task] = set()
+        self.lingering = False
         self._reset_message()
 
     def _reset_message(self) -> None:
@@ -106,6 +107,8 @@ class HttpProtocol(asyncio.Protocol):
             task.cancel()
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:
+            return  # after an error answer: read and drop what the client still sends, then close
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
@@ -206,7 +209,10 @@ class HttpProtocol(asyncio.Protocol):
                 b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
                 b"Connection: close\r\n\r\n%s" % (status, _REASONS[status], len(body), body)
             )
-            self.transport.close()
+            # Closing with unread input would send a reset that can destroy the answer in flight:
+            # keep draining for a moment first (a "lingering close").
+            self.lingering = True
+            asyncio.get_running_loop().call_later(1.0, self.transport.close)
 
 
 async def serve(handler: Handler, host: str, port: int) -> tuple[asyncio.Server, set[HttpProtocol]]:
