@@ -35,6 +35,14 @@ class EchoKind(ProviderKind):
         )
 
     def template_statuses(self, session, names):
+        url = self.provider.config.get("templates_url")
+        if url:  # a real vendor endpoint (the simulator's GET /templates/status)
+            response = session.get(url, params=[("name", n) for n in names])
+            response.raise_for_status()
+            return [
+                TemplateStatus(t["name"], t["status"], t.get("reason", ""))
+                for t in response.json()["templates"]
+            ]
         return [TemplateStatus(n, *self.vendor_statuses[n]) for n in names if n in self.vendor_statuses]
 
 

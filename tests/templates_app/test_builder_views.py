@@ -171,9 +171,11 @@ def test_payload_tab_reports_errors_and_missing_samples(marketer_client, provide
 
 
 def test_list_filters_by_status(marketer_client, provider):
-    MessageTemplate.objects.create(provider=provider, name="a1", content={"type": "TEXT", "text": "x"})
     MessageTemplate.objects.create(
-        provider=provider, name="b2", status="approved", content={"type": "TEXT", "text": "x"}
+        provider=provider, name="alpha_draft", content={"type": "TEXT", "text": "x"}
+    )
+    MessageTemplate.objects.create(
+        provider=provider, name="beta_approved", status="approved", content={"type": "TEXT", "text": "x"}
     )
     html = marketer_client.get(reverse("templates_app:list") + "?status=approved").content.decode()
-    assert "b2" in html and "a1" not in html
+    assert ">beta_approved<" in html and "alpha_draft" not in html

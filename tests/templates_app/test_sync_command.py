@@ -107,3 +107,36 @@ def test_bad_arguments():
         call_command("sync_templates")
     with pytest.raises(CommandError, match="No provider"):
         call_command("sync_templates", "--provider", "Nope")
+
+
+def test_status_refresh_over_http_from_the_simulator(four, provider, simulator):
+    provider.config = {"templates_url": f"{simulator.url}/templates/status"}
+    provider.save()
+    simulator.configure(
+        template_statuses={
+            "text": "approved",
+            "rich_card": {"status": "rejected", "reason": "Logo too small"},
+        }
+    )
+    MessageTemplate.objects.filter(name="media").update(name="rej_media")  # the simulator rejects rej*
+    code, out, _ = run("--provider", "Echo")
+    assert code == 0, out
+    statuses = dict(MessageTemplate.objects.values_list("name", "status"))
+    assert statuses == {
+        "text": "approved",
+        "rich_card": "rejected",
+        "carousel": "approved",
+        "rej_media": "rejected",
+    }
+    assert MessageTemplate.objects.get(name="rich_card").rejection_reason == "Logo too small"
+    assert any(r["path"].startswith("/templates/status") for r in simulator.requests())
+    code, out, _ = run("--provider", "Echo")
+    assert code == 0 and "Total: 4 unchanged" in out  # idempotent
+
+
+def test_status_refresh_vendor_down_fails_every_template_but_exits_cleanly(four, provider, simulator):
+    provider.config = {"templates_url": "http://127.0.0.1:9/templates/status"}  # nothing listens on port 9
+    provider.save()
+    code, out, _ = run("--provider", "Echo")
+    assert code == 1 and "Total: 4 error" in out and "ConnectionError" in out
+    assert set(MessageTemplate.objects.values_list("status", flat=True)) == {"submitted"}
