@@ -32,7 +32,7 @@ from providers.content import OPEN_URL
 from providers.events import CLICKED, RCS, SMS
 from providers.models import ProviderEvent
 
-from .events import apply_provider_events
+from .events import apply_events_now
 from .models import Message, ShortLink
 
 CODE_ALPHABET = string.ascii_letters + string.digits
@@ -185,4 +185,4 @@ def _message_clicked(link: ShortLink, *, at) -> None:
         dedupe_key=dedupe_key(message.provider_id, {"short_link": link.pk}),
     )
     ProviderEvent.objects.bulk_create([event], ignore_conflicts=True)
-    apply_provider_events([event])
+    apply_events_now([event])

@@ -7,6 +7,10 @@ messages are locked in id order (two events for one message never race), message
 with one bulk update and campaign counters with `F()` deltas. Events whose msgId is unknown stay
 pending; `apply_pending_for` applies them once the engine has written the message.
 
+The callback endpoint only stores events (one short transaction per callback); the applier task
+applies them in batches (`events_applier_run`, one at a time, kicked after every stored callback
+and every minute), so thousands of callbacks per second do not queue on one campaign's counter row.
+
 Inbound replies become `InboxMessage` rows linked to the message they answer; an opt-out word
 (STOP, UNSUBSCRIBE, ...) unsubscribes the number from every audience, an opt-in word (START,
 UNSTOP) subscribes it again.
@@ -14,14 +18,18 @@ UNSTOP) subscribes it again.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from providers.callbacks import INBOUND
 from providers.events import RCS, REPLIED
@@ -40,6 +48,9 @@ OPT_IN_WORDS = frozenset({"START", "UNSTOP", "SUBSCRIBE", "OPTIN"})
 # by the same provider within this window.
 REPLY_LINK_WINDOW = timedelta(days=7)
 CHUNK = 1000
+APPLIER_KEY = "rcs:events-applier"
+APPLIER_BATCH = 500
+logger = logging.getLogger(__name__)
 _ORDER = {"queued": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4, "clicked": 5, "replied": 5}
 
 
@@ -49,17 +60,25 @@ class ApplyResult:
     pending: int = 0  # events still waiting for their message
     messages: int = 0  # messages whose fields changed
     inbox: int = 0  # inbox entries created
+    pending_ids: list[int] = field(default_factory=list)
 
     def __iadd__(self, other: ApplyResult) -> ApplyResult:
         self.applied += other.applied
         self.pending += other.pending
         self.messages += other.messages
         self.inbox += other.inbox
+        self.pending_ids += other.pending_ids
         return self
 
 
-def apply_provider_events(events: Sequence[ProviderEvent]) -> ApplyResult:
-    """The RCS_EVENT_HANDLER: apply the just-stored events (matched by dedupe_key; pk may be unset)."""
+def apply_provider_events(events: Sequence[ProviderEvent]) -> None:
+    """The RCS_EVENT_HANDLER: the events are stored; make sure the applier task applies them soon."""
+    if events:
+        events_applier_kick()
+
+
+def apply_events_now(events: Sequence[ProviderEvent]) -> ApplyResult:
+    """Apply stored events in this process now (matched by dedupe_key; their pk may be unset)."""
     keys = list({e.dedupe_key for e in events})
     result = ApplyResult()
     for start in range(0, len(keys), CHUNK):
@@ -92,6 +111,77 @@ def apply_pending(*, provider_id: int | None = None, since: datetime | None = No
     return result
 
 
+# -- the applier task ---------------------------------------------------------------------------
+def events_applier_kick() -> bool:
+    """Enqueue the applier task unless one is already queued or running (a cache key says so)."""
+    from django_q.tasks import async_task
+
+    if not cache.add(APPLIER_KEY, "1", timeout=settings.RCS_EVENTS_APPLIER_TTL):
+        return False
+    try:
+        async_task("campaigns.events.events_applier_run", group="events")
+    except Exception:
+        cache.delete(APPLIER_KEY)
+        raise
+    return True
+
+
+def _applicable(skip: set[int]) -> Q:
+    """Pending events that can be applied now: their message exists, or they are inbound."""
+    known = Exists(Message.objects.filter(msg_id=OuterRef("msg_id")))
+    return (Q(status=INBOUND) | Q(known)) & ~Q(pk__in=skip)
+
+
+def events_applier_run(*, budget: float | None = None) -> int:
+    """The applier task: apply every applicable pending event in batches; returns how many.
+
+    Holds APPLIER_KEY while it runs. Before giving it up it looks once more, so an event stored
+    after its last batch (whose kick found the key still held) is never left behind. A batch that
+    fails is retried event by event; an event that still fails is skipped (logged) until next run.
+    """
+    budget = settings.RCS_EVENTS_APPLIER_BUDGET if budget is None else budget
+    deadline = time.monotonic() + budget
+    applied, skip = 0, set()
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                from django_q.tasks import async_task
+
+                # Work left after the budget: a fresh task continues (the key stays held).
+                async_task("campaigns.events.events_applier_run", group="events")
+                return applied
+            result = _apply_batch(skip)
+            applied += result.applied
+            skip.update(result.pending_ids)
+            if result.applied or result.pending_ids:
+                continue
+            cache.delete(APPLIER_KEY)
+            if not ProviderEvent.objects.filter(_applicable(skip), applied=False).exists():
+                return applied
+            if not cache.add(APPLIER_KEY, "1", timeout=settings.RCS_EVENTS_APPLIER_TTL):
+                return applied  # a new kick took over
+            time.sleep(0.05)  # the remaining events are locked by another applier for a moment
+    except BaseException:
+        cache.delete(APPLIER_KEY)
+        raise
+
+
+def _apply_batch(skip: set[int]) -> ApplyResult:
+    try:
+        return _apply(_applicable(skip), limit=APPLIER_BATCH)
+    except Exception:
+        logger.exception("applying a batch of events failed; retrying them one by one")
+    result = ApplyResult()
+    pending = ProviderEvent.objects.filter(_applicable(skip), applied=False).order_by("msg_id")
+    for pk in pending.values_list("pk", flat=True)[:APPLIER_BATCH]:
+        try:
+            result += _apply(Q(pk=pk))
+        except Exception:
+            logger.exception("event %s could not be applied; it stays pending", pk)
+            skip.add(pk)
+    return result
+
+
 def opt_word(*texts: str) -> str:
     """InboxMessage.Action for a reply that is exactly an opt-out / opt-in keyword, else ""."""
     for text in texts:
@@ -114,12 +204,14 @@ def _at(event: ProviderEvent) -> datetime:
     return event.occurred_at or event.received_at
 
 
-def _apply(selector: Q) -> ApplyResult:
+def _apply(selector: Q, *, limit: int | None = None) -> ApplyResult:
     result = ApplyResult()
     with transaction.atomic():
-        events = list(
-            ProviderEvent.objects.select_for_update(skip_locked=True).filter(selector, applied=False)
-        )
+        claim = ProviderEvent.objects.select_for_update(skip_locked=True).filter(selector, applied=False)
+        if limit:
+            # msg_id order walks the pending partial index and keeps a message's events together.
+            claim = claim.order_by("msg_id")[:limit]
+        events = list(claim)
         if not events:
             return result
         events.sort(key=lambda e: (_at(e), _ORDER.get(e.status, 9), e.pk))
@@ -142,6 +234,7 @@ def _apply(selector: Q) -> ApplyResult:
                 message = messages.get(event.msg_id)
                 if message is None:
                     result.pending += 1
+                    result.pending_ids.append(event.pk)
                     continue
                 phone = _phone(data.get("from_number", "")) or message.to
                 status, channel = event.status, event.channel

@@ -21,12 +21,13 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework.permissions import AllowAny
@@ -44,6 +45,24 @@ SIGNATURE_HEADER = "X-RCS-Signature"
 # ProviderEvent.status of a user message that names none of our msgIds (an InboundMessage).
 INBOUND = "inbound"
 ENGAGEMENT = ("clicked", "replied")
+
+
+# The provider behind a token is cached per process this long (a changed secret applies within it).
+PROVIDER_CACHE_SECONDS = 5.0
+_providers: dict[str, tuple[float, Provider]] = {}
+
+
+def provider_for_token(token: str) -> Provider | None:
+    now = time.monotonic()
+    hit = _providers.get(token)
+    if hit and hit[0] > now:
+        return hit[1]
+    provider = Provider.objects.filter(callback_token=token).first()
+    if provider is not None:
+        if len(_providers) > 1000:
+            _providers.clear()
+        _providers[token] = (now + PROVIDER_CACHE_SECONDS, provider)
+    return provider
 
 
 class CallbackAuthError(Exception):
@@ -182,74 +201,88 @@ def _record(item: Any) -> dict[str, Any]:
     return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in record.items() if v}
 
 
-def callback_process(*, log: CallbackLog) -> CallbackResult:
-    """Parse one stored body with its provider's kind, store the events, apply them.
-
-    Idempotent: processing the same log again stores no new events and changes nothing already
-    applied (events still pending are applied if their message exists by now).
-    """
+def _parse(log: CallbackLog) -> CallbackResult:
+    """Decode and normalise a stored body with its provider's kind (no side effects)."""
     provider = log.provider
     result = CallbackResult()
     now = timezone.now()
     try:
-        decoded = json.loads(log.body)
-        items = provider.kind_class(provider).parse_callback(decoded)
+        items = provider.kind_class(provider).parse_callback(json.loads(log.body))
     except (ValueError, CallbackShapeError, LookupError, NotImplementedError) as exc:
         # JSONDecodeError is a ValueError; LookupError / NotImplementedError: kind not installed.
         reason = "body is not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
         result.http_status, result.error = 400, f"unrecognised callback: {reason}"[:500]
-        _finish(log, result)
         return result
-
+    except Exception as exc:  # a bug in a kind must not lose the body: it is kept for a replay
+        logger.exception("provider kind %s could not parse callback %s", provider.kind, log.pk)
+        result.http_status, result.error = 400, f"unrecognised callback: {type(exc).__name__}"
+        return result
     for item in items:
         try:
             result.events.append(to_provider_event(provider, item, log=log, now=now))
         except ValueError as exc:
             result.unprocessed.append({"code": "invalid_event", "error": str(exc), "record": _record(item)})
     result.processed = len(result.events)
-    try:
-        ProviderEvent.objects.bulk_create(result.events, ignore_conflicts=True)
-    except DatabaseError:
-        logger.exception("could not store the events of callback %s", log.pk)
-        result.http_status, result.error = 503, "could not store the events; please retry"
-        return result
-    try:
-        import_string(settings.RCS_EVENT_HANDLER)(result.events)
-    except Exception as exc:
-        # The events are stored (pending); a replay or the message's next apply picks them up.
-        logger.exception("applying the events of callback %s failed", log.pk)
-        result.error = f"stored, not applied yet: {type(exc).__name__}"
-    _finish(log, result)
     return result
 
 
-def _finish(log: CallbackLog, result: CallbackResult) -> None:
+def _store(log: CallbackLog, result: CallbackResult) -> None:
+    """Store the events (a repeated event is ignored by its dedupe_key) and mark the log processed."""
+    if result.events:
+        ProviderEvent.objects.bulk_create(result.events, ignore_conflicts=True)
     log.processed_at = timezone.now()
     log.event_count = result.processed
     log.error = (result.error or "; ".join(u["error"] for u in result.unprocessed))[:500]
+    CallbackLog.objects.filter(pk=log.pk).update(
+        processed_at=log.processed_at, event_count=log.event_count, error=log.error
+    )
+
+
+def _hand_over(result: CallbackResult) -> None:
+    """Give the stored events to settings.RCS_EVENT_HANDLER (campaigns applies them)."""
+    if not result.events:
+        return
     try:
-        CallbackLog.objects.filter(pk=log.pk).update(
-            processed_at=log.processed_at, event_count=log.event_count, error=log.error
-        )
-    except DatabaseError:
-        logger.exception("could not mark callback %s processed", log.pk)
+        import_string(settings.RCS_EVENT_HANDLER)(result.events)
+    except Exception:
+        # The events are stored and pending; the periodic sweep or a replay applies them.
+        logger.exception("handing over the events of callback %s failed", result.events[0].callback_id)
 
 
 def callback_receive(
     *, provider: Provider, body: bytes, content_type: str = "", remote_addr: str = ""
 ) -> CallbackResult:
-    """Store the raw body first, then process it. A store failure answers 503 (the vendor retries)."""
+    """Store the raw body first, then parse it and store its events; answer only once committed.
+
+    Body, events and the log's outcome are one transaction: what we acknowledge is durable, and
+    a failure to store answers 503 so the vendor retries. A body we cannot parse is still stored
+    (with its error) and answered 400.
+    """
     try:
-        log = CallbackLog.objects.create(
-            provider=provider,
-            body=body.decode("utf-8", errors="replace"),
-            content_type=content_type[:100],
-            remote_addr=remote_addr[:64],
-        )
+        with transaction.atomic():
+            log = CallbackLog.objects.create(
+                provider=provider,
+                body=body.decode("utf-8", errors="replace"),
+                content_type=content_type[:100],
+                remote_addr=remote_addr[:64],
+            )
+            result = _parse(log)
+            _store(log, result)
     except DatabaseError:
-        logger.exception("could not store a callback body for provider %s", provider.pk)
+        logger.exception("could not store a callback for provider %s", provider.pk)
         return CallbackResult(http_status=503, error="could not store the callback; please retry")
-    return callback_process(log=log)
+    _hand_over(result)
+    return result
+
+
+def callback_process(*, log: CallbackLog, hand_over: bool = True) -> CallbackResult:
+    """Parse a stored body again and store what is missing (replay). Idempotent."""
+    result = _parse(log)
+    with transaction.atomic():
+        _store(log, result)
+    if hand_over:
+        _hand_over(result)
+    return result
 
 
 # -- the endpoint ---------------------------------------------------------------------------------
@@ -264,7 +297,7 @@ class CallbackView(APIView):
     schema = None  # vendor-facing; published separately as the Generic RCS contract
 
     def post(self, request: Request, token: str) -> Response:
-        provider = Provider.objects.filter(callback_token=token).first()
+        provider = provider_for_token(token)
         if provider is None:
             return Response({"status": "error", "error": "unknown callback URL"}, status=403)
         body = request.body

@@ -265,3 +265,8 @@ RCS_PROVIDER_KINDS = env.list(
 # Where normalised callback events go once stored (dotted path to a callable taking a list of
 # providers.models.ProviderEvent). providers never imports campaigns; this setting joins them.
 RCS_EVENT_HANDLER = "campaigns.events.apply_provider_events"
+# The applier task that applies stored callback events in batches: seconds one task runs before a
+# fresh task takes over, and how long its "running" mark lives if a task dies (events then wait
+# at most this long for the next kick).
+RCS_EVENTS_APPLIER_BUDGET = env.float("RCS_EVENTS_APPLIER_BUDGET", default=30.0)
+RCS_EVENTS_APPLIER_TTL = env.int("RCS_EVENTS_APPLIER_TTL", default=120)

@@ -8,7 +8,7 @@ from campaigns.clicks import CODE_LENGTH, is_preview_bot, shorten_urls
 from campaigns.models import Campaign, Message, ShortLink
 from tests.api.factories import make_campaign, make_message, make_provider
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sync_tasks")]
 PHONE_UA = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0 Mobile Safari/537.36"

@@ -14,7 +14,7 @@ from campaigns.state import FUNNEL, funnel
 from providers.models import ProviderEvent
 from tests.api.factories import make_audience, make_campaign, make_message
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sync_tasks")]
 T0 = 1_767_000_000
 STATUS_RANK = {"queued": 0, "sending": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}
 
@@ -283,3 +283,72 @@ def test_sweep_applies_pending_events_whose_message_exists(client, double_provid
     make_message(double_provider, msg_id="late")
     assert apply_pending(provider_id=double_provider.pk).applied == 1
     assert Message.objects.get(msg_id="late").status == "delivered"
+
+
+# -- the applier task --------------------------------------------------------------------------------
+@pytest.fixture
+def queued_tasks(monkeypatch):
+    """Tasks go to the broker (not inline): what a web process does under a running task cluster."""
+    from django.core.cache import cache
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    cache.delete("rcs:events-applier")
+    yield
+    cache.delete("rcs:events-applier")
+
+
+def test_callbacks_only_store_and_one_applier_task_is_queued(
+    client, double_provider, queued_tasks, monkeypatch
+):
+    from django_q.models import OrmQ
+
+    from campaigns.events import events_applier_run
+
+    make_message(double_provider, msg_id="q-1")
+    make_message(double_provider, msg_id="q-2")
+    post(client, double_provider, [{"msgId": "q-1", "status": "delivered"}])
+    post(client, double_provider, [{"msgId": "q-2", "status": "read"}, {"msgId": "q-9", "status": "read"}])
+    assert Message.objects.get(msg_id="q-1").status == "queued"  # stored, not applied yet
+    assert OrmQ.objects.count() == 1  # one applier for both callbacks
+    assert events_applier_run() == 2
+    assert Message.objects.get(msg_id="q-1").status == "delivered"
+    assert Message.objects.get(msg_id="q-2").status == "read"
+    assert list(ProviderEvent.objects.filter(applied=False).values_list("msg_id", flat=True)) == ["q-9"]
+    # The applier gave its mark up: the next callback queues a new one.
+    post(client, double_provider, [{"msgId": "q-1", "status": "read"}])
+    assert OrmQ.objects.count() == 2
+
+
+def test_applier_hands_over_when_its_budget_is_spent(double_provider, queued_tasks, monkeypatch):
+    from django_q.models import OrmQ
+
+    from campaigns import events
+
+    monkeypatch.setattr(events, "APPLIER_BATCH", 2)
+    for i in range(5):
+        make_message(double_provider, msg_id=f"b-{i}")
+    from providers.callbacks import callback_receive
+
+    callback_receive(
+        provider=double_provider,
+        body=json.dumps({"events": [{"msgId": f"b-{i}", "status": "delivered"} for i in range(5)]}).encode(),
+    )
+    assert OrmQ.objects.count() == 1
+    assert events.events_applier_run(budget=0) == 0  # nothing done, a successor is queued
+    assert OrmQ.objects.count() == 2
+    assert events.events_applier_run() == 5
+
+
+def test_the_periodic_kick_recovers_events_left_pending(client, double_provider, queued_tasks, monkeypatch):
+    from django_q.conf import Conf
+
+    from campaigns.events import events_applier_kick
+
+    make_message(double_provider, msg_id="k-1")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("campaigns.events.events_applier_kick", lambda: False)  # the kick was lost
+        post(client, double_provider, [{"msgId": "k-1", "status": "delivered"}])
+    monkeypatch.setattr(Conf, "SYNC", True)
+    assert events_applier_kick()  # what the minute schedule runs
+    assert Message.objects.get(msg_id="k-1").status == "delivered"

@@ -16,7 +16,11 @@ from providers.callbacks import callback_receive
 from providers.models import ProviderEvent
 from tests.api.factories import make_campaign, make_message
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("sync_tasks"),
+]
 
 
 @pytest.fixture(autouse=True)

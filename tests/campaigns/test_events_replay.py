@@ -15,7 +15,7 @@ from providers.callbacks import callback_receive
 from providers.models import CallbackLog, Provider, ProviderEvent
 from tests.api.factories import make_campaign, make_message
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sync_tasks")]
 
 
 def body(*events) -> bytes:
@@ -55,7 +55,7 @@ def test_replay_applies_events_that_waited_for_their_message(double_provider):
     make_message(double_provider, msg_id="late")
     assert ProviderEvent.objects.get().applied is False
     assert replay().endswith(
-        "1 events read, 0 new, 0 waiting events applied, 0 still waiting for their message\n"
+        "1 events read, 0 new, 1 waiting events applied, 0 still waiting for their message\n"
     )
     assert Message.objects.get().status == "read"
 

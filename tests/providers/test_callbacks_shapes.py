@@ -12,7 +12,7 @@ from providers.models import CallbackLog, ProviderEvent
 from tests.api.factories import make_audience, make_message, make_provider
 from tests.providers.payloads import FIXTURES
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sync_tasks")]
 
 
 def post(client, provider, body):

@@ -16,7 +16,11 @@ from providers.sending import send_message
 from rcsconnect.http import outbound_session
 from tests.api.factories import make_campaign, make_message, make_provider
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("sync_tasks"),
+]
 
 
 @pytest.fixture(autouse=True)

@@ -59,7 +59,7 @@ class Command(BaseCommand):
         events_before = ProviderEvent.objects.count()
         seen = rejected = processed = 0
         for log in logs.iterator(chunk_size=500):
-            result = callback_process(log=log)
+            result = callback_process(log=log, hand_over=False)  # applied below, in this process
             seen += 1
             processed += result.processed
             if result.http_status != 200:

@@ -1,0 +1,362 @@
+"""Callback ingestion: wrk on loopback against gunicorn on PostgreSQL, a bare Django view as the ceiling.
+
+    python -m bench --only callbacks [--quick]
+
+Steps: a fresh PostgreSQL database (`RCS_BENCH_DATABASE_URL`, default
+postgres://postgres@127.0.0.1:5432/rcs_bench_callbacks) is migrated and seeded with one provider,
+one campaign and N messages; gunicorn serves the project with `bench.callbacks_urls` as URLconf (the
+project's URLs plus one bare view). wrk (a separate process) first posts to the bare view, then posts
+one WIRE.md 3a status per request to the provider's callback URL: request i reports message i mod N,
+"delivered" in the first round, "read" in the second, so every request is a distinct vendor event
+that changes a message. Afterwards the stored events are counted: every acknowledged (2xx) callback
+must have its event stored and applied (none lost).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from .table import Row
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rcs_bench_callbacks"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/5"  # cache + task broker; "" for the database ones
+NAME = "callbacks"
+
+LUA = r"""
+local counter, threads = 0, 1
+tid = 0
+local n_messages = __N__
+local statuses = {"delivered", "read", "sent"}
+local path = "__PATH__"
+local all_threads = {}
+
+function setup(thread)
+  thread:set("tid", #all_threads)
+  table.insert(all_threads, thread)
+end
+
+function init(args)
+  threads = __THREADS__
+  counter = 0
+end
+
+function request()
+  local i = tid + threads * counter
+  counter = counter + 1
+  local status = statuses[(math.floor(i / n_messages) % 3) + 1]
+  local body = '{"payloadVersion":"0.1","statuses":[{"msgId":"bench-' .. (i % n_messages) ..
+    '","channel":"RCS","status":"' .. status .. '","timestamp":' .. (1767000000 + i) .. '}]}'
+  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+end
+
+function done(summary, latency, requests)
+  local non2xx = summary.errors.status
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"non2xx":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,' ..
+    '"p50_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, non2xx, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="bench.callbacks_settings",
+        DJANGO_DEBUG="false",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_SECURE_COOKIES="false",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    redis_url = os.environ.get("RCS_BENCH_REDIS_URL", DEFAULT_REDIS)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        env.pop("REDIS_URL", None)
+    env["Q_WORKERS"] = "1"
+    return env
+
+
+def _django(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "-m", "bench.callbacks", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode:
+        raise RuntimeError(f"bench.callbacks {args[0]} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def _wrk(url: str, path: str, *, threads: int, connections: int, seconds: int, n: int) -> dict:
+    script = LUA.replace("__N__", str(n)).replace("__PATH__", path).replace("__THREADS__", str(threads))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--timeout",
+                "5s",
+                "-s",
+                handle.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(handle.name)
+    line = next(line for line in out.splitlines() if line.startswith("WRKJSON "))
+    data = json.loads(line.removeprefix("WRKJSON "))
+    data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+    return data
+
+
+def _counts(env: dict[str, str]) -> dict:
+    return json.loads(_django(env, "count").strip().splitlines()[-1])
+
+
+def _wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer on {url}")
+
+
+def run(options) -> list[Row]:
+    if not shutil.which("wrk"):
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    quick = getattr(options, "quick", False)
+    seconds = 5 if quick else 15
+    n = 20_000 if quick else 60_000
+    workers = int(os.environ.get("RCS_BENCH_WORKERS", str((os.cpu_count() or 2) * 2 + 1)))
+    connections = int(os.environ.get("RCS_BENCH_CONNECTIONS", "32"))
+    database_url = os.environ.get("RCS_BENCH_DATABASE_URL", DEFAULT_DB)
+    env = _env(database_url)
+
+    print("  callbacks: creating and seeding the database ...", file=sys.stderr, flush=True)
+    token = _django(env, "seed", str(n)).strip().splitlines()[-1]
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    gunicorn = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "rcsconnect.wsgi:application",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    qcluster = subprocess.Popen(
+        [PYTHON, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_http(f"{base}/healthz")
+        threads = 2
+        _wrk(base, "/bench/bare/", threads=threads, connections=connections, seconds=2, n=n)  # warm-up
+        bare = _wrk(base, "/bench/bare/", threads=threads, connections=connections, seconds=seconds, n=n)
+        print(f"  bare view: {bare}", file=sys.stderr, flush=True)
+        cb = _wrk(
+            base, f"/callbacks/{token}/", threads=threads, connections=connections, seconds=seconds, n=n
+        )
+        print(f"  callbacks: {cb}", file=sys.stderr, flush=True)
+        load_end = time.monotonic()
+        counts = _counts(env)
+        print(f"  right after the load: {counts}", file=sys.stderr, flush=True)
+        while counts["pending_events"] and time.monotonic() - load_end < 300:
+            time.sleep(1)
+            counts = _counts(env)
+        drain = time.monotonic() - load_end
+        print(f"  after {drain:.0f} s: {counts}", file=sys.stderr, flush=True)
+    finally:
+        for process in (gunicorn, qcluster):
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in (gunicorn, qcluster):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    acknowledged = cb["requests"] - cb["non2xx"]
+    lost = max(0, acknowledged - counts["applied_events"])
+    setup = f"gunicorn {workers} sync workers, wrk {threads} threads x {connections} connections, {seconds} s"
+    applied_rate = counts["applied_events"] / (cb["duration_us"] / 1e6 + drain)
+    return [
+        Row(
+            NAME,
+            f"callbacks/s (1 status each; {setup})",
+            cb["rps"],
+            "req/s",
+            baseline=bare["rps"],
+            target="≥ 3,000/s",
+            ok=cb["rps"] >= 3000,
+        ),
+        Row(
+            NAME,
+            "p99 latency",
+            cb["p99_us"] / 1000,
+            "ms",
+            baseline=bare["p99_us"] / 1000,
+            target="< 50 ms",
+            ok=cb["p99_us"] < 50_000,
+        ),
+        Row(NAME, "p50 latency", cb["p50_us"] / 1000, "ms", baseline=bare["p50_us"] / 1000),
+        Row(
+            NAME,
+            "non-2xx / socket errors",
+            cb["non2xx"] + cb["read"] + cb["write"] + cb["timeout"],
+            "",
+            target="0",
+            ok=cb["non2xx"] == 0,
+        ),
+        Row(
+            NAME,
+            f"events lost ({acknowledged} acknowledged, {counts['applied_events']} stored+applied)",
+            lost,
+            "",
+            target="0",
+            ok=lost == 0 and counts["pending_events"] == 0,
+        ),
+        Row(NAME, "applier: all applied this long after the load ended", drain, "s"),
+        Row(NAME, "applier: events applied per second (load + drain)", applied_rate, "events/s"),
+    ]
+
+
+# -- Django side (run in a subprocess with the benchmark's DATABASE_URL) ----------------------------
+def _seed(n: int) -> None:
+    import django
+    import psycopg
+    from django.conf import settings as dj_settings
+
+    url = os.environ["DATABASE_URL"]
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    django.setup()
+    from django.core.management import call_command
+
+    if os.environ.get("REDIS_URL"):
+        import redis
+
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    from campaigns.models import Audience, Campaign, Message
+    from providers.models import Provider
+    from templates_app.models import MessageTemplate
+
+    assert dj_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    provider = Provider.objects.create(
+        kind="generic_rcs",
+        nickname="Bench",
+        sender_id="bench",
+        config={"endpoint": "https://vendor.example/messages", "method": "POST", "auth_type": "none"},
+    )
+    template = MessageTemplate.objects.create(
+        provider=provider, name="bench", content={"type": "TEXT", "text": "Hi", "suggestions": []}
+    )
+    campaign = Campaign.objects.create(
+        name="Bench", provider=provider, template=template, audience=Audience.objects.create(name="Bench")
+    )
+    batch = []
+    for i in range(n):
+        batch.append(
+            Message(
+                campaign=campaign,
+                provider=provider,
+                to=f"+4915100{i:06d}",
+                msg_id=f"bench-{i}",
+                status="queued",
+            )
+        )
+        if len(batch) == 5000:
+            Message.objects.bulk_create(batch)
+            batch = []
+    Message.objects.bulk_create(batch)
+    Campaign.objects.filter(pk=campaign.pk).update(total_count=n)
+    print(provider.callback_token)
+
+
+def _count() -> None:
+    import django
+
+    django.setup()
+    from campaigns.models import Campaign
+    from providers.models import CallbackLog, ProviderEvent
+
+    campaign = Campaign.objects.get()
+    print(
+        json.dumps(
+            {
+                "callback_logs": CallbackLog.objects.count(),
+                "events": ProviderEvent.objects.count(),
+                "applied_events": ProviderEvent.objects.filter(applied=True).count(),
+                "pending_events": ProviderEvent.objects.filter(applied=False).count(),
+                "delivered_rcs_count": campaign.delivered_rcs_count,
+                "read_count": campaign.read_count,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    command = sys.argv[1]
+    if command == "seed":
+        _seed(int(sys.argv[2]))
+    elif command == "count":
+        _count()
