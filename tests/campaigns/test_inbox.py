@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import inbox, services
+from campaigns.events import events_applier_run
 from campaigns.models import Contact, InboxMessage, Message
 from tests.api.factories import make_audience, make_campaign, make_message
 
@@ -92,6 +93,7 @@ def test_answer_is_queued_through_the_provider_and_shown_with_its_status(
         reverse("callback", args=[provider.callback_token]), json.dumps(body), content_type="application/json"
     )
     assert response.status_code == 200, response.content
+    events_applier_run()  # the applier task the callback queued applies the stored event
     html = marketer_client.get(url, HTTP_HX_REQUEST="true", data={"part": "entries"}).content.decode()
     assert "Delivered via RCS" in html and "<ol" in html and "<html" not in html
 
