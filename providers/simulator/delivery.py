@@ -159,7 +159,10 @@ def jiocx_body(message: Accepted, event: Event) -> dict[str, Any]:
                 entity["suggestionResponse"]["url"] = suggestion.url
     else:
         body["entityType"] = "STATUS_EVENT" if event.channel == "RCS" else "SMS_STATUS_EVENT"
-        entity["eventType"] = _JIOCX_EVENTS[event.status]
+        # SMS fallback events get names of their own, so a reader that knows only the RCS event
+        # types ignores them instead of taking them for RCS progress.
+        rcs_name = _JIOCX_EVENTS[event.status]
+        entity["eventType"] = rcs_name if event.channel == "RCS" else f"SMS_{event.status.upper()}"
         entity["channel"] = event.channel
         if event.status == "failed":
             error = RCS_NOT_CAPABLE if event.channel == "RCS" else SMS_FAILED

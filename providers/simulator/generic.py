@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .checks import (
@@ -26,6 +27,7 @@ from .delivery import Accepted, Suggestion
 CONTENT_TYPES = ("TEXT", "RICH_CARD", "CAROUSEL", "MEDIA")
 SUGGESTION_TYPES = ("REPLY", "OPEN_URL", "DIAL_PHONE")
 HEIGHTS = ("SHORT", "MEDIUM", "TALL")
+TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def validate_send(body: Any) -> tuple[Problems, Accepted | None]:
@@ -53,7 +55,9 @@ def validate_send(body: Any) -> tuple[Problems, Accepted | None]:
             suggestions = _content(p, content, "rcsContent.content")
         template = p.obj(rcs, "template", "rcsContent.template", required=False)
         if template is not None:
-            p.text(template, "name", "rcsContent.template.name", max_len=20)
+            name = p.text(template, "name", "rcsContent.template.name", max_len=20)
+            if name and not TEMPLATE_NAME.match(name):
+                p.add("rcsContent.template.name", "letters, digits and _ only")
             p.text(template, "language", "rcsContent.template.language", required=False)
             variables = p.lst(template, "variables", "rcsContent.template.variables")
             for i, value in enumerate(variables or []):

@@ -242,7 +242,7 @@ def test_jiocx_callbacks_in_shape_3c_to_the_agent_webhook(simulator, receiver):
     two = [b for b in bodies if b["entity"]["messageId"] == "j-2"]
     assert [(b["entity"]["eventType"], b["entity"]["channel"]) for b in two] == [
         ("SEND_MESSAGE_FAILURE", "RCS"),
-        ("MESSAGE_DELIVERED", "SMS"),
+        ("SMS_DELIVERED", "SMS"),
     ]
 
 

@@ -24,6 +24,9 @@ def with_content(content, **envelope):
     return body
 
 
+WITH_TEMPLATE = text_message(to="+919812345678")
+WITH_TEMPLATE["rcsContent"]["template"] = {"name": "spring_sale", "language": "en", "variables": ["Ann"]}
+
 VALID = {
     "text": text_message(
         suggestions=[
@@ -53,7 +56,7 @@ VALID = {
         }
     ),
     "template and sms": {
-        **text_message(to="+919812345678"),
+        **WITH_TEMPLATE,
         "smsContent": {
             "senderId": "RCSDMO",
             "body": "Hello by SMS",
@@ -68,8 +71,6 @@ VALID = {
 @pytest.mark.parametrize("name", list(VALID))
 def test_valid_messages_are_accepted(simulator, name):
     body = copy.deepcopy(VALID[name])
-    if name == "template and sms":
-        body["rcsContent"]["template"] = {"name": "spring_sale", "language": "en", "variables": ["Ann"]}
     response = send(simulator, body)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "success"
@@ -170,6 +171,14 @@ INVALID = [
     ),
     ("template and sms", "smsContent.senderId", DELETE, "smsContent.senderId", "Indian (+91)"),
     ("template and sms", "smsContent.body", "", "smsContent.body", "must not be empty"),
+    (
+        "template and sms",
+        "rcsContent.template.name",
+        "spring-sale",
+        "rcsContent.template.name",
+        "letters, digits",
+    ),
+    ("template and sms", "rcsContent.template.name", "s" * 21, "rcsContent.template.name", "at most 20"),
 ]
 
 

@@ -157,8 +157,8 @@ def test_jiocx_callbacks_parse_into_the_expected_events(simulator, session, rece
 
 
 @pytest.mark.xfail(
-    reason="the JioCX kind reads every status event as RCS; the simulator marks SMS fallback "
-    "events with entity.channel = SMS (reported to the providers owner)"
+    reason="the JioCX kind does not read SMS fallback events yet (eventType SMS_DELIVERED / SMS_FAILED, "
+    "entity.channel SMS); reported to the providers owner"
 )
 def test_jiocx_sms_fallback_events_are_sms(simulator, session, receiver):
     provider = jiocx_provider(simulator)
