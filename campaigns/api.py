@@ -9,7 +9,7 @@ from __future__ import annotations
 import zoneinfo
 
 import phonenumbers
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -207,6 +207,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             "clicked_count",
             "replied_count",
             "failed_count",
+            "processed_count",
+            "cancelled_count",
             "created_at",
             "started_at",
             "finished_at",
@@ -221,6 +223,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             "clicked_count",
             "replied_count",
             "failed_count",
+            "processed_count",
+            "cancelled_count",
             "created_at",
             "started_at",
             "finished_at",
@@ -536,9 +540,8 @@ class TransactionalSendView(ApiMixin, APIView):
         serializer = SendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        replayed = (
-            bool(key) and Message.objects.filter(provider=data["provider"], idempotency_key=key).exists()
-        )
+        earlier = Message.objects.filter(provider=data["provider"], idempotency_key=key) if key else None
+        replayed = earlier is not None and earlier.exists()
         try:
             message = services.transactional_send(
                 provider=data["provider"],
@@ -549,6 +552,11 @@ class TransactionalSendView(ApiMixin, APIView):
             )
         except ValueError as exc:  # services.CampaignError: a rendering or number problem
             raise exceptions.ValidationError({"non_field_errors": [str(exc)]}) from None
+        except IntegrityError:  # a concurrent request with the same key won the race
+            message = earlier.first() if earlier is not None else None
+            if message is None:
+                raise
+            replayed = True
         response = Response(
             MessageSerializer(message).data,
             status=status.HTTP_200_OK if replayed else status.HTTP_202_ACCEPTED,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, viewsets
+from rest_framework.response import Response
 
 from providers.models import Provider
 from rcsconnect.api import ApiMixin, query_int, query_str
 
-from . import limits
+from . import limits, services
 from .models import MessageTemplate
 
 
@@ -78,7 +79,6 @@ class TemplateSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"name": [f"{provider} already has a template {name!r} in {language!r}."]}
             )
-        attrs["format"] = content["type"]
         return attrs
 
 
@@ -88,6 +88,36 @@ class TemplateViewSet(ApiMixin, viewsets.ModelViewSet):
     serializer_class = TemplateSerializer
     queryset = MessageTemplate.objects.select_related("provider")
     lookup_value_regex = r"\d+"
+
+    def perform_create(self, serializer):
+        self._save(serializer, MessageTemplate())
+
+    def perform_update(self, serializer):
+        self._save(serializer, serializer.instance)
+
+    @staticmethod
+    def _save(serializer, template: MessageTemplate) -> None:
+        data = dict(serializer.validated_data)
+        content = data.pop("content", template.content)
+        samples = data.pop("sample_values", template.sample_values)
+        for name, value in data.items():
+            setattr(template, name, value)
+        services.template_save(template=template, content=content, sample_values=samples)
+        serializer.instance = template
+
+    @extend_schema(
+        responses=inline_serializer(
+            "TemplateDeleted",
+            {
+                "cancelled_campaigns": serializers.ListField(child=serializers.CharField()),
+                "kept_for_history": serializers.BooleanField(),
+            },
+        )
+    )
+    def destroy(self, request, *args, **kwargs):
+        """Delete; campaigns using it are cancelled (`cancelled_campaigns`) and it is kept hidden for them."""
+        result = services.template_delete(template=self.get_object())
+        return Response({"cancelled_campaigns": result.cancelled, "kept_for_history": result.soft})
 
     def get_queryset(self):
         templates = MessageTemplate.objects.select_related("provider")

@@ -113,3 +113,32 @@ def test_messages_are_read_only_and_filterable(api):
     assert api.get(f"/api/messages/{m1.pk}/").json()["error_code"] == "2002"
     assert api.post("/api/messages/", {}, format="json").status_code == 405
     assert api.delete(f"/api/messages/{m1.pk}/").status_code == 405
+
+
+def test_lifecycle_through_the_engine_services(api, django_capture_on_commit_callbacks):
+    campaign = make_campaign(
+        audience=make_audience(phones=["+919812345601", "+919812345602"]),
+        placeholder_mapping=[{"source": "literal", "value": "friend"}],
+    )
+    url = f"{URL}{campaign.pk}"
+    assert api.post(f"{url}/pause/").status_code == 409  # a draft is not sending
+    with django_capture_on_commit_callbacks():
+        response = api.post(f"{url}/launch/")
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "sending" and response.json()["total_count"] == 2
+    assert api.post(f"{url}/launch/").json()["status"][0].startswith("Only a draft")
+    assert api.post(f"{url}/pause/").json()["status"] == "paused"
+    with django_capture_on_commit_callbacks():
+        assert api.post(f"{url}/resume/").json()["status"] == "sending"
+    response = api.post(f"{url}/cancel/")
+    assert response.json()["status"] == "cancelled"
+    assert api.post(f"{url}/cancel/").status_code == 409
+    assert api.get(f"/api/messages/?campaign={campaign.pk}&status=cancelled").json()["count"] == 2
+
+
+def test_launch_refuses_a_campaign_with_a_missing_placeholder(api):
+    campaign = make_campaign(placeholder_mapping=[])
+    response = api.post(f"{URL}{campaign.pk}/launch/")
+    assert response.status_code == 409 and "{{1}}" in response.json()["status"][0]
+    campaign.refresh_from_db()
+    assert campaign.status == "draft"

@@ -46,7 +46,29 @@ def test_create_read_update_delete(api):
     assert MessageTemplate.objects.get(pk=pk).content["text"] == "Ready: {{1}}"
     assert api.get(f"{URL}?provider={provider.pk}").json()["count"] == 1
     assert api.get(f"{URL}?provider={provider.pk + 100}").json()["count"] == 0
-    assert api.delete(f"{URL}{pk}/").status_code == 204
+    response = api.delete(f"{URL}{pk}/")
+    assert response.status_code == 200 and response.json() == {
+        "cancelled_campaigns": [],
+        "kept_for_history": False,
+    }
+    assert not MessageTemplate.all_objects.filter(pk=pk).exists()
+
+
+def test_changing_an_approved_template_sends_it_back_to_draft_and_delete_keeps_used_ones(api):
+    from campaigns.models import Campaign
+    from tests.api.factories import make_campaign
+
+    campaign = make_campaign(status=Campaign.Status.SENDING)
+    template = campaign.template
+    response = api.patch(
+        f"{URL}{template.pk}/", {"content": {"type": "TEXT", "text": "Hi {{1}}"}}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["status"] == "draft"
+    response = api.delete(f"{URL}{template.pk}/")
+    assert response.json() == {"cancelled_campaigns": [campaign.name], "kept_for_history": True}
+    assert api.get(f"{URL}{template.pk}/").status_code == 404
+    campaign.refresh_from_db()
+    assert campaign.status == "cancelled" and campaign.template_id == template.pk
 
 
 def test_limits_are_reported_by_content_path(api):
