@@ -49,7 +49,7 @@ class Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
-    def wait(self, count: int, timeout: float = 5.0) -> list[dict]:
+    def wait(self, count: int, timeout: float = 10.0) -> list[dict]:
         """The first `count` posts, waiting for them; fails the test when they do not come."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -76,6 +76,15 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def eventually(check, timeout: float = 10.0) -> None:
+    """Poll `check()` until it is true (callback counters are updated after the receiver answered)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition still false after {timeout} s")
+        time.sleep(0.01)
 
 
 def text_message(msg_id="m-1", to="+4915112345671", callback_url="http://127.0.0.1:9/cb", **content):
