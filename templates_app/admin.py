@@ -2,16 +2,57 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse
 
+from .limits import name_errors, validate_content
 from .models import MessageTemplate, TemplateTestSend
 from .services import template_delete
 from .transfer import templates_export
 
 
+class MessageTemplateAdminForm(forms.ModelForm):
+    """The same rules as the builder: content and samples pass validate_content, the name its rules."""
+
+    class Meta:
+        model = MessageTemplate
+        fields = [
+            "provider",
+            "name",
+            "language",
+            "format",
+            "content",
+            "sample_values",
+            "status",
+            "rejection_reason",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        for message in name_errors(cleaned.get("name") or ""):
+            self.add_error("name", message)
+        content, samples = cleaned.get("content"), cleaned.get("sample_values") or []
+        if content is not None:
+            errors, _ = validate_content(content, sample_values=[str(v) for v in samples])
+            for path, messages_ in errors.items():
+                field = "sample_values" if path.startswith("samples.") else "content"
+                for message in messages_:
+                    self.add_error(field, f"{path or 'message'}: {message}")
+            if (
+                isinstance(content, dict)
+                and cleaned.get("format")
+                and content.get("type") != cleaned["format"]
+            ):
+                self.add_error("format", "The format must match the content type.")
+        if cleaned.get("status") == MessageTemplate.Status.REJECTED and not cleaned.get("rejection_reason"):
+            self.add_error("rejection_reason", "Give the reason the vendor rejected it.")
+        return cleaned
+
+
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
+    form = MessageTemplateAdminForm
     list_display = ("name", "language", "provider", "format", "status", "updated_at", "deleted_at")
     list_filter = ("status", "format", "provider", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "provider__nickname", "rejection_reason")

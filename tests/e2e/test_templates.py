@@ -112,3 +112,48 @@ def test_over_limit_input_shows_field_errors_and_saves_nothing(logged_in_page, l
     )
     expect(page.locator('[name="c.CAROUSEL.cards.0.title"]')).to_have_value("x" * 201)
     assert MessageTemplate.objects.count() == 0
+
+
+def test_text_and_rich_card_preview(logged_in_page, live_server, echo_provider):
+    page = logged_in_page
+    page.goto(f"{live_server.url}/templates/new/")
+    preview = page.locator("#preview")
+    page.fill('[name="c.TEXT.text"]', "Hi {{1}}, *bold* _it_ ~gone~ ```code```")
+    page.fill('[name="samples.0"]', "Asha")
+    bubble = preview.locator(".bubble")
+    expect(bubble).to_contain_text("Hi Asha,")
+    expect(bubble.locator("b")).to_have_text("bold")
+    expect(bubble.locator("i")).to_have_text("it")
+    expect(bubble.locator("s")).to_have_text("gone")
+    expect(bubble.locator("code")).to_have_text("code")
+    add = page.locator('fieldset[data-format="TEXT"] button[data-add="suggestion"]')
+    for _ in range(2):
+        add.click()
+    page.fill('[name="c.TEXT.suggestions.0.text"]', "First")
+    page.fill('[name="c.TEXT.suggestions.1.text"]', "Second")
+    page.select_option('[name="c.TEXT.suggestions.1.type"]', "DIAL_PHONE")
+    expect(page.locator('[name="c.TEXT.suggestions.1.phone_number"]')).to_be_visible()
+    expect(page.locator('[name="c.TEXT.suggestions.1.url"]')).to_be_hidden()
+    expect(preview.locator(".chip")).to_have_text([re.compile("First"), re.compile("Second")])
+    page.locator('fieldset[data-format="TEXT"] .suggestion').nth(1).locator('button[data-move="up"]').click()
+    expect(preview.locator(".chip")).to_have_text([re.compile("Second"), re.compile("First")])
+    page.locator('fieldset[data-format="TEXT"] .suggestion').nth(0).locator("button[data-remove]").click()
+    expect(preview.locator(".chip")).to_have_count(1)
+
+    page.select_option("[name=format]", "RICH_CARD")
+    expect(page.locator('fieldset[data-format="TEXT"]')).to_be_hidden()
+    page.fill('[name="c.RICH_CARD.card.title"]', "Card title")
+    page.fill('[name="c.RICH_CARD.card.media.url"]', "https://cdn.example.com/a.png")
+    page.select_option('[name="c.RICH_CARD.card.media.content_type"]', "image/png")
+    page.select_option('[name="c.RICH_CARD.card.media.height"]', "TALL")
+    expect(preview.locator(".rc-card.vertical .media.h-tall")).to_have_count(1)
+    expect(page.locator('[name="c.RICH_CARD.image_alignment"]')).to_be_hidden()
+    page.select_option('[name="c.RICH_CARD.orientation"]', "HORIZONTAL")
+    page.select_option('[name="c.RICH_CARD.image_alignment"]', "RIGHT")
+    expect(preview.locator(".rc-card.horizontal.align-right")).to_have_count(1)
+    page.fill("[name=name]", "card_one")
+    page.click("#save")
+    expect(page.locator(".flash")).to_contain_text("Template card_one saved.")
+    content = MessageTemplate.objects.get(name="card_one").content
+    assert content["orientation"] == "HORIZONTAL" and content["image_alignment"] == "RIGHT"
+    assert content["card"]["title"] == "Card title"

@@ -158,3 +158,29 @@ def test_admin_lists_and_deletes_through_the_service(admin_client, templates):
         {"action": "export_json", "_selected_action": [templates[1].pk]},
     )
     assert json.loads(exported.content)["templates"][0]["name"] == "rich_card"
+
+
+def test_admin_change_form_applies_the_limits(admin_client, templates):
+    template = templates[0]
+    url = reverse("admin:templates_app_messagetemplate_change", args=[template.pk])
+    assert admin_client.get(url).status_code == 200
+    content = dict(template.content, text="x" * 1001)
+    data = {
+        "provider": template.provider.pk,
+        "name": template.name,
+        "language": "en",
+        "format": "TEXT",
+        "content": json.dumps(content),
+        "sample_values": json.dumps(template.sample_values),
+        "status": "draft",
+        "rejection_reason": "",
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "text: Text is 1001 characters; the limit is 1000." in response.content.decode()
+    template.refresh_from_db()
+    assert len(template.content["text"]) < 1000
+    data["content"] = json.dumps(dict(template.content, text="Hi {{1}} {{2}}"))
+    assert admin_client.post(url, data).status_code == 302
+    template.refresh_from_db()
+    assert template.content["text"] == "Hi {{1}} {{2}}"
