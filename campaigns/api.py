@@ -307,6 +307,7 @@ class FunnelSerializer(serializers.Serializer):
         "ErrorCount", {"code": serializers.CharField(), "count": serializers.IntegerField()}, many=True
     )
     waiting = serializers.IntegerField(allow_null=True)
+    waiting_capped = serializers.BooleanField()
     cancelled = serializers.IntegerField()
     delivery_rate = serializers.FloatField(allow_null=True)
     ctr = serializers.FloatField(allow_null=True)

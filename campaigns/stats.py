@@ -42,7 +42,7 @@ STAMP = {
 }
 UNKNOWN_ERROR = "unknown"
 # A provider's waiting messages are counted up to this many (a huge backlog stays cheap to show).
-QUEUED_CAP = 100_000
+QUEUED_CAP = 10_000
 
 
 def hour_of(value: datetime | None) -> datetime:
@@ -191,6 +191,7 @@ class Funnel:
     failed: int
     errors: list[tuple[str, int]] = field(default_factory=list)  # by error code, most frequent first
     waiting: int | None = None  # still queued or being sent now (campaigns: from counters)
+    waiting_capped: bool = False  # providers: more than QUEUED_CAP are waiting (shown as "10000+")
     cancelled: int = 0
 
     @property
@@ -228,6 +229,7 @@ class Funnel:
             "failed": self.failed,
             "errors": [{"code": code, "count": n} for code, n in self.errors],
             "waiting": self.waiting,
+            "waiting_capped": self.waiting_capped,
             "cancelled": self.cancelled,
             "delivery_rate": self.delivery_rate,
             "ctr": self.ctr,
@@ -276,13 +278,15 @@ def provider_stats(provider, since: datetime | None = None) -> Funnel:
         buckets = buckets.filter(hour__gte=hour_of(since))
         errors = errors.filter(hour__gte=hour_of(since))
     sums = buckets.aggregate(**{name: Sum(name) for name in BUCKET_FIELDS})
-    waiting = Message.objects.filter(
-        provider=provider, status__in=(MessageStatus.QUEUED, MessageStatus.SENDING)
-    ).values("id")[: QUEUED_CAP + 1]
-    waiting_count = Message.objects.filter(id__in=waiting).count()
+    waiting = (
+        Message.objects.filter(provider=provider, status__in=(MessageStatus.QUEUED, MessageStatus.SENDING))
+        .order_by()[: QUEUED_CAP + 1]
+        .count()
+    )
     return Funnel(
         queued=None,
-        waiting=waiting_count,
+        waiting=min(waiting, QUEUED_CAP),
+        waiting_capped=waiting > QUEUED_CAP,
         errors=_errors(errors),
         **{name: sums[name] or 0 for name in BUCKET_FIELDS},
     )

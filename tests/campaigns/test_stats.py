@@ -188,3 +188,12 @@ def test_rebuild_stats_command():
     call_command("rebuild_stats", campaign=campaign.pk, stdout=out)
     assert "rebuilt 1 hourly buckets" in out.getvalue()
     assert [p.sent for p in stats.series(campaign=campaign)] == [1]
+
+
+def test_provider_waiting_count_is_capped(monkeypatch):
+    provider = make_provider()
+    for _ in range(3):
+        make_message(provider)
+    monkeypatch.setattr(stats, "QUEUED_CAP", 2)
+    funnel = stats.provider_stats(provider)
+    assert funnel.waiting == 2 and funnel.waiting_capped
