@@ -16,7 +16,7 @@ from .services import audience_import_start
 
 @require_http_methods(["GET", "POST"])
 def audience_list(request: HttpRequest) -> HttpResponse:
-    form = AudienceForm(request.POST or None)
+    form = AudienceForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         audience = form.save()
         messages.success(request, f"Audience {audience} created. Import contacts from a CSV file.")
@@ -28,7 +28,7 @@ def audience_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def audience_detail(request: HttpRequest, pk: int) -> HttpResponse:
     audience = get_object_or_404(Audience, pk=pk)
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         with transaction.atomic():

@@ -44,7 +44,9 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     initial = {
         k: request.GET[k] for k in ("audience", "template", "provider") if request.GET.get(k, "").isdigit()
     }
-    form = CampaignForm(request.POST or None, instance=campaign, initial=initial)
+    form = CampaignForm(
+        request.POST if request.method == "POST" else None, instance=campaign, initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         campaign = form.save()
         messages.success(request, f"Campaign {campaign} saved. Check the estimate, then launch it.")

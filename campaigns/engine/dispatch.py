@@ -202,6 +202,8 @@ class Dispatcher:
                 self.stats.retried += 1
             else:
                 self.stats.released += 1
+        if any(r.throttled for r in results):
+            self.limiter.slow_down(self.provider.pk)  # a 429 slows every worker of the provider
         if any(r.kind == DONE_RETRY and r.free for r in results):
             # Our own credentials problem: messages stay queued, the provider's dispatch pauses.
             self.limiter.pause(self.provider.pk, settings.RCS_AUTH_PAUSE_SECONDS)
@@ -265,7 +267,6 @@ class Dispatcher:
         self.results.put((result, token))
 
     def interpret(self, message: Message, result) -> Result:
-        provider = self.provider
         # send_message has already recorded the provider's health.
         if result.provider_unhealthy and result.outcome == Outcome.RETRY:
             self.stopping = True  # collect() pauses the provider (database work stays in the main thread)
@@ -277,8 +278,6 @@ class Dispatcher:
                 retry_after=settings.RCS_AUTH_PAUSE_SECONDS,
                 free=True,
             )
-        if result.throttled:
-            self.limiter.slow_down(provider.pk)
         if result.outcome == Outcome.SENT:
             return Result(message.id, DONE_SENT, vendor_id=result.vendor_id)
         if result.outcome == Outcome.FAILED:
@@ -291,4 +290,5 @@ class Dispatcher:
             error_code=result.error_code,
             error_message=result.error_message,
             retry_after=result.retry_after,
+            throttled=result.throttled,
         )

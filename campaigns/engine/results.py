@@ -47,6 +47,7 @@ class Result:
     retry_after: float | None = None
     # A retry that does not count as an attempt (our own problem: provider auth, pause).
     free: bool = False
+    throttled: bool = False  # the vendor answered 429
 
 
 def write_results(results: list[Result]) -> list[str]:

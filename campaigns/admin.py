@@ -1,0 +1,100 @@
+"""Admin for audiences, campaigns and messages (operators' view; lifecycle goes through services)."""
+
+from django.contrib import admin, messages
+
+from .models import Audience, AudienceImport, Campaign, Contact, Message
+from .services import CampaignError, campaign_cancel, campaign_pause, campaign_resume
+
+
+@admin.register(Audience)
+class AudienceAdmin(admin.ModelAdmin):
+    list_display = ["name", "description", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["phone", "audience", "subscribed", "created_at"]
+    list_filter = ["subscribed"]
+    search_fields = ["phone"]
+    raw_id_fields = ["audience"]
+    show_full_result_count = False
+
+
+@admin.register(AudienceImport)
+class AudienceImportAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "audience",
+        "original_name",
+        "status",
+        "imported_count",
+        "invalid_count",
+        "duplicate_count",
+    ]
+    list_filter = ["status"]
+    readonly_fields = [f.name for f in AudienceImport._meta.fields]
+
+
+def _lifecycle(func, label):
+    def action(modeladmin, request, queryset):
+        for campaign in queryset:
+            try:
+                func(campaign_id=campaign.pk)
+            except CampaignError as exc:
+                modeladmin.message_user(request, f"{campaign}: {exc}", messages.ERROR)
+
+    action.short_description = label
+    action.__name__ = func.__name__
+    return action
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "provider", "audience", "total_count", "sent_count", "failed_count"]
+    list_filter = ["status", "provider"]
+    search_fields = ["name"]
+    readonly_fields = [
+        "status",
+        "msg_prefix",
+        "total_count",
+        "processed_count",
+        "sent_count",
+        "delivered_rcs_count",
+        "delivered_sms_count",
+        "read_count",
+        "clicked_count",
+        "replied_count",
+        "failed_count",
+        "cancelled_count",
+        "started_at",
+        "paused_at",
+        "fanned_out_at",
+        "finished_at",
+    ]
+    actions = [
+        _lifecycle(campaign_pause, "Pause"),
+        _lifecycle(campaign_resume, "Resume"),
+        _lifecycle(campaign_cancel, "Cancel"),
+    ]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = [
+        "msg_id",
+        "to",
+        "status",
+        "rcs_status",
+        "sms_status",
+        "attempts",
+        "error_code",
+        "campaign",
+    ]
+    list_filter = ["status"]
+    search_fields = ["msg_id", "to"]
+    raw_id_fields = ["campaign", "contact", "provider"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # statuses only change through campaigns.state.advance

@@ -1,0 +1,191 @@
+"""The engine against the vendor simulator over real HTTP (tasks run inline: `sync_tasks`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaigns.engine.limiter import get_limiter
+from campaigns.models import Campaign, Message, MessageStatus
+from campaigns.services import (
+    campaign_launch,
+    campaign_pause,
+    campaign_resume,
+    dispatch_run,
+    transactional_send,
+)
+from providers.models import Provider
+
+from .conftest import make_audience, make_campaign, make_provider
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def sim(simulator, settings, sync_tasks):
+    simulator.configure(callbacks=False)
+    settings.RCS_RETRY_BASE_SECONDS = 0.02
+    settings.RCS_RETRY_MAX_SECONDS = 0.2
+    settings.RCS_DISPATCH_BUDGET_SECONDS = 30
+    return simulator
+
+
+def sim_provider(sim, **kw) -> Provider:
+    provider = make_provider(url=f"{sim.url}/generic/messages", **kw)
+    get_limiter().reset(provider.pk)
+    return provider
+
+
+def test_campaign_sends_every_message_once_with_rendered_content(sim):
+    provider = sim_provider(
+        sim,
+        concurrency=5,
+        max_rate=1000,
+        sms_fallback=True,
+        sms_sender_id="SHOP",
+        india=True,
+        principal_entity_id="1101234567890",
+    )
+    campaign = make_campaign(
+        provider=provider,
+        size=40,
+        sms_fallback_text="Hi {{1}}, code {{2}}",
+        dlt_template_id="1107161234567890",
+    )
+    campaign = campaign_launch(campaign_id=campaign.pk)
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert (campaign.total_count, campaign.sent_count, campaign.processed_count) == (40, 40, 40)
+    stats = sim.stats(provider.sender_id)
+    assert stats["unique_msg_ids"] == 40 and stats["duplicate_msg_ids"] == 0
+    assert stats["max_in_flight"] <= 5
+    assert set(Message.objects.filter(campaign=campaign).values_list("status", flat=True)) == {
+        MessageStatus.SENT
+    }
+    body = next(
+        r["json"] for r in sim.requests(limit=100) if r["json"] and r["json"].get("to") == "+919800000003"
+    )
+    assert body["rcsContent"]["content"]["text"] == "Hello Person 3, your code is 42"
+    sms = body["smsContent"]
+    assert (sms["body"], sms["dltTemplateId"], sms["principalEntityId"]) == (
+        "Hi Person 3, code 42",
+        "1107161234567890",
+        "1101234567890",
+    )
+    assert body["msgId"] == Message.objects.get(campaign=campaign, to="+919800000003").msg_id
+
+
+def test_fault_mix_ends_every_message_sent_or_failed_with_its_reason(sim, settings):
+    settings.RCS_MAX_ATTEMPTS = 10
+    settings.OUTBOUND_READ_TIMEOUT = 0.5
+    sim.configure(
+        error_500=0.15,
+        error_429=0.1,
+        retry_after=0,
+        timeout=0.05,
+        timeout_hold_ms=1500,
+        reset=0.05,
+        failure_200=0.1,
+        failure_code=2002,
+    )
+    provider = sim_provider(sim, concurrency=10, max_rate=2000)
+    campaign = campaign_launch(campaign_id=make_campaign(provider=provider, size=120).pk)
+    assert campaign.status == Campaign.Status.COMPLETED
+    messages = Message.objects.filter(campaign=campaign)
+    assert not messages.filter(status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]).exists()
+    failed = messages.filter(status=MessageStatus.FAILED)
+    assert failed.exists() and all(m.error_code and m.error_message for m in failed)
+    assert "2002" in set(failed.values_list("error_code", flat=True))  # 200 with a failure code: not retried
+    sent = messages.filter(status=MessageStatus.SENT).count()
+    assert sent + failed.count() == 120
+    assert (campaign.sent_count, campaign.failed_count) == (sent, failed.count())
+    stats = sim.stats(provider.sender_id)
+    assert stats["unique_msg_ids"] == 120
+    assert stats["max_in_flight"] <= 10
+    retried = messages.filter(attempts__gt=1)
+    assert retried.exists()  # faults were retried with the same msgId (the simulator saw each id once+)
+
+
+def test_retries_are_bounded_then_failed_with_the_reason(sim, settings):
+    settings.RCS_MAX_ATTEMPTS = 3
+    sim.configure(error_500=1.0)
+    provider = sim_provider(sim, concurrency=2, max_rate=500)
+    campaign = campaign_launch(campaign_id=make_campaign(provider=provider, size=3).pk)
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert campaign.failed_count == 3
+    for message in Message.objects.filter(campaign=campaign):
+        assert message.attempts == 3
+        assert message.status == MessageStatus.FAILED
+        assert message.error_message.startswith("Gave up after 3 attempts")
+    assert sim.stats(provider.sender_id)["total_requests"] == 9
+
+
+def test_429_slows_the_whole_provider(sim):
+    sim.configure(error_429=1.0, retry_after=0)
+    provider = sim_provider(sim, concurrency=2, max_rate=100)
+    make_campaign(provider=provider, size=2)
+    campaign = Campaign.objects.get(provider=provider)
+    campaign.status = Campaign.Status.SENDING
+    campaign.save()
+    from campaigns.services import campaign_fan_out
+
+    campaign.msg_prefix = "slow"
+    campaign_fan_out(campaign=campaign)
+    dispatch_run(provider_id=provider.pk, budget=0.5)
+    assert get_limiter().factor(provider.pk) < 1
+
+
+def test_auth_failure_keeps_messages_queued_and_pauses_the_provider(sim, settings):
+    sim.configure(auth="oauth", token_error_500=1.0)
+    provider = sim_provider(
+        sim,
+        concurrency=2,
+        max_rate=100,
+        config={
+            "endpoint": f"{sim.url}/generic/messages",
+            "method": "POST",
+            "auth_type": "oauth2",
+            "client_url": f"{sim.url}/oauth/token",
+            "client_id": "sim-client",
+        },
+        secrets={"client_secret": "sim-secret"},
+    )
+    campaign = campaign_launch(campaign_id=make_campaign(provider=provider, size=4).pk)
+    assert campaign.status == Campaign.Status.SENDING
+    assert not Message.objects.filter(campaign=campaign).exclude(status=MessageStatus.QUEUED).exists()
+    assert set(Message.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {0}
+    provider.refresh_from_db()
+    assert provider.health == Provider.Health.UNHEALTHY
+    assert get_limiter().paused_for(provider.pk) > 0
+
+
+def test_pause_then_resume_finishes_the_campaign(sim, settings):
+    provider = sim_provider(sim, concurrency=1, max_rate=1000)
+    campaign = make_campaign(provider=provider, size=6)
+    campaign.status = Campaign.Status.PAUSED  # launched, then paused before a worker started
+    campaign.msg_prefix = "p"
+    campaign.save()
+    from campaigns.services import campaign_fan_out
+
+    campaign_fan_out(campaign=campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
+    campaign_pause(campaign_id=campaign.pk)
+    dispatch_run(provider_id=provider.pk, budget=1)
+    assert sim.stats(provider.sender_id)["total_requests"] == 0  # paused: nothing sent
+    campaign = campaign_resume(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED and campaign.sent_count == 6
+
+
+def test_transactional_send_is_idempotent_and_goes_through_the_engine(sim):
+    provider = sim_provider(sim, concurrency=2, max_rate=100)
+    template = make_campaign(provider=provider, audience=make_audience(0)).template
+    first = transactional_send(
+        provider=provider, template=template, to="+91 98123 45678", values=["Asha", "7"], idempotency_key="k1"
+    )
+    again = transactional_send(
+        provider=provider, template=template, to="+919812345678", values=["Asha", "7"], idempotency_key="k1"
+    )
+    assert first.pk == again.pk
+    first.refresh_from_db()
+    assert first.status == MessageStatus.SENT and first.to == "+919812345678"
+    assert sim.stats(provider.sender_id)["unique_msg_ids"] == 1
+    assert first.content["text"] == "Hello Asha, your code is 7"
