@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -283,35 +284,51 @@ def transactional_send(
 # -- dispatch orchestration -------------------------------------------------------------------------
 
 
+HEARTBEAT_STALE = 5.0  # seconds without a heartbeat after which a dispatch slot is free again
+
+
 def _dispatch_key(provider_id: int, slot: int) -> str:
     return f"engine:dispatch:{provider_id}:{slot}"
+
+
+def _slot_holder(key: str) -> str | None:
+    """The token of the live dispatch task holding the slot (None when free or its holder died)."""
+    value = cache.get(key)
+    if not isinstance(value, dict) or time.time() - value.get("beat", 0) > HEARTBEAT_STALE:
+        return None
+    return value.get("token")
 
 
 def provider_kick(*, provider_id: int) -> int:
     """Make sure the provider's dispatch tasks run (one per free slot); returns how many were enqueued."""
     enqueued = 0
     for slot in range(settings.RCS_DISPATCHERS):
-        if cache.get(_dispatch_key(provider_id, slot)) is None:
+        if _slot_holder(_dispatch_key(provider_id, slot)) is None:
             _enqueue("campaigns.tasks.dispatch", provider_id, slot)
             enqueued += 1
     return enqueued
 
 
 def dispatch_run(*, provider_id: int, slot: int = 0, budget: float | None = None):
-    """Body of the dispatch task: holds slot `slot` of the provider for the duration of the loop."""
+    """Body of the dispatch task: holds slot `slot` of the provider (heartbeat every second)."""
     from .engine.dispatch import Dispatcher
 
     key, token = _dispatch_key(provider_id, slot), secrets.token_hex(8)
     budget = settings.RCS_DISPATCH_BUDGET_SECONDS if budget is None else budget
-    if not cache.add(key, token, timeout=int(budget) + 60):
-        return None  # another task holds this slot
+    if _slot_holder(key) is not None:
+        return None  # a live task holds this slot (a duplicate enqueue, or a kick racing a running task)
+
+    def heartbeat() -> None:
+        cache.set(key, {"token": token, "beat": time.time()}, timeout=60)
+
+    heartbeat()
     try:
         provider = Provider.objects.get(pk=provider_id)
         if not provider.is_active:
             return None
-        stats = Dispatcher(provider, budget=budget).run()
+        stats = Dispatcher(provider, budget=budget, heartbeat=heartbeat).run()
     finally:
-        if cache.get(key) == token:
+        if _slot_holder(key) == token:
             cache.delete(key)
     if stats.claimed and not _sync():
         # Budget spent with work left: hand over to a fresh task (bounded task run time, new session).

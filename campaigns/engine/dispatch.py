@@ -13,6 +13,7 @@ import logging
 import queue
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -40,7 +41,8 @@ from .results import (
 log = logging.getLogger(__name__)
 
 MESSAGE_FIELDS = ("id", "msg_id", "to", "campaign_id", "contact_id", "content", "sms_fallback", "attempts")
-SLOT_TTL_MARGIN = 30.0  # a slot outlives the HTTP timeout; a dead worker's slot expires after it
+BATCH_WINDOW = 0.01  # seconds a result batch waits for more results before it is written
+SLOT_TTL_MARGIN = 5.0  # a slot outlives the HTTP timeouts; a dead worker's slot expires after it
 
 
 @dataclass
@@ -57,8 +59,16 @@ class Stats:
 class Dispatcher:
     """Runs in the task's thread; sender threads only sleep until their booked time and do HTTP."""
 
-    def __init__(self, provider: Provider, *, budget: float, limiter: Limiter | None = None):
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        budget: float,
+        limiter: Limiter | None = None,
+        heartbeat: Callable[[], None] = lambda: None,
+    ):
         self.provider = provider
+        self.heartbeat = heartbeat
         self.limiter = limiter or get_limiter()
         self.budget = budget
         self.threads = max(1, min(provider.effective_concurrency, settings.RCS_MAX_THREADS))
@@ -110,6 +120,7 @@ class Dispatcher:
 
     def refresh(self) -> None:
         """Reload campaign states so pause / cancel take effect within a second."""
+        self.heartbeat()
         rows = Campaign.objects.filter(provider=self.provider, status__in=["sending", "paused", "cancelled"])
         self.campaign_status = dict(rows.values_list("id", "status"))
         for campaign_id in list(self.contexts):
@@ -144,17 +155,22 @@ class Dispatcher:
     def start(self, pool: ThreadPoolExecutor) -> bool:
         """Start sends while slots are free; True when the provider's global limit blocked us."""
         provider = self.provider
-        while self.backlog and self.running < self.threads:
-            message = self.backlog[0]
-            if stop := self.stopped(message):
-                self.backlog.popleft()
-                self.running += 1
-                self.results.put((Result(message.id, stop), None))
-                continue
-            token = self.limiter.try_acquire(provider.pk, provider.effective_concurrency, self.slot_ttl)
-            if token is None:
-                return True
-            self.backlog.popleft()
+        while self.backlog and self.backlog[0] is not None and (stop := self.stopped(self.backlog[0])):
+            self.running += 1
+            self.results.put((Result(self.backlog.popleft().id, stop), None))
+        want = min(len(self.backlog), self.threads - self.running)
+        if want <= 0:
+            return False
+        taken = self.limiter.take(
+            provider.pk,
+            limit=provider.effective_concurrency,
+            ttl=self.slot_ttl,
+            rate=provider.effective_rate,
+            n=want,
+        )
+        now = time.monotonic()
+        for token, wait in taken:
+            message = self.backlog.popleft()
             self.running += 1
             try:
                 request = outbound(message, self.context(message.campaign_id), provider)
@@ -162,9 +178,8 @@ class Dispatcher:
                 failed = Result(message.id, DONE_FAILED, error_code="content", error_message=str(exc))
                 self.results.put((failed, token))
                 continue
-            start_at = time.monotonic() + self.limiter.reserve(provider.pk, provider.effective_rate)
-            pool.submit(self.send_one, message, request, token, start_at)
-        return False
+            pool.submit(self.send_one, message, request, token, now + wait)
+        return len(taken) < want
 
     def idle_wait(self, deadline: float) -> float | None:
         """Seconds to sleep before work is due again, or None when there is nothing left to do."""
@@ -180,8 +195,10 @@ class Dispatcher:
         batch: list[tuple[Result, str | None]] = []
         try:
             batch.append(self.results.get(timeout=timeout))
-            while True:
-                batch.append(self.results.get_nowait())
+            # Gather what else finishes within a few ms: bigger batches, fewer round trips per message.
+            until = time.monotonic() + BATCH_WINDOW
+            while len(batch) < self.running and (left := until - time.monotonic()) > 0:
+                batch.append(self.results.get(timeout=left))
         except queue.Empty:
             pass
         if not batch:

@@ -63,6 +63,18 @@ class Limiter:
     def reset(self, provider_id: int) -> None:
         raise NotImplementedError
 
+    def take(
+        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int
+    ) -> list[tuple[str, float]]:
+        """Up to n (slot token, seconds to wait) pairs: in-flight slots plus a booked send time each."""
+        taken = []
+        for _ in range(n):
+            token = self.try_acquire(provider_id, limit, ttl)
+            if token is None:
+                break
+            taken.append((token, self.reserve(provider_id, rate)))
+        return taken
+
     def acquire(
         self, provider_id: int, limit: int, ttl: float, *, should_stop: Callable[[], bool] = lambda: False
     ) -> str | None:
@@ -191,6 +203,30 @@ class DatabaseLimiter(Limiter):
             token = secrets.token_hex(8)
             SendSlot.objects.create(provider_id=provider_id, token=token, expires=now + ttl)
             return token
+
+    def take(
+        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int
+    ) -> list[tuple[str, float]]:
+        """One transaction for a whole batch (the per-message form costs several round trips each)."""
+        from campaigns.models import SendSlot
+
+        with transaction.atomic():
+            row = self._locked(provider_id)
+            now = time.time()
+            SendSlot.objects.filter(provider_id=provider_id, expires__lt=now).delete()
+            free = limit - SendSlot.objects.filter(provider_id=provider_id).count()
+            tokens = [secrets.token_hex(8) for _ in range(max(0, min(n, free)))]
+            if not tokens:
+                return []
+            SendSlot.objects.bulk_create(
+                [SendSlot(provider_id=provider_id, token=t, expires=now + ttl) for t in tokens]
+            )
+            interval = 1 / (rate * effective_factor(row.factor, row.factor_at, now))
+            start = max(now, row.tat)
+            waits = [start + i * interval - now for i in range(len(tokens))]
+            row.tat = start + len(tokens) * interval
+            row.save(update_fields=["tat"])
+            return list(zip(tokens, waits, strict=True))
 
     def release(self, provider_id: int, tokens: list[str]) -> None:
         from campaigns.models import SendSlot

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -84,7 +84,7 @@ def write_results(results: list[Result]) -> list[str]:
             change = _apply(message, by_id[message.id], now, counters, sent_ids)
             if change is not None and change.counters:
                 recorded.append((message, change, code_before))
-        Message.objects.bulk_update(messages, WRITE_FIELDS)
+        _bulk_write(messages)
         for campaign_id, deltas in counters.items():
             if campaign_id and (updates := {k: F(k) + v for k, v in deltas.items() if v}):
                 Campaign.objects.filter(pk=campaign_id).update(**updates)
@@ -145,6 +145,35 @@ def _apply(
     _count(tally, change)
     tally["processed_count"] += 1
     return change
+
+
+CASTS = {
+    "lease_until": "timestamptz",
+    "next_attempt_at": "timestamptz",
+    "sent_at": "timestamptz",
+    "failed_at": "timestamptz",
+    "attempts": "integer",
+}
+
+
+def _bulk_write(messages: list[Message]) -> None:
+    """One UPDATE ... FROM (VALUES ...) on PostgreSQL (Django's CASE-per-field bulk_update is slow there)."""
+    if not messages:
+        return
+    if connection.vendor != "postgresql":
+        Message.objects.bulk_update(messages, WRITE_FIELDS)
+        return
+    columns = ["id", *WRITE_FIELDS]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sets = ", ".join(f"{f} = v.{f}::{CASTS.get(f, 'text')}" for f in WRITE_FIELDS)
+    sql = (
+        f"UPDATE {Message._meta.db_table} AS m SET {sets} "  # noqa: S608 - column names, not input
+        f"FROM (VALUES {', '.join([row] * len(messages))}) AS v({', '.join(columns)}) "
+        "WHERE m.id = v.id::bigint"
+    )
+    params = [getattr(m, "id" if c == "id" else c) for m in messages for c in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _count(tally: Counter, change) -> None:
