@@ -2,7 +2,7 @@
 
 from django.contrib import admin, messages
 
-from .models import Audience, AudienceImport, Campaign, Contact, Message
+from .models import Audience, AudienceImport, Campaign, Contact, InboxMessage, Message, ShortLink
 from .services import CampaignError, campaign_cancel, campaign_pause, campaign_resume
 
 
@@ -98,3 +98,28 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # statuses only change through campaigns.state.advance
+
+
+@admin.register(InboxMessage)
+class InboxMessageAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "provider", "phone", "direction", "text", "action", "message")
+    list_filter = ("direction", "action", "provider")
+    search_fields = ("phone", "text", "postback_data")
+    raw_id_fields = ("message", "contact", "event", "created_by")
+    date_hierarchy = "created_at"
+
+
+@admin.register(ShortLink)
+class ShortLinkAdmin(admin.ModelAdmin):
+    list_display = ("code", "url", "message", "click_count", "first_clicked_at", "bot_count")
+    search_fields = ("code", "url", "message__msg_id", "message__to")
+    raw_id_fields = ("message", "campaign")
+    readonly_fields = (
+        "code",
+        "url",
+        "url_hash",
+        "click_count",
+        "bot_count",
+        "first_clicked_at",
+        "last_clicked_at",
+    )

@@ -178,3 +178,15 @@ def test_short_links_are_public_and_post_is_refused(client, message):
     url = f"/c/{codes(out['text'])[0]}"
     assert client.get(url, headers={"User-Agent": PHONE_UA}).status_code == 302  # no login needed
     assert client.post(url).status_code == 405
+
+
+def test_admin_lists_short_links_and_inbox_entries(admin_client, message):
+    from campaigns.models import InboxMessage
+
+    shorten_urls({"type": "TEXT", "text": "https://shop.example/a"}, message=message)
+    InboxMessage.objects.create(provider=message.provider, phone=message.to, direction="in", text="hi")
+    for name in ("shortlink", "inboxmessage"):
+        response = admin_client.get(f"/admin/campaigns/{name}/")
+        assert response.status_code == 200
+    assert "shop.example/a" in admin_client.get("/admin/campaigns/shortlink/").content.decode()
+    assert admin_client.get("/admin/campaigns/inboxmessage/?q=hi").status_code == 200
