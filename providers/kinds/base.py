@@ -62,6 +62,8 @@ class ProviderKind:
 
     slug: ClassVar[str]
     name: ClassVar[str]
+    # Templates receive kind classes (kind.name, kind.slug): do not instantiate them there.
+    do_not_call_in_templates: ClassVar[bool] = True
     # Form fields stored in Provider.config, by key.
     config_fields: ClassVar[dict[str, forms.Field]] = {}
     # Form fields stored (encrypted) in Provider.secrets, by key. Write-only: blank means keep.
