@@ -82,3 +82,41 @@ def test_add_generic_oauth_provider_reopen_and_move_default(logged_in_page, live
     page.wait_for_selector("text=Acme OAuth is now the default provider.")
     assert page.locator("tr[data-provider='Acme OAuth'] .default-badge").count() == 1
     assert page.locator("tr[data-provider='Old default'] .default-badge").count() == 0
+
+
+def test_send_test_page_shows_request_response_and_delivered_event_live(
+    logged_in_page, live_server, simulator, settings, sync_tasks
+):
+    from providers.models import Provider
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    simulator.configure(auth="basic", read_share=1, callback_delay_ms=300)
+    provider = Provider.objects.create(
+        kind="generic_rcs",
+        nickname="Sim basic",
+        sender_id="sender-e2e",
+        config={
+            "method": "POST",
+            "endpoint": f"{simulator.url}/generic/messages",
+            "auth_type": "basic",
+            "username": "sim-user",
+        },
+        secrets={"password": "sim-pass"},
+    )
+    page = logged_in_page
+    page.goto(f"{live_server.url}/providers/{provider.pk}/test/")
+    page.fill("#id_country_code", "91")
+    page.fill("#id_number", "9812345671")
+    page.fill("#id_rcs_text", "Hello from Chromium")
+    page.click("button[type=submit]:has-text('Send test')")
+    page.wait_for_selector("#req-line")
+    assert page.inner_text("#req-line") == f"POST {simulator.url}/generic/messages"
+    assert "Authorization: Basic ********" in page.inner_text("#req-headers")
+    assert '"text": "Hello from Chromium"' in page.inner_text("#req-body")
+    assert page.inner_text("#classification") == "sent"
+    assert "HTTP 200" in page.inner_text("#resp-status")
+    assert "success" in page.inner_text("#resp-body")
+    # Callbacks arrive after the page was rendered: htmx polling brings them in.
+    page.wait_for_selector(".event-status:text-is('delivered')", timeout=10_000)
+    page.wait_for_selector(".event-status:text-is('read')", timeout=10_000)
+    assert "sim-pass" not in page.content()
