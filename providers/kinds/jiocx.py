@@ -20,6 +20,7 @@ from providers.events import (
     READ,
     REPLIED,
     SENT,
+    SMS,
     CallbackShapeError,
     DeliveryEvent,
     InboundMessage,
@@ -44,6 +45,12 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
     "SEND_MESSAGE_FAILURE": (FAILED, "send_failure"),
     "MESSAGE_EXPIRED": (FAILED, "expired"),
     "MESSAGE_REVOKED": (FAILED, "revoked"),
+}
+# SMS fallback events, reported on the same webhook (channel SMS).
+SMS_EVENT_TYPES: dict[str, tuple[str, str]] = {
+    "SMS_SENT": (SENT, ""),
+    "SMS_DELIVERED": (DELIVERED, ""),
+    "SMS_FAILED": (FAILED, "sms_failure"),
 }
 # Keys a user message may use to name the message it answers (a suggestion tap on our message).
 REPLY_TO_KEYS = ("replyToMessageId", "inReplyTo", "originalMessageId")
@@ -243,18 +250,26 @@ def _webhook_event(item: Any) -> DeliveryEvent | InboundMessage | None:
     from_number = next((str(entity[k]) for k in FROM_KEYS if entity.get(k)), "")
     if from_number.isdigit():  # JioCX numbers come without the "+"
         from_number = "+" + from_number
-    if event_type in EVENT_TYPES:
+    if event_type in EVENT_TYPES or event_type in SMS_EVENT_TYPES:
         if not msg_id:
             return None
-        status, code = EVENT_TYPES[event_type]
+        is_sms = (
+            event_type in SMS_EVENT_TYPES
+            or str(entity.get("channel") or "").upper() == SMS
+            or str(item.get("entityType") or "").upper() == "SMS_STATUS_EVENT"
+        )
+        status, code = EVENT_TYPES.get(event_type) or SMS_EVENT_TYPES[event_type]
         error = entity.get("error") if isinstance(entity.get("error"), dict) else {}
+        message = (
+            error.get("message") or error.get("description") or error.get("title") or entity.get("reason")
+        )
         return DeliveryEvent(
             msg_id=msg_id,
-            channel=RCS,
+            channel=SMS if is_sms else RCS,
             status=status,
             timestamp=when,
             error_code=str(error.get("code") or code) if status == FAILED else "",
-            error_message=str(error.get("message") or entity.get("reason") or "") if status == FAILED else "",
+            error_message=str(message or "") if status == FAILED else "",
             from_number=from_number,
         )
     response = entity.get("suggestionResponse")

@@ -106,3 +106,35 @@ def test_jiocx_other_event_types(event_type):
 def test_jiocx_unknown_shapes_raise(body):
     with pytest.raises(CallbackShapeError):
         parse("jiocx", body)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            {"entityType": "SMS_STATUS_EVENT", "entity": {"eventType": "SMS_DELIVERED", "messageId": "m-9"}},
+            ("SMS", "delivered", ""),
+        ),
+        (
+            {
+                "entity": {
+                    "eventType": "SMS_FAILED",
+                    "messageId": "m-9",
+                    "error": {"code": 908, "description": "x"},
+                }
+            },
+            ("SMS", "failed", "908"),
+        ),
+        (
+            {"entity": {"eventType": "MESSAGE_DELIVERED", "messageId": "m-9", "channel": "sms"}},
+            ("SMS", "delivered", ""),
+        ),
+        (
+            {"entity": {"eventType": "MESSAGE_DELIVERED", "messageId": "m-9", "channel": "RCS"}},
+            ("RCS", "delivered", ""),
+        ),
+    ],
+)
+def test_jiocx_sms_fallback_events(body, expected):
+    (event,) = parse("jiocx", body)
+    assert (event.channel, event.status, event.error_code) == expected

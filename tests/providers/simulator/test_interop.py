@@ -156,10 +156,6 @@ def test_jiocx_callbacks_parse_into_the_expected_events(simulator, session, rece
     assert events[4].from_number == "+4915112345671"
 
 
-@pytest.mark.xfail(
-    reason="the JioCX kind does not read SMS fallback events yet (eventType SMS_DELIVERED / SMS_FAILED, "
-    "entity.channel SMS); reported to the providers owner"
-)
 def test_jiocx_sms_fallback_events_are_sms(simulator, session, receiver):
     provider = jiocx_provider(simulator)
     simulator.configure(jiocx_webhooks={"sim-jio-agent": receiver.url}, **FAST)
