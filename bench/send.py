@@ -48,8 +48,9 @@ def _env() -> dict[str, str]:
         REDIS_URL=os.environ.get("RCS_BENCH_SEND_REDIS_URL", DEFAULT_REDIS),
         OUTBOUND_ALLOW_HOSTS="127.0.0.1",
         LOG_LEVEL="WARNING",
+        DJANGO_DEBUG="false",  # as in production (DEBUG keeps every SQL query in memory)
         PYTHONPATH=str(ROOT),
-        RCS_MAX_THREADS="100",
+        RCS_MAX_THREADS=os.environ.get("RCS_MAX_THREADS", "100"),
     )
     return env
 
@@ -84,29 +85,49 @@ def _scenario(env, sim: str, *, n: int, concurrency: int, rate: int, latency_ms:
     _sim_post(sim, "/_sim/reset", {})
     _sim_post(sim, "/_sim/config", {"latency_ms": latency_ms, "callbacks": False})
     provider_id = int(_child(env, "prepare", str(n), str(concurrency), str(rate), f"{sim}/generic/messages"))
-    started = time.monotonic()
-    procs = [
-        subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "bench.send", "dispatch", str(provider_id), str(slot)], cwd=ROOT, env=env
-        )
-        for slot in range(workers)
-    ]
-    for proc in procs:
-        proc.wait()
+    procs = [_ready(env, "dispatch", str(provider_id), str(slot)) for slot in range(workers)]
+    started = _go(procs)
     elapsed = time.monotonic() - started
     counts = json.loads(_child(env, "count", str(provider_id)))
     stats = _sim_get(sim, f"/_sim/stats?sender=bench{provider_id}")
     return {"elapsed": elapsed, "rate": counts["sent"] / elapsed, "counts": counts, "stats": stats}
 
 
-def _bare_loop(sim: str, n: int, workers: int) -> float:
+def _ready(env, *args: str) -> subprocess.Popen:
+    """A child that has imported and connected everything, waiting for "go" on stdin."""
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "bench.send", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise RuntimeError(f"bench.send {args[0]} did not start")
+    return proc
+
+
+def _go(procs: list[subprocess.Popen]) -> float:
+    """Start every child at once; returns the start time (process start-up is not measured)."""
     started = time.monotonic()
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "bench.send", "bare", sim, str(n // workers)], cwd=ROOT)  # noqa: S603
-        for _ in range(workers)
-    ]
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     for proc in procs:
         proc.wait()
+    return started
+
+
+def _wait_for_go() -> None:
+    print("ready", flush=True)
+    sys.stdin.readline()
+
+
+def _bare_loop(env, sim: str, n: int, workers: int) -> float:
+    procs = [_ready(env, "bare", sim, str(n // workers)) for _ in range(workers)]
+    started = _go(procs)
     return n / (time.monotonic() - started)
 
 
@@ -136,7 +157,7 @@ def run(options) -> list[Row]:
         n = 3000 if options.quick else 20000
         _sim_post(sim, "/_sim/reset", {})
         _sim_post(sim, "/_sim/config", {"latency_ms": 0, "callbacks": False})
-        bare = _bare_loop(sim, n, WORKERS)
+        bare = _bare_loop(env, sim, n, WORKERS)
         a = _scenario(env, sim, n=n, concurrency=100, rate=4600, latency_ms=0, workers=WORKERS)
         rows.append(
             Row(
@@ -274,8 +295,12 @@ def _dispatch(provider_id: int, slot: int) -> None:
     from campaigns.models import Campaign
     from campaigns.services import dispatch_run
 
+    Campaign.objects.exists()  # connect before the clock starts
+    _wait_for_go()
     while Campaign.objects.filter(provider_id=provider_id, status="sending").exists():
-        dispatch_run(provider_id=provider_id, slot=slot, budget=600)
+        stats = dispatch_run(provider_id=provider_id, slot=slot, budget=600)
+        if os.environ.get("RCS_BENCH_VERBOSE"):
+            print(f"dispatcher {slot}: {stats}", file=sys.stderr)
 
 
 def _count(provider_id: int) -> None:
@@ -303,6 +328,7 @@ def _bare(sim: str, n: int) -> None:
         },
     }
     prefix = f"bare-{os.getpid()}-"
+    _wait_for_go()
     for i in range(n):
         body["msgId"] = f"{prefix}{i}"
         session.post(f"{sim}/generic/messages", json=body, timeout=10).raise_for_status()

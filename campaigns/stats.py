@@ -65,6 +65,23 @@ def record(changes: Iterable[tuple]) -> None:
     failure whose code changes (RCS 2002, then SMS 905) moves between codes instead of being
     counted under the newer code only.
     """
+    stats, errors = _deltas(changes)
+    for key, deltas in stats:
+        _bump(StatBucket, key, deltas)
+    for key, deltas in errors:
+        _bump(ErrorBucket, key, deltas)
+
+
+def upsert_statements(changes: Iterable[tuple]) -> list[tuple[str, list]]:
+    """`record` as PostgreSQL upserts, for a caller that sends several statements in one round trip."""
+    stats, errors = _deltas(changes)
+    return [_upsert(StatBucket, key, deltas) for key, deltas in stats] + [
+        _upsert(ErrorBucket, key, deltas) for key, deltas in errors
+    ]
+
+
+def _deltas(changes: Iterable[tuple]) -> tuple[list, list]:
+    """(bucket key, deltas) pairs for the stat and error buckets, in a fixed order."""
     stats: dict[tuple, Counter] = defaultdict(Counter)
     errors: dict[tuple, int] = defaultdict(int)
     for message, change, *before in changes:
@@ -86,13 +103,29 @@ def record(changes: Iterable[tuple]) -> None:
             errors[(*key, code_before)] -= 1
             errors[(*key, code_after)] += 1
     # A fixed order keeps concurrent writers from deadlocking on the same rows.
-    for key in sorted(stats, key=_sort_key):
-        deltas = {k: v for k, v in stats[key].items() if v}
-        if deltas:
-            _bump(StatBucket, key, deltas)
-    for key in sorted(errors, key=_sort_key):
-        if errors[key]:
-            _bump(ErrorBucket, key, {"count": errors[key]})
+    stat_rows = [
+        (key, d) for key in sorted(stats, key=_sort_key) if (d := {k: v for k, v in stats[key].items() if v})
+    ]
+    error_rows = [(key, {"count": errors[key]}) for key in sorted(errors, key=_sort_key) if errors[key]]
+    return stat_rows, error_rows
+
+
+def _upsert(model, key: tuple, deltas: dict[str, int]) -> tuple[str, list]:
+    provider_id, campaign_id, hour, *rest = key
+    counts = list(BUCKET_FIELDS) if model is StatBucket else ["count"]
+    columns = ["provider_id", "campaign_id", "hour", *(["code"] if rest else []), *counts]
+    conflict = ["provider_id", *(["campaign_id"] if campaign_id is not None else []), "hour"]
+    conflict += ["code"] if rest else []
+    where = "campaign_id IS NOT NULL" if campaign_id is not None else "campaign_id IS NULL"
+    table = model._meta.db_table
+    sets = ", ".join(f'"{name}" = {table}."{name}" + EXCLUDED."{name}"' for name in deltas)
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    sql = (
+        f"INSERT INTO {table} ({quoted}) "  # noqa: S608 - table and column names, not input
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(conflict)}) WHERE {where} DO UPDATE SET {sets}"
+    )
+    return sql, [provider_id, campaign_id, hour, *rest, *(deltas.get(name, 0) for name in counts)]
 
 
 def _code(code: str) -> str:

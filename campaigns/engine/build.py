@@ -64,14 +64,20 @@ class CampaignContext:
         return cls(campaign, campaign.provider, template.content, ref, campaign.placeholder_mapping or [])
 
 
-def outbound(message: Message, ctx: CampaignContext | None, provider: Provider) -> OutboundMessage:
-    """The OutboundMessage for `message` (campaign messages are rendered here, at send time)."""
+def outbound(
+    message: Message, ctx: CampaignContext | None, provider: Provider, *, callback_url: str | None = None
+) -> OutboundMessage:
+    """The OutboundMessage for `message` (campaign messages are rendered here, at send time).
+
+    `callback_url` saves a URL reverse per message when the caller already knows the provider's.
+    """
+    callback_url = callback_url or provider.callback_url
     if ctx is None:  # transactional / inbox: content rendered when the message was created
         return OutboundMessage(
             msg_id=message.msg_id,
             to=message.to,
             content=message.content or {},
-            callback_url=provider.callback_url,
+            callback_url=callback_url,
         )
     campaign = ctx.campaign
     attributes = message.contact.attributes if message.contact_id and message.contact else {}
@@ -96,7 +102,7 @@ def outbound(message: Message, ctx: CampaignContext | None, provider: Provider) 
         msg_id=message.msg_id,
         to=message.to,
         content=content,
-        callback_url=provider.callback_url,
+        callback_url=callback_url,
         custom_params=[{"name": "campaign", "value": str(campaign.pk)}],
         sms=sms,
         template=template,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -21,6 +21,8 @@ from campaigns.models import Campaign, Message, MessageStatus
 class Claim:
     ids: list[int]
     lease_until: datetime
+    # The claimed rows with their contact's attributes, when the claim could load them at once.
+    messages: list[Message] | None = None
 
 
 def active_campaign_ids(provider_id: int) -> list[int]:
@@ -51,6 +53,8 @@ def claim(
         campaign_ids = active_campaign_ids(provider_id)
     now = timezone.now()
     lease_until = now + timedelta(seconds=lease_seconds)
+    if connection.vendor == "postgresql":
+        return _claim_postgresql(provider_id, limit, campaign_ids, now, lease_until)
     with transaction.atomic():
         ids = list(
             Message.objects.filter(due_filter(provider_id, campaign_ids, now))
@@ -62,6 +66,62 @@ def claim(
                 status=MessageStatus.SENDING, lease_until=lease_until, attempts=F("attempts") + 1
             )
     return Claim(ids=ids, lease_until=lease_until)
+
+
+# Claimed rows, with the fields the dispatcher sends from, and the contact's attributes.
+CLAIM_FIELDS = ("id", "msg_id", "to", "campaign_id", "contact_id", "content", "sms_fallback", "attempts")
+CLAIM_SQL = """
+WITH picked AS (
+    SELECT id FROM {message}
+    WHERE provider_id = %(provider)s
+      AND ((status = 'queued' AND next_attempt_at <= %(now)s)
+           OR (status = 'sending' AND lease_until < %(now)s))
+      AND (campaign_id IS NULL OR campaign_id = ANY(%(campaigns)s))
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE {message} AS m SET status = 'sending', lease_until = %(lease)s, attempts = m.attempts + 1
+    FROM picked WHERE m.id = picked.id
+    RETURNING {returning}
+)
+SELECT claimed.*, c.attributes FROM claimed LEFT JOIN {contact} AS c ON c.id = claimed.contact_id
+ORDER BY claimed.id
+"""
+
+
+def _claim_postgresql(
+    provider_id: int, limit: int, campaign_ids: list[int], now: datetime, lease_until: datetime
+) -> Claim:
+    """The same claim as one statement (one round trip): lock, lease and load the rows together."""
+    from campaigns.models import Contact
+
+    sql = CLAIM_SQL.format(
+        message=Message._meta.db_table,
+        contact=Contact._meta.db_table,
+        returning=", ".join(f'm."{name}"' for name in CLAIM_FIELDS),
+    )
+    params = {"provider": provider_id, "now": now, "campaigns": list(campaign_ids), "limit": limit}
+    params["lease"] = lease_until
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    messages = []
+    for *values, attributes in rows:
+        message = Message(**dict(zip(CLAIM_FIELDS, values, strict=True)), status=MessageStatus.SENDING)
+        if isinstance(message.content, str):  # the JSON column arrives decoded or as text by driver
+            message.content = Message._meta.get_field("content").from_db_value(
+                message.content, None, connection
+            )
+        if message.contact_id is not None:
+            message.contact = Contact(pk=message.contact_id, attributes=_json(attributes))
+        messages.append(message)
+    return Claim(ids=[m.id for m in messages], lease_until=lease_until, messages=messages)
+
+
+def _json(value):
+    import json
+
+    return json.loads(value) if isinstance(value, str) else (value or {})
 
 
 def next_due_at(*, provider_id: int, campaign_ids: list[int]) -> datetime | None:

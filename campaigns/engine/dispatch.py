@@ -41,7 +41,8 @@ from .results import (
 log = logging.getLogger(__name__)
 
 MESSAGE_FIELDS = ("id", "msg_id", "to", "campaign_id", "contact_id", "content", "sms_fallback", "attempts")
-BATCH_WINDOW = 0.01  # seconds a result batch waits for more results before it is written
+REFRESH_EVERY = 1.0  # seconds between campaign-state / pause / completion checks
+PENDING_EVERY = 0.5  # seconds between applying callbacks that arrived before their send was written
 SLOT_TTL_MARGIN = 5.0  # a slot outlives the HTTP timeouts; a dead worker's slot expires after it
 
 
@@ -52,6 +53,8 @@ class Stats:
     retried: int = 0
     released: int = 0
     claimed: int = 0
+    claims: int = 0  # claim transactions that got messages
+    batches: int = 0  # result batches written
     loops: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -79,6 +82,9 @@ class Dispatcher:
         self.campaign_status: dict[int, str] = {}
         self.stopping = False
         self.stats = Stats()
+        self.paused = 0.0
+        self.callback_url = provider.callback_url
+        self.sent_ids: list[str] = []  # sent since the last apply_pending()
         self.slot_ttl = settings.OUTBOUND_CONNECT_TIMEOUT + settings.OUTBOUND_READ_TIMEOUT + SLOT_TTL_MARGIN
 
     def run(self) -> Stats:
@@ -86,7 +92,7 @@ class Dispatcher:
 
         self.session = outbound_session(pool_size=self.threads)
         deadline = time.monotonic() + self.budget
-        next_refresh = 0.0
+        next_refresh = next_pending = 0.0
         with ThreadPoolExecutor(self.threads, thread_name_prefix=f"send-{self.provider.pk}") as pool:
             try:
                 while True:
@@ -94,11 +100,16 @@ class Dispatcher:
                     now = time.monotonic()
                     if now >= next_refresh:
                         self.refresh()
-                        next_refresh = now + 1.0
-                    if now >= deadline or self.limiter.paused_for(self.provider.pk) > 0:
+                        next_refresh = now + REFRESH_EVERY
+                    if now >= next_pending:
+                        self.apply_pending()
+                        next_pending = now + PENDING_EVERY
+                    if now >= deadline or self.paused > 0 or self.stopping:
                         break
-                    claimed = self.fill()
                     blocked = self.start(pool)
+                    claimed = self.fill()
+                    if claimed and not blocked:
+                        blocked = self.start(pool)
                     if not self.running and not self.backlog:
                         if claimed:
                             continue
@@ -116,17 +127,21 @@ class Dispatcher:
                 while self.running:
                     self.collect(timeout=0.5)
         self.session.close()
+        self.apply_pending()
+        self.finish_campaigns()
         return self.stats
 
     def refresh(self) -> None:
-        """Reload campaign states so pause / cancel take effect within a second."""
+        """Reload campaign states so pause / cancel take effect within a second; finish campaigns."""
         self.heartbeat()
+        self.paused = self.limiter.paused_for(self.provider.pk)
         rows = Campaign.objects.filter(provider=self.provider, status__in=["sending", "paused", "cancelled"])
         self.campaign_status = dict(rows.values_list("id", "status"))
         for campaign_id in list(self.contexts):
             if self.campaign_status.get(campaign_id) != Campaign.Status.SENDING:
                 del self.contexts[campaign_id]
         self.provider.refresh_from_db(fields=["concurrency", "max_rate", "health", "enabled", "archived_at"])
+        self.finish_campaigns()
 
     def active_ids(self) -> list[int]:
         return [cid for cid, status in self.campaign_status.items() if status == Campaign.Status.SENDING]
@@ -143,13 +158,16 @@ class Dispatcher:
         )
         if not got.ids:
             return 0
-        messages = (
-            Message.objects.filter(id__in=got.ids)
-            .select_related("contact")
-            .only(*MESSAGE_FIELDS, "contact__attributes")
-        )
+        messages = got.messages
+        if messages is None:
+            messages = (
+                Message.objects.filter(id__in=got.ids)
+                .select_related("contact")
+                .only(*MESSAGE_FIELDS, "contact__attributes")
+            )
         self.backlog.extend(messages)
         self.stats.claimed += len(got.ids)
+        self.stats.claims += 1
         return len(got.ids)
 
     def start(self, pool: ThreadPoolExecutor) -> bool:
@@ -173,7 +191,9 @@ class Dispatcher:
             message = self.backlog.popleft()
             self.running += 1
             try:
-                request = outbound(message, self.context(message.campaign_id), provider)
+                request = outbound(
+                    message, self.context(message.campaign_id), provider, callback_url=self.callback_url
+                )
             except BuildError as exc:
                 failed = Result(message.id, DONE_FAILED, error_code="content", error_message=str(exc))
                 self.results.put((failed, token))
@@ -195,15 +215,16 @@ class Dispatcher:
         batch: list[tuple[Result, str | None]] = []
         try:
             batch.append(self.results.get(timeout=timeout))
-            # Gather what else finishes within a few ms: bigger batches, fewer round trips per message.
-            until = time.monotonic() + BATCH_WINDOW
-            while len(batch) < self.running and (left := until - time.monotonic()) > 0:
-                batch.append(self.results.get(timeout=left))
+            # Take whatever else has finished, without waiting: a slot is freed only once its result
+            # is written, so a wait here would hold slots idle. Batches grow by themselves under load.
+            while len(batch) < self.running:
+                batch.append(self.results.get_nowait())
         except queue.Empty:
             pass
         if not batch:
             return
         results = [r for r, _ in batch]
+        self.stats.batches += 1
         try:
             sent_ids = write_results(results)
         finally:
@@ -224,14 +245,15 @@ class Dispatcher:
         if any(r.kind == DONE_RETRY and r.free for r in results):
             # Our own credentials problem: messages stay queued, the provider's dispatch pauses.
             self.limiter.pause(self.provider.pk, settings.RCS_AUTH_PAUSE_SECONDS)
-        if sent_ids:
-            self.apply_pending(sent_ids)
-        self.finish_campaigns()
+        self.sent_ids += sent_ids
 
-    def apply_pending(self, msg_ids: list[str]) -> None:
+    def apply_pending(self) -> None:
+        """Apply callbacks that arrived before their message was written as sent (batched, twice a second)."""
         from campaigns.events import apply_pending_for
 
-        apply_pending_for(msg_ids)
+        if self.sent_ids:
+            ids, self.sent_ids = self.sent_ids, []
+            apply_pending_for(ids)
 
     def finish_campaigns(self) -> None:
         from campaigns.services import campaign_complete_if_done
@@ -278,6 +300,7 @@ class Dispatcher:
                 result = self.interpret(
                     message, send_message(self.provider, request, session=self.session).result
                 )
+
         except Exception as exc:  # a bug must not strand the message: it goes back to the queue
             log.exception("send of %s failed unexpectedly", message.msg_id)
             result = Result(message.id, DONE_RETRY, error_code="engine", error_message=str(exc)[:300])

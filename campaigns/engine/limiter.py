@@ -126,6 +126,21 @@ PAUSED_LUA = (
     _NOW + "local u = tonumber(redis.call('GET', KEYS[1]) or '0') return tostring(math.max(0, u - now))"
 )
 PAUSE_LUA = _NOW + "redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[1])), 'EX', 3600) return 1"
+# A whole batch in one round trip: up to n slots (KEYS[1]) and a booked send time for each (KEYS[2]).
+# ARGV: rate, RECOVERY, RECOVERY_STEP, limit, ttl, token 1..n. Returns the wait of each slot taken.
+TAKE_LUA = (
+    _NOW + _FACTOR + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
+    "local k = math.min(#ARGV - 5, tonumber(ARGV[4]) - redis.call('ZCARD', KEYS[1])) "
+    "if k <= 0 then return {} end "
+    "local h = redis.call('HMGET', KEYS[2], 'tat', 'factor', 'factor_at') "
+    "local interval = 1 / (tonumber(ARGV[1]) * eff(tonumber(h[2]) or 1, tonumber(h[3]) or 0, now)) "
+    "local start = math.max(now, tonumber(h[1]) or 0) local waits = {} "
+    "for i = 1, k do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[5 + i]) "
+    "waits[i] = tostring(start + (i - 1) * interval - now) end "
+    "redis.call('HSET', KEYS[2], 'tat', tostring(start + k * interval)) "
+    "redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[5])) + 60) "
+    "redis.call('EXPIRE', KEYS[2], 86400) return waits"
+)
 
 
 class RedisLimiter(Limiter):
@@ -140,6 +155,7 @@ class RedisLimiter(Limiter):
         self._factor = self.client.register_script(FACTOR_LUA)
         self._paused = self.client.register_script(PAUSED_LUA)
         self._pause = self.client.register_script(PAUSE_LUA)
+        self._take = self.client.register_script(TAKE_LUA)
 
     def _key(self, provider_id: int, what: str) -> str:
         return f"{self.prefix}{provider_id}:{what}"
@@ -148,6 +164,16 @@ class RedisLimiter(Limiter):
         token = secrets.token_hex(8)
         ok = self._acquire(keys=[self._key(provider_id, "slots")], args=[limit, ttl, token])
         return token if ok else None
+
+    def take(
+        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int
+    ) -> list[tuple[str, float]]:
+        if n <= 0:
+            return []
+        tokens = [secrets.token_hex(8) for _ in range(n)]
+        keys = [self._key(provider_id, "slots"), self._key(provider_id, "rate")]
+        waits = self._take(keys=keys, args=[rate, RECOVERY, RECOVERY_STEP, limit, ttl, *tokens])
+        return [(token, float(wait)) for token, wait in zip(tokens, waits, strict=False)]
 
     def release(self, provider_id: int, tokens: list[str]) -> None:
         if tokens:

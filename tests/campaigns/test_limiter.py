@@ -78,6 +78,24 @@ def test_rate_reservations_are_evenly_spaced(limiter, provider):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_take_books_a_batch_of_slots_and_evenly_spaced_send_times(limiter, provider):
+    before = time.time()
+    taken = limiter.take(provider.pk, limit=5, ttl=30, rate=100, n=3)
+    assert len(taken) == 3 and len({t for t, _ in taken}) == 3
+    waits = [w for _, w in taken]
+    assert waits[0] <= 0.01 + (time.time() - before)
+    assert waits[1] - waits[0] == pytest.approx(0.01, abs=1e-6)
+    assert waits[2] - waits[1] == pytest.approx(0.01, abs=1e-6)
+    # Only 2 of the 5 slots are left; the next booking continues the same schedule.
+    more = limiter.take(provider.pk, limit=5, ttl=30, rate=100, n=4)
+    assert len(more) == 2 and limiter.in_flight(provider.pk) == 5
+    assert limiter.take(provider.pk, limit=5, ttl=30, rate=100, n=1) == []
+    assert more[0][1] >= waits[2] + 0.01 - (time.time() - before) - 0.001
+    limiter.release(provider.pk, [t for t, _ in taken])
+    assert len(limiter.take(provider.pk, limit=5, ttl=30, rate=100, n=9)) == 3
+
+
+@pytest.mark.django_db(transaction=True)
 def test_429_halves_the_rate_once_per_burst_and_it_recovers(limiter, provider, monkeypatch):
     assert limiter.factor(provider.pk) == 1
     assert limiter.slow_down(provider.pk) == pytest.approx(0.5)

@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import F
 
 from campaigns import stats
@@ -17,8 +18,13 @@ T0 = datetime(2026, 3, 1, 10, 15, tzinfo=UTC)
 pytestmark = pytest.mark.django_db
 
 
-def apply(message: Message, channel: str, status: str, at: datetime, code: str = "") -> None:
-    """What the engine and the callback handler do: advance, save, bump counters, record."""
+def apply(
+    message: Message, channel: str, status: str, at: datetime, code: str = "", *, upsert: bool = False
+) -> None:
+    """What the engine and the callback handler do: advance, save, bump counters, record.
+
+    `upsert`: record through `stats.upsert_statements` (the engine's one-round-trip path) instead.
+    """
     code_before = message.error_code
     change = advance(message, channel=channel, status=status, at=at, error_code=code)
     if not change:
@@ -28,7 +34,12 @@ def apply(message: Message, channel: str, status: str, at: datetime, code: str =
         Campaign.objects.filter(pk=message.campaign_id).update(
             **{counter_field(k): F(counter_field(k)) + v for k, v in change.counters.items() if v}
         )
-    stats.record([(message, change, code_before)])
+    if upsert:
+        with connection.cursor() as cursor:
+            for sql, params in stats.upsert_statements([(message, change, code_before)]):
+                cursor.execute(sql, params)
+    else:
+        stats.record([(message, change, code_before)])
 
 
 def bucket_rows(**scope):
@@ -115,7 +126,8 @@ def test_late_delivery_after_failure_moves_the_error_out():
     assert sum(p.failed for p in stats.series(campaign=campaign)) == 0
 
 
-def test_shuffled_random_events_agree_with_rebuild():
+@pytest.mark.parametrize("upsert", [False, True], ids=["record", "upsert"])
+def test_shuffled_random_events_agree_with_rebuild(upsert):
     rng = random.Random(7)
     provider = make_provider()
     campaign = make_campaign(provider)
@@ -140,7 +152,7 @@ def test_shuffled_random_events_agree_with_rebuild():
             events.append((m, channel, status, T0 + timedelta(minutes=rng.randint(0, 600))))
     rng.shuffle(events)
     for m, channel, status, at in events:
-        apply(m, channel, status, at, code=rng.choice(["2002", "2004", "905"]))
+        apply(m, channel, status, at, code=rng.choice(["2002", "2004", "905"]), upsert=upsert)
     incremental = bucket_rows(provider=provider)
     stats.rebuild(provider_id=provider.pk)
     assert bucket_rows(provider=provider) == incremental
