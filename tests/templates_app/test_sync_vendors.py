@@ -12,8 +12,12 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
+from providers import demo as provider_demo
 from providers.auth import _cache_key, basic_header
 from providers.models import Provider
+from rcsconnect.demo import demo_simulator_knobs
+from rcsconnect.management.commands.quickstart import simulator_flags
+from templates_app import demo as template_demo
 from templates_app.models import MessageTemplate
 
 from .conftest import CONTENT_TYPES, load_fixture
@@ -215,6 +219,22 @@ def test_generic_rcs_without_a_status_url_says_so(simulator, tmp_path):
     assert "No template status URL is set for this provider" in out
     assert "Total: 1 error, 4 written" in out  # the other steps still run
     assert status_requests(simulator) == []
+
+
+def test_quick_start_demo_syncs_out_of_the_box(simulator, no_cached_tokens):
+    simulator.configure(auth="oauth", **demo_simulator_knobs())
+    provider_demo.load(simulator_url=simulator.url, stdout=io.StringIO())
+    template_demo.load(simulator_url=simulator.url, stdout=io.StringIO())
+    before = dict(MessageTemplate.objects.values_list("name", "status"))
+    assert before == {"welcome_text": "approved", "sale_card": "approved", "new_arrivals": "draft"}
+
+    code, out, _ = run("--provider", provider_demo.GENERIC_NICKNAME)
+
+    assert code == 0, out
+    assert "Total: 3 unchanged" in out
+    assert dict(MessageTemplate.objects.values_list("name", "status")) == before
+    flags = simulator_flags(demo_simulator_knobs())
+    assert json.loads(flags[flags.index("--template-statuses") + 1]) == before
 
 
 class _Scripted(BaseHTTPRequestHandler):
