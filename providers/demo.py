@@ -29,6 +29,7 @@ def load(*, simulator_url: str, stdout: TextIO) -> None:
                 "auth_type": "oauth2",
                 "client_url": f"{url}/oauth/token",
                 "client_id": SIM_CLIENT_ID,
+                "template_status_url": f"{url}/templates/status",
                 "extra_params": [],
                 "headers": [{"name": "X-Demo", "value": "rcsconnect"}],
                 "rcs_params": [{"name": "source", "value": "demo"}],

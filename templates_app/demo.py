@@ -106,6 +106,10 @@ DEMO_TEMPLATES = [
     },
 ]
 
+# The demo simulator reports each demo template's own status (its default rule would approve every
+# name), so `sync_templates --provider "Demo RCS (simulator)"` finds them as they are.
+SIMULATOR_KNOBS = {"template_statuses": {spec["name"]: spec["status"] for spec in DEMO_TEMPLATES}}
+
 
 def load(*, simulator_url: str, stdout: TextIO) -> None:
     provider = Provider.objects.filter(nickname=DEMO_PROVIDER).first()

@@ -49,6 +49,14 @@ class SendResult:
     provider_unhealthy: bool = False  # e.g. invalid credentials (2000)
 
 
+class TemplateStatusError(Exception):
+    """The vendor answered a template status request with an error (it was reached, but said no).
+
+    `sync_templates` then asks again one name at a time, so one template the vendor chokes on does not
+    fail the others. Transport and credential errors are raised as they are (asking again cannot help).
+    """
+
+
 @dataclass
 class TemplateStatus:
     name: str
@@ -99,8 +107,22 @@ class ProviderKind:
         """Normalise one decoded callback body. Raise CallbackShapeError for an unknown shape."""
         raise NotImplementedError
 
+    def template_status_unavailable(self) -> str:
+        """Why this provider cannot be asked for template statuses; "" when it can.
+
+        The default follows `supports_template_status`. A kind whose endpoint is optional per provider
+        (a config field) overrides this to say what is missing.
+        """
+        return "" if self.supports_template_status else f"{self.name} has no template status endpoint."
+
     def template_statuses(self, session: requests.Session, names: list[str]) -> list[TemplateStatus]:
-        """Approval status of templates at the vendor (only when supports_template_status)."""
+        """Approval status of the named templates at the vendor (only when template_status_unavailable is "").
+
+        Return one TemplateStatus per name the vendor knows, with `status` one of draft, submitted,
+        approved, rejected (map the vendor's words here) or the vendor's own word when it cannot be
+        mapped; leave out names the vendor does not know. Raise TemplateStatusError when the vendor
+        answers with an error; let transport errors and `providers.auth.AuthError` propagate.
+        """
         raise NotImplementedError(f"{self.name} has no template status endpoint.")
 
     @classmethod

@@ -23,7 +23,7 @@ from providers.events import (
     InboundMessage,
 )
 
-from .base import Outcome, PreparedRequest, ProviderKind, SendResult
+from .base import Outcome, PreparedRequest, ProviderKind, SendResult, TemplateStatus, TemplateStatusError
 from .common import drop_empty, kv_list, parse_timestamp, response_json, status_result, transport_result
 
 if TYPE_CHECKING:
@@ -49,6 +49,17 @@ SMS_EVENTS = {
     "replied": REPLIED,
     "clicked": CLICKED,
     "sent": "sent",
+}
+
+# Template status endpoint [ours: WIRE.md defines none; this is the simulator's shape]:
+# GET <template status URL>?name=a&name=b -> {"templates": [{"name", "status", "reason"}]}.
+# A name the vendor does not know is left out of the answer. Vendor words -> our statuses:
+TEMPLATE_STATUSES = {
+    "draft": "draft",
+    "submitted": "submitted",
+    "pending": "submitted",
+    "approved": "approved",
+    "rejected": "rejected",
 }
 
 AUTH_NONE, AUTH_BASIC, AUTH_OAUTH2 = "none", "basic", "oauth2"
@@ -81,6 +92,14 @@ class GenericRcsKind(ProviderKind):
             help_text="The token endpoint.",
         ),
         "client_id": forms.CharField(label="Client ID", required=False, max_length=200),
+        "template_status_url": forms.URLField(
+            assume_scheme="https",
+            label="Template status URL",
+            required=False,
+            max_length=500,
+            help_text="Optional: the BSP's endpoint answering GET ?name=a&name=b with the templates' "
+            "approval status (used by sync_templates --provider). Same authentication as sending.",
+        ),
     }
     secret_fields: ClassVar[dict[str, forms.Field]] = {
         "password": forms.CharField(label="Password", required=False, max_length=500),
@@ -97,7 +116,8 @@ class GenericRcsKind(ProviderKind):
         AUTH_BASIC: ("username", "password"),
         AUTH_OAUTH2: ("client_url", "client_id", "client_secret", "extra_params"),
     }
-    url_fields: ClassVar[tuple[str, ...]] = ("endpoint", "client_url")
+    url_fields: ClassVar[tuple[str, ...]] = ("endpoint", "client_url", "template_status_url")
+    supports_template_status = True  # when the provider has a template status URL
 
     # -- send ---------------------------------------------------------------------------------------
     def build_request(self, message: OutboundMessage) -> PreparedRequest:
@@ -165,6 +185,47 @@ class GenericRcsKind(ProviderKind):
             )
         vendor_id = next((str(data[k]) for k in VENDOR_ID_KEYS if data.get(k)), "")
         return SendResult(Outcome.SENT, vendor_id=vendor_id)
+
+    # -- template status ----------------------------------------------------------------------------
+    def template_status_unavailable(self) -> str:
+        if self.provider.config.get("template_status_url"):
+            return ""
+        return "No template status URL is set for this provider (Generic RCS settings)."
+
+    def template_statuses(self, session: requests.Session, names: list[str]) -> list[TemplateStatus]:
+        url = self.provider.config.get("template_status_url", "")
+        headers = {"Accept": "application/json"}
+        headers.update({row["name"]: row["value"] for row in kv_list(self.provider.config.get("headers"))})
+        params = [("name", name) for name in names]
+        response = session.get(url, params=params, headers={**headers, **self.auth_headers(session)})
+        if response.status_code in (401, 403) and self.provider.config.get("auth_type") == AUTH_OAUTH2:
+            # As for a send: the cached token may have expired at the vendor; refresh it once.
+            auth = self.auth_headers(session, refresh=True)
+            response = session.get(url, params=params, headers={**headers, **auth})
+        if response.status_code in (401, 403):
+            from providers.auth import AuthError
+
+            refused = _vendor_error(response)
+            raise AuthError(f"The template status endpoint refused our credentials ({refused}).")
+        if not 200 <= response.status_code < 300:
+            raise TemplateStatusError(_vendor_error(response))
+        data = response_json(response)
+        items = data.get("templates") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise TemplateStatusError(f'HTTP {response.status_code}: the answer has no "templates" list.')
+        statuses = []
+        for item in items:
+            if not isinstance(item, dict) or not item.get("name"):
+                continue
+            word = str(item.get("status") or "").strip().lower()
+            statuses.append(
+                TemplateStatus(
+                    name=str(item["name"]),
+                    status=TEMPLATE_STATUSES.get(word, word),
+                    reason=str(item.get("reason") or ""),
+                )
+            )
+        return statuses
 
     # -- content mapping ----------------------------------------------------------------------------
     @classmethod
@@ -245,6 +306,15 @@ class GenericRcsKind(ProviderKind):
                         events.append(event)
             return events
         raise CallbackShapeError("Not a Generic RCS status batch or SMS event list.")
+
+
+def _vendor_error(response: requests.Response) -> str:
+    """`HTTP <code>: <the vendor's error message>` for a refused request."""
+    data = response_json(response)
+    error = data.get("error") if isinstance(data, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    text = str(message or response.text or response.reason or "")[:200]
+    return f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}"
 
 
 def _first(values: Any) -> str:

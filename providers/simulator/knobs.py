@@ -8,6 +8,10 @@ from typing import Any
 
 AUTH_MODES = ("none", "basic", "oauth")
 TEMPLATE_STATUSES = ("approved", "rejected", "pending", "submitted", "draft")
+# Not statuses: how the template status endpoint treats a name. "unknown" leaves it out of the answer
+# (a vendor that has no such template); "error" makes any request naming it answer HTTP 500.
+TEMPLATE_UNKNOWN, TEMPLATE_ERROR = "unknown", "error"
+TEMPLATE_KNOB_VALUES = (*TEMPLATE_STATUSES, TEMPLATE_UNKNOWN, TEMPLATE_ERROR)
 
 # Fixed credentials the simulator accepts (the demo providers and the tests use them).
 BASIC_USER, BASIC_PASSWORD = "sim-user", "sim-pass"
@@ -170,14 +174,18 @@ def _template_statuses(value: Any) -> dict[str, dict[str, str]]:
         status, reason = (
             (entry, "") if isinstance(entry, str) else (entry.get("status"), entry.get("reason", ""))
         )
-        if status not in TEMPLATE_STATUSES or not isinstance(reason, str):
-            raise KnobError(f"template_statuses.{name}: status must be one of {', '.join(TEMPLATE_STATUSES)}")
+        if status not in TEMPLATE_KNOB_VALUES or not isinstance(reason, str):
+            choices = ", ".join(TEMPLATE_KNOB_VALUES)
+            raise KnobError(f"template_statuses.{name}: status must be one of {choices}")
         result[str(name)] = {"status": status, "reason": reason}
     return result
 
 
 def template_status(knobs: Knobs, name: str) -> dict[str, str]:
-    """The status the simulator reports for a template name (configured, else by the name rule)."""
+    """The status the simulator reports for a template name (configured, else by the name rule).
+
+    The configured status may be TEMPLATE_UNKNOWN or TEMPLATE_ERROR: the endpoint acts on those.
+    """
     if name in knobs.template_statuses:
         return {"name": name, **knobs.template_statuses[name]}
     if name.lower().startswith("rej"):

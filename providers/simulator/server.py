@@ -23,6 +23,8 @@ from .knobs import (
     KNOB_NAMES,
     OAUTH_CLIENT_ID,
     OAUTH_CLIENT_SECRET,
+    TEMPLATE_ERROR,
+    TEMPLATE_UNKNOWN,
     KnobError,
     Knobs,
     template_status,
@@ -318,8 +320,12 @@ class Simulator:
         if not names:
             entry["status"] = 400
             return _error(400, "name", "give at least one template name: ?name=a&name=b")
+        answers = [template_status(self.knobs, name) for name in names]
+        if broken := [a["name"] for a in answers if a["status"] == TEMPLATE_ERROR]:
+            entry["status"] = 500
+            return _error(500, "name", f"simulated internal error for template {broken[0]!r}")
         entry["status"] = 200
-        return Response.json({"templates": [template_status(self.knobs, name) for name in names]})
+        return Response.json({"templates": [a for a in answers if a["status"] != TEMPLATE_UNKNOWN]})
 
     # -- control endpoints -------------------------------------------------------------------------
     def reset_endpoint(self, request: Request) -> Response:

@@ -19,5 +19,6 @@ def test_demo_providers_are_idempotent_and_point_at_the_simulator():
     assert generic.is_default and not jio.is_default
     assert generic.config["endpoint"] == "http://127.0.0.1:8025/generic/messages"
     assert generic.config["client_url"] == "http://127.0.0.1:8025/oauth/token"
+    assert generic.config["template_status_url"] == "http://127.0.0.1:8025/templates/status"
     assert jio.config["base_url"] == "http://127.0.0.1:8025/jiocx"
     assert jio.secrets == {"api_key": "sim-api-key"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,8 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from rcsconnect.demo import demo_simulator_knobs
 
 SIMULATOR_PORT = 8025
 
@@ -64,6 +67,7 @@ class Command(BaseCommand):
                 "--webhooks-from-db",
                 *("--callback-delay-ms", "400", "--read-share", "0.8", "--click-share", "0.25"),
                 *("--reply-share", "0.1", "--free-text-share", "0.3", "--follow-clicks", "true"),
+                *simulator_flags(demo_simulator_knobs()),
             ],
         }
         # Each child leads its own process group so that stopping it also stops what it spawned
@@ -105,3 +109,11 @@ def stop_all(processes, grace: float = 10.0) -> None:
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
+
+
+def simulator_flags(knobs: dict) -> list[str]:
+    """run_simulator flags for knobs (dict knobs as JSON)."""
+    flags = []
+    for name, value in knobs.items():
+        flags += ["--" + name.replace("_", "-"), json.dumps(value) if isinstance(value, dict) else str(value)]
+    return flags

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from providers.models import Provider
 from templates_app.models import MessageTemplate
-from templates_app.sync import template_statuses_refresh
+from templates_app.sync import TemplateStatusUnavailable, template_statuses_refresh
 from templates_app.transfer import templates_export, templates_import
 
 
@@ -43,16 +43,13 @@ class Command(BaseCommand):
         if options["from_file"]:
             rows += self._import(options["from_file"], options["partial"])
         if options["provider"]:
-            provider = self._provider(options["provider"])
-            rows += [
-                ("status", r.label, r.action, r.detail) for r in template_statuses_refresh(provider=provider)
-            ]
+            rows += self._refresh(self._provider(options["provider"]))
         if options["to_file"]:
             rows += self._export(options["to_file"], options.get("only_provider"))
         self._table(rows)
         failed = sum(1 for r in rows if r[2] == "error")
         if failed:
-            self.stderr.write(self.style.ERROR(f"{failed} template(s) failed."))
+            self.stderr.write(self.style.ERROR(f"{failed} row(s) failed."))
             sys.exit(1)
 
     def _provider(self, nickname: str) -> Provider:
@@ -60,6 +57,14 @@ class Command(BaseCommand):
             return Provider.objects.get(nickname=nickname)
         except Provider.DoesNotExist:
             raise CommandError(f"No provider with nickname {nickname!r}.") from None
+
+    def _refresh(self, provider: Provider):
+        try:
+            result = template_statuses_refresh(provider=provider)
+        except TemplateStatusUnavailable as exc:
+            # One row for the provider: nothing was asked, so no template is marked as failed.
+            return [("status", f"{provider.nickname} (all templates)", "error", str(exc))]
+        return [("status", r.label, r.action, r.detail) for r in result]
 
     def _import(self, path: str, partial: bool):
         try:

@@ -121,6 +121,15 @@ def test_template_statuses(simulator):
     )
 
 
+def test_template_statuses_unknown_and_error(simulator):
+    url = f"{simulator.url}/templates/status"
+    simulator.configure(template_statuses={"gone": "unknown", "broken": "error"})
+    answer = requests.get(url, params={"name": ["gone", "kept"]}, timeout=5)
+    assert answer.json() == {"templates": [{"name": "kept", "status": "approved", "reason": ""}]}
+    answer = requests.get(url, params={"name": ["kept", "broken"]}, timeout=5)
+    assert answer.status_code == 500 and "broken" in answer.json()["error"]["message"]
+
+
 def test_bad_knobs_are_refused(simulator):
     from providers.simulator import KnobError
 
