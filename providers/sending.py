@@ -79,7 +79,9 @@ def _attempt(
     response: requests.Response | None = None
     error: BaseException | None = None
     try:
-        response = session.request(request.method, request.url, headers=request.headers, json=request.json)
+        # The factory's sessions have a lean path for JSON calls (rcsconnect.http.OutboundSession).
+        send = getattr(session, "send_json", None) or session.request
+        response = send(request.method, request.url, headers=request.headers, json=request.json)
     except (requests.RequestException, BlockedAddressError, OSError) as exc:
         error = exc
     result = kind.classify(response, error)

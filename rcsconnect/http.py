@@ -10,6 +10,7 @@ same guard. Operators lift the guard for named hosts or networks with `OUTBOUND_
 from __future__ import annotations
 
 import ipaddress
+import json as jsonlib
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,9 +19,19 @@ from typing import Any
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import SSLError as Urllib3SSLError
+from urllib3.util import Timeout, parse_url
 from urllib3.util.connection import _set_socket_options
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
@@ -191,6 +202,65 @@ class OutboundSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         return super().request(method, url, *args, **kwargs)
+
+    def send_json(
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, json: Any = None
+    ) -> requests.Response:
+        """One JSON request on the session's own guarded pools, without requests' per-call machinery.
+
+        The dispatch loop sends thousands of requests a second; `Session.request` spends most of its
+        time preparing and merging settings this session never uses (cookies, proxies, hooks, auth,
+        environment). This path uses the same connection pools (so the same address guard and TLS
+        verification), the session's headers and timeouts, and answers with a `requests.Response`
+        and requests' exception types. A redirect is followed by `request()`, which re-checks the
+        guard on every hop.
+        """
+        adapter = self.get_adapter(url)
+        target = requests.PreparedRequest()
+        target.url = url
+        pool = adapter.get_connection_with_tls_context(target, verify=self.verify, proxies=None, cert=None)
+        body = jsonlib.dumps(json, allow_nan=False).encode() if json is not None else None
+        all_headers = {
+            **self.headers,
+            **({"Content-Type": "application/json"} if body else {}),
+            **(headers or {}),
+        }
+        connect, read = self.default_timeout
+        try:
+            answer = pool.urlopen(
+                method,
+                parse_url(url).request_uri,
+                body=body,
+                headers=all_headers,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=True,
+                decode_content=True,
+                retries=False,
+                timeout=Timeout(connect=connect, read=read),
+            )
+        except BlockedAddressError:
+            raise
+        except NewConnectionError as exc:  # a subclass of ConnectTimeoutError in urllib3, checked first
+            raise requests.ConnectionError(exc) from exc
+        except ConnectTimeoutError as exc:
+            raise requests.ConnectTimeout(exc) from exc
+        except ReadTimeoutError as exc:
+            raise requests.ReadTimeout(exc) from exc
+        except Urllib3SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+        except (ProtocolError, OSError, Urllib3Error) as exc:
+            raise requests.ConnectionError(exc) from exc
+        if answer.get_redirect_location():
+            return self.request(method, url, headers=headers, json=json)
+        response = requests.Response()
+        response.status_code = answer.status
+        response.headers = CaseInsensitiveDict(answer.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.reason = answer.reason
+        response.url = url
+        response._content = answer.data
+        return response
 
 
 def outbound_session(

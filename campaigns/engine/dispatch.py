@@ -43,7 +43,13 @@ log = logging.getLogger(__name__)
 MESSAGE_FIELDS = ("id", "msg_id", "to", "campaign_id", "contact_id", "content", "sms_fallback", "attempts")
 REFRESH_EVERY = 1.0  # seconds between campaign-state / pause / completion checks
 PENDING_EVERY = 0.5  # seconds between applying callbacks that arrived before their send was written
+# A send that was held back by the rate but whose thread woke this much later than its booked time
+# is booked again instead of sent late: late sends next to on-time ones would exceed the rate in a
+# 1-second window. Bounded, so a message is never starved.
+LATE_TOLERANCE = 0.005
+MAX_REBOOKS = 3
 SLOT_TTL_MARGIN = 5.0  # a slot outlives the HTTP timeouts; a dead worker's slot expires after it
+DONE_REBOOK = "rebook"  # handed back by a sender thread; never written
 
 
 @dataclass
@@ -52,6 +58,7 @@ class Stats:
     failed: int = 0
     retried: int = 0
     released: int = 0
+    rebooked: int = 0  # sends booked again because their thread woke too late
     claimed: int = 0
     claims: int = 0  # claim transactions that got messages
     batches: int = 0  # result batches written
@@ -77,6 +84,9 @@ class Dispatcher:
         self.threads = max(1, min(provider.effective_concurrency, settings.RCS_MAX_THREADS))
         self.results: queue.Queue[tuple[Result, str | None]] = queue.Queue()
         self.backlog: deque[Message] = deque()  # claimed, not started
+        self.requests: dict[int, object] = {}  # message id -> its request, built when claimed
+        self.rebooks: dict[int, int] = {}  # message id -> times its send was booked again
+        self.rebooked: deque[Message] = deque()  # handed back by sender threads (thread-safe appends)
         self.running = 0  # handed to a thread, result not written yet
         self.contexts: dict[int, CampaignContext] = {}
         self.campaign_status: dict[int, str] = {}
@@ -124,6 +134,7 @@ class Dispatcher:
                 while self.backlog:
                     self.results.put((Result(self.backlog.popleft().id, DONE_RELEASE), None))
                     self.running += 1
+                self.requests.clear()
                 while self.running:
                     self.collect(timeout=0.5)
         self.session.close()
@@ -165,7 +176,18 @@ class Dispatcher:
                 .select_related("contact")
                 .only(*MESSAGE_FIELDS, "contact__attributes")
             )
-        self.backlog.extend(messages)
+        for message in messages:
+            # Built now, not when a slot is taken: a slot's time is spent on the HTTP call only.
+            try:
+                self.requests[message.id] = outbound(
+                    message, self.context(message.campaign_id), self.provider, callback_url=self.callback_url
+                )
+            except BuildError as exc:
+                self.running += 1
+                failed = Result(message.id, DONE_FAILED, error_code="content", error_message=str(exc))
+                self.results.put((failed, None))
+                continue
+            self.backlog.append(message)
         self.stats.claimed += len(got.ids)
         self.stats.claims += 1
         return len(got.ids)
@@ -173,9 +195,11 @@ class Dispatcher:
     def start(self, pool: ThreadPoolExecutor) -> bool:
         """Start sends while slots are free; True when the provider's global limit blocked us."""
         provider = self.provider
-        while self.backlog and self.backlog[0] is not None and (stop := self.stopped(self.backlog[0])):
+        while self.backlog and (stop := self.stopped(self.backlog[0])):
             self.running += 1
-            self.results.put((Result(self.backlog.popleft().id, stop), None))
+            message = self.backlog.popleft()
+            self.requests.pop(message.id, None)
+            self.results.put((Result(message.id, stop), None))
         want = min(len(self.backlog), self.threads - self.running)
         if want <= 0:
             return False
@@ -187,18 +211,13 @@ class Dispatcher:
             n=want,
         )
         now = time.monotonic()
+        # The rate binds when the provider's schedule was already ahead of now (other sends booked):
+        # only then can a late send bunch with on-time ones.
+        binding = bool(taken) and taken[0][1] > 0
         for token, wait in taken:
             message = self.backlog.popleft()
             self.running += 1
-            try:
-                request = outbound(
-                    message, self.context(message.campaign_id), provider, callback_url=self.callback_url
-                )
-            except BuildError as exc:
-                failed = Result(message.id, DONE_FAILED, error_code="content", error_message=str(exc))
-                self.results.put((failed, token))
-                continue
-            pool.submit(self.send_one, message, request, token, now + wait)
+            pool.submit(self.send_one, message, self.requests.pop(message.id), token, now + wait, binding)
         return len(taken) < want
 
     def idle_wait(self, deadline: float) -> float | None:
@@ -223,6 +242,10 @@ class Dispatcher:
             pass
         if not batch:
             return
+        if any(r.kind == DONE_REBOOK for r, _ in batch):
+            batch = self.take_back_rebooked(batch)
+            if not batch:
+                return
         results = [r for r, _ in batch]
         self.stats.batches += 1
         try:
@@ -246,6 +269,23 @@ class Dispatcher:
             # Our own credentials problem: messages stay queued, the provider's dispatch pauses.
             self.limiter.pause(self.provider.pk, settings.RCS_AUTH_PAUSE_SECONDS)
         self.sent_ids += sent_ids
+
+    def take_back_rebooked(self, batch: list[tuple[Result, str | None]]) -> list[tuple[Result, str | None]]:
+        """Sends handed back for a new booking: free their slots, put them first in the backlog."""
+        tokens = [t for r, t in batch if r.kind == DONE_REBOOK and t]
+        self.limiter.release(self.provider.pk, tokens)
+        back = [r for r, _ in batch if r.kind == DONE_REBOOK]
+        self.running -= len(back)
+        self.stats.rebooked += len(back)
+        while self.rebooked:
+            message = self.rebooked.pop()
+            if self.stopping:  # not booked again: written back to the queue with the rest
+                self.requests.pop(message.id, None)
+                self.running += 1
+                self.results.put((Result(message.id, DONE_RELEASE), None))
+            else:
+                self.backlog.appendleft(message)
+        return [(r, t) for r, t in batch if r.kind != DONE_REBOOK]
 
     def apply_pending(self) -> None:
         """Apply callbacks that arrived before their message was written as sent (batched, twice a second)."""
@@ -287,7 +327,7 @@ class Dispatcher:
         return None
 
     # -- sender threads: no database access ---------------------------------------------------------
-    def send_one(self, message: Message, request, token: str, start_at: float) -> None:
+    def send_one(self, message: Message, request, token: str, start_at: float, held_back: bool) -> None:
         from providers.sending import send_message
 
         try:
@@ -296,6 +336,10 @@ class Dispatcher:
                 time.sleep(delay)
             if stop := self.stopped(message):
                 result = Result(message.id, stop)
+            elif held_back and self.too_late(message, start_at):
+                self.requests[message.id] = request
+                self.rebooked.append(message)
+                result = Result(message.id, DONE_REBOOK)
             else:
                 result = self.interpret(
                     message, send_message(self.provider, request, session=self.session).result
@@ -305,6 +349,18 @@ class Dispatcher:
             log.exception("send of %s failed unexpectedly", message.msg_id)
             result = Result(message.id, DONE_RETRY, error_code="engine", error_message=str(exc)[:300])
         self.results.put((result, token))
+
+    def too_late(self, message: Message, start_at: float) -> bool:
+        """Whether a rate-held send woke so late that sending now could break the rate (LATE_TOLERANCE)."""
+        interval = 1 / max(self.provider.effective_rate, 0.1)
+        if time.monotonic() - start_at <= max(LATE_TOLERANCE, interval):
+            return False
+        count = self.rebooks.get(message.id, 0)
+        if count >= MAX_REBOOKS:
+            self.rebooks.pop(message.id, None)
+            return False
+        self.rebooks[message.id] = count + 1
+        return True
 
     def interpret(self, message: Message, result) -> Result:
         # send_message has already recorded the provider's health.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import http.server
 import ipaddress
+import json
 import threading
+import time
 
 import pytest
 import requests
@@ -39,19 +41,19 @@ def test_public_addresses_are_allowed(address):
     assert is_public_address(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://127.0.0.1:9/",
-        "http://10.0.0.1/",
-        "http://172.16.0.1/",
-        "http://192.168.1.1/",
-        "http://169.254.169.254/latest/meta-data/",
-        "http://[::1]:9/",
-        "http://[::ffff:127.0.0.1]:9/",
-        "https://localhost:9/",  # a host name that resolves to 127.0.0.1
-    ],
-)
+GUARDED_URLS = [
+    "http://127.0.0.1:9/",
+    "http://10.0.0.1/",
+    "http://172.16.0.1/",
+    "http://192.168.1.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[::1]:9/",
+    "http://[::ffff:127.0.0.1]:9/",
+    "https://localhost:9/",  # a host name that resolves to 127.0.0.1
+]
+
+
+@pytest.mark.parametrize("url", GUARDED_URLS)
 def test_session_refuses_before_connecting(settings, url):
     settings.OUTBOUND_ALLOW_HOSTS = []
     settings.OUTBOUND_ALLOW_NETWORKS = []
@@ -59,8 +61,39 @@ def test_session_refuses_before_connecting(settings, url):
         outbound_session().get(url)
 
 
+@pytest.mark.parametrize("url", GUARDED_URLS)
+def test_lean_json_path_refuses_what_the_session_refuses(settings, url):
+    settings.OUTBOUND_ALLOW_HOSTS = []
+    settings.OUTBOUND_ALLOW_NETWORKS = []
+    with pytest.raises(BlockedAddressError):
+        outbound_session().send_json("POST", url, json={"a": 1})
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     redirect_to: str | None = None
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        if self.server.redirect_to and self.path == "/redirect":
+            self.send_response(307)
+            self.send_header("Location", self.server.redirect_to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path == "/slow":
+            time.sleep(1)
+        length = int(self.headers.get("Content-Length", 0))
+        echo = {
+            "path": self.path,
+            "body": json.loads(self.rfile.read(length) or b"null"),
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+        }
+        body = json.dumps(echo).encode()
+        self.send_response(202)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("X-Echo", "yes")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_GET(self):  # noqa: N802 - http.server API
         if self.server.redirect_to and self.path == "/redirect":
@@ -127,3 +160,45 @@ def test_connection_errors_stay_requests_errors(settings):
     settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
     with pytest.raises(requests.ConnectionError):
         outbound_session().get("http://127.0.0.1:9/")
+
+
+def test_lean_json_path_answers_like_session_request(settings, local_server):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    session = outbound_session()
+    url = f"http://127.0.0.1:{local_server.server_port}/send?x=1"
+    payload = {"msgId": "m-1", "text": "Grüße"}
+    lean = session.send_json(
+        "POST", url, headers={"Authorization": "Bearer t", "content-type": "application/json"}, json=payload
+    )
+    full = session.request("POST", url, headers={"Authorization": "Bearer t"}, json=payload)
+    assert lean.status_code == full.status_code == 202
+    assert lean.headers["x-echo"] == "yes" and lean.encoding == full.encoding == "utf-8"
+    assert lean.json() == full.json()
+    seen = lean.json()
+    assert seen["path"] == "/send?x=1" and seen["body"] == payload
+    assert seen["headers"]["authorization"] == "Bearer t"
+    assert seen["headers"]["content-type"] == "application/json"
+    assert seen["headers"]["user-agent"] == "rcsconnect/0.1"
+
+
+def test_lean_json_path_follows_redirects_through_the_guard(settings, local_server):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    port = local_server.server_port
+    local_server.redirect_to = f"http://127.0.0.1:{port}/moved"
+    answer = outbound_session().send_json("POST", f"http://127.0.0.1:{port}/redirect", json={"n": 1})
+    assert (
+        answer.status_code == 202 and answer.json()["path"] == "/moved" and answer.json()["body"] == {"n": 1}
+    )
+    local_server.redirect_to = f"http://127.0.0.2:{port}/"
+    with pytest.raises(BlockedAddressError):
+        outbound_session().send_json("POST", f"http://127.0.0.1:{port}/redirect", json={"n": 1})
+
+
+def test_lean_json_path_raises_requests_errors(settings, local_server):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    with pytest.raises(requests.ConnectionError) as refused:
+        outbound_session().send_json("POST", "http://127.0.0.1:9/", json={})
+    assert not isinstance(refused.value, requests.Timeout)
+    slow = outbound_session(timeout=(2.0, 0.2))
+    with pytest.raises(requests.ReadTimeout):
+        slow.send_json("POST", f"http://127.0.0.1:{local_server.server_port}/slow", json={})
