@@ -47,6 +47,7 @@ PENDING_EVERY = 0.5  # seconds between applying callbacks that arrived before th
 # is booked again instead of sent late: late sends next to on-time ones would exceed the rate in a
 # 1-second window. Bounded, so a message is never starved.
 LATE_TOLERANCE = 0.005
+RATE_BINDS_AFTER = 0.05  # seconds: a batch whose booked send times spread this far is held by the rate
 MAX_REBOOKS = 3
 SLOT_TTL_MARGIN = 5.0  # a slot outlives the HTTP timeouts; a dead worker's slot expires after it
 DONE_REBOOK = "rebook"  # handed back by a sender thread; never written
@@ -211,9 +212,9 @@ class Dispatcher:
             n=want,
         )
         now = time.monotonic()
-        # The rate binds when the provider's schedule was already ahead of now (other sends booked):
-        # only then can a late send bunch with on-time ones.
-        binding = bool(taken) and taken[0][1] > 0
+        # The rate binds when it spreads this batch's sends out (or other sends were booked ahead):
+        # only then can a late send bunch with on-time ones above the rate.
+        binding = bool(taken) and (taken[0][1] > 0 or taken[-1][1] >= RATE_BINDS_AFTER)
         for token, wait in taken:
             message = self.backlog.popleft()
             self.running += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from campaigns.engine.limiter import get_limiter
@@ -189,3 +191,41 @@ def test_transactional_send_is_idempotent_and_goes_through_the_engine(sim):
     assert first.status == MessageStatus.SENT and first.to == "+919812345678"
     assert sim.stats(provider.sender_id)["unique_msg_ids"] == 1
     assert first.content["text"] == "Hello Asha, your code is 7"
+
+
+def test_a_rate_held_send_that_wakes_late_is_booked_again_not_sent_late(sim, monkeypatch):
+    """Late sends next to on-time ones would break the rate in a 1-second window: they are re-booked
+    (at most MAX_REBOOKS times, so none is starved), and every message still ends sent once."""
+    from campaigns.engine import dispatch as dispatch_mod
+
+    provider = sim_provider(sim, max_rate=50)
+    campaign = make_campaign(provider=provider, size=12)
+    checked: set[int] = set()
+    answers: list[bool] = []
+    real_too_late = dispatch_mod.Dispatcher.too_late
+
+    def wake_late_once(self, message, start_at):
+        # The first time each message is checked, its thread "woke" 200 ms after its booked time.
+        first = message.id not in checked
+        checked.add(message.id)
+        answers.append(real_too_late(self, message, start_at - 0.2 if first else start_at))
+        return answers[-1]
+
+    monkeypatch.setattr(dispatch_mod.Dispatcher, "too_late", wake_late_once)
+    campaign = campaign_launch(campaign_id=campaign.pk)  # dispatch runs inline (sync_tasks)
+    assert campaign.status == Campaign.Status.COMPLETED and campaign.sent_count == 12
+    assert any(answers)  # at 50/s a batch's later sends were held back, "woke late", were re-booked
+    seen = sim.stats(provider.sender_id)
+    assert seen["unique_msg_ids"] == seen["total_requests"] == 12
+
+
+def test_too_late_is_bounded_per_message(sim):
+    from campaigns.engine.dispatch import MAX_REBOOKS, Dispatcher
+
+    provider = sim_provider(sim, max_rate=100)
+    dispatcher = Dispatcher(provider, budget=1)
+    message = Message(id=1)
+    now = time.monotonic()
+    assert not dispatcher.too_late(message, now)  # on time
+    answers = [dispatcher.too_late(message, now - 0.5) for _ in range(MAX_REBOOKS + 1)]
+    assert answers == [True] * MAX_REBOOKS + [False]
