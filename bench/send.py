@@ -8,8 +8,13 @@ The simulator runs as its own process (`manage.py run_simulator`, callbacks off)
 fans out a campaign, then WORKERS dispatcher processes run the engine's dispatch loop
 (`campaigns.services.dispatch_run`: claim -> HTTP -> results written) until the campaign completes.
 
+Every child process (dispatchers and bare-loop senders alike) starts, imports and connects first and
+then waits; the clock starts when all are told "go" and stops when the last one exits, so process
+start-up is measured on neither side. Each child also reports the CPU time it used after "go".
+
 (a) zero latency: msg/s, against a bare `requests.Session` loop with the same number of processes
-    posting the same request body to the same simulator (baseline, same run).
+    posting the same request body to the same simulator (baseline, same run); and the CPU time per
+    message of the sending processes on both sides (less disturbed by other load on a shared machine).
 (b) latency 100 ms, concurrency 100: achieved rate vs concurrency / latency = 1,000 msg/s, and the
     simulator's maximum in flight.
 (c) max rate 300/s, two processes: the busiest 1-second window at the vendor and the mean rate.
