@@ -67,6 +67,8 @@ def load(*, simulator_url: str, stdout: TextIO) -> None:
         sms_fallback_text="Hi {{1}}, welcome to Demo Shop! Reply STOP to opt out."
         if provider.sms_fallback
         else "",
+        # India: the fallback SMS names its DLT template (the demo provider registers one).
+        dlt_template_id=(provider.dlt_template_ids or [""])[0] if provider.india else "",
         click_tracking=Campaign.ClickTracking.OURS,
     )
     try:

@@ -12,6 +12,7 @@ from .services import provider_mark_default
 GENERIC_NICKNAME = "Demo RCS (simulator)"
 JIOCX_NICKNAME = "Demo JioCX (simulator)"
 # The simulator's fixed development credentials (see providers/simulator); not secrets.
+DEMO_PRINCIPAL_ENTITY_ID, DEMO_DLT_TEMPLATE_ID = "1101456789012345678", "1107161234567890123"
 SIM_CLIENT_ID, SIM_CLIENT_SECRET, SIM_API_KEY = "sim-client", "sim-secret", "sim-api-key"  # noqa: S105
 
 
@@ -37,6 +38,10 @@ def load(*, simulator_url: str, stdout: TextIO) -> None:
             "secrets": {"client_secret": SIM_CLIENT_SECRET},
             "sms_fallback": True,
             "sms_sender_id": "DEMOSMS",
+            # The demo audience is Indian (+91): SMS fallback there needs DLT registration (fictional IDs).
+            "india": True,
+            "principal_entity_id": DEMO_PRINCIPAL_ENTITY_ID,
+            "dlt_template_ids": [DEMO_DLT_TEMPLATE_ID],
             "enabled": True,
             "archived_at": None,
         },
