@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT = 720, 220
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 28
+MAX_DOTS = 72  # points per line drawn as dots too (beyond that the line alone reads better)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,13 @@ def _nice_max(value: int) -> int:
     return value
 
 
+def _anchor(i: int, n: int) -> str:
+    """Tick labels at the chart's edges grow inwards (they would be cut off)."""
+    if n > 1 and i == 0:
+        return "start"
+    return "end" if n > 1 and i == n - 1 else "middle"
+
+
 def line_chart(points: Sequence, lines: Sequence[Line], *, title: str) -> SafeString:
     """SVG with one polyline per `lines` entry over `points` (objects with `.hour` and the keys)."""
     if not points:
@@ -37,9 +45,17 @@ def line_chart(points: Sequence, lines: Sequence[Line], *, title: str) -> SafeSt
     top = _nice_max(max(max(getattr(p, line.key) for p in points) for line in lines))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(points) - 1, 1)
+    # One hour of data (a short campaign) is one point: drawn in the middle, as dots.
+    start = LEFT + plot_w / 2 if len(points) == 1 else LEFT
+
+    def x(i: int) -> float:
+        return start + i * step
+
+    def y(value: int) -> float:
+        return TOP + plot_h - value / top * plot_h
 
     def xy(i: int, value: int) -> str:
-        return f"{LEFT + i * step:.1f},{TOP + plot_h - value / top * plot_h:.1f}"
+        return f"{x(i):.1f},{y(value):.1f}"
 
     grid = format_html_join(
         "",
@@ -53,8 +69,11 @@ def line_chart(points: Sequence, lines: Sequence[Line], *, title: str) -> SafeSt
     ticks = sorted({0, len(points) // 2, len(points) - 1})
     labels = format_html_join(
         "",
-        '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
-        ((f"{LEFT + i * step:.1f}", HEIGHT - 8, points[i].hour.strftime("%b %d %H:00")) for i in ticks),
+        '<text class="axis" x="{}" y="{}" text-anchor="{}">{}</text>',
+        (
+            (f"{x(i):.1f}", HEIGHT - 8, _anchor(i, len(points)), points[i].hour.strftime("%b %d %H:00"))
+            for i in ticks
+        ),
     )
     polylines = format_html_join(
         "",
@@ -64,6 +83,26 @@ def line_chart(points: Sequence, lines: Sequence[Line], *, title: str) -> SafeSt
             for line in lines
         ),
     )
+    # A dot per point (a round cap on a zero-length path stays round in the stretched viewBox), so
+    # single hours and short series are visible; each carries its value as a tooltip.
+    dots = format_html_join(
+        "",
+        '<path class="dot {}" d="M{} {}h0"><title>{}: {} ({})</title></path>',
+        (
+            (
+                line.css,
+                f"{x(i):.1f}",
+                f"{y(getattr(p, line.key)):.1f}",
+                line.label,
+                f"{getattr(p, line.key):,}",
+                p.hour.strftime("%b %d %H:00"),
+            )
+            for line in lines
+            for i, p in enumerate(points)
+        )
+        if len(points) <= MAX_DOTS
+        else (),
+    )
     legend = format_html_join(
         "",
         '<span class="legend-item"><i class="swatch {}"></i>{} <b>{}</b></span>',
@@ -71,13 +110,14 @@ def line_chart(points: Sequence, lines: Sequence[Line], *, title: str) -> SafeSt
     )
     svg = format_html(
         '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-label="{}" preserveAspectRatio="none">'
-        "{}{}{}</svg>",
+        "{}{}{}{}</svg>",
         WIDTH,
         HEIGHT,
         title,
         grid,
         labels,
         polylines,
+        dots,
     )
     return format_html(
         '<figure class="chart-box">{}<figcaption class="legend">{} <span class="muted">per hour, UTC</span>'
