@@ -3,7 +3,9 @@
 One OAuth token per provider is kept in the Django cache (the database cache embedded, Redis in
 production), so every web and worker process shares it. It is refreshed `TOKEN_MARGIN` seconds
 before it expires and once when the vendor answers 401/403. The cache key includes a hash of the
-credentials, so editing them invalidates the old token.
+credentials, so editing them invalidates the old token. A token read from the shared cache is also
+kept in the process for up to `LOCAL_SECONDS`, so the dispatch loop's sender threads do not ask the shared
+cache (a database table in the embedded default) once per message.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
 TOKEN_MARGIN = 60  # seconds before expiry a token is replaced
 MIN_TOKEN_LIFETIME = 5
 LOCK_SECONDS = 15  # one process fetches while the others wait for its token
+LOCAL_SECONDS = 5.0  # a token is reused from this process's memory at most this long
+
+# cache key -> (monotonic time until which it may be used, token); dict reads and writes are atomic.
+_local: dict[str, tuple[float, str]] = {}
 
 
 class AuthError(Exception):
@@ -51,24 +57,41 @@ def _cache_key(provider: Provider) -> str:
 
 
 def forget_token(provider: Provider) -> None:
-    cache.delete(_cache_key(provider))
+    key = _cache_key(provider)
+    _local.pop(key, None)
+    cache.delete(key)
+
+
+def forget_local_tokens() -> None:
+    """Drop the tokens kept in this process (tests; the shared cache is untouched)."""
+    _local.clear()
+
+
+def _remember(key: str, entry: dict[str, Any]) -> str:
+    valid_for = entry["refresh_at"] - time.time()
+    _local[key] = (time.monotonic() + min(LOCAL_SECONDS, valid_for), entry["access_token"])
+    return entry["access_token"]
 
 
 def oauth_token(provider: Provider, session: requests.Session, *, refresh: bool = False) -> str:
     """A valid access token for the provider, from the shared cache or the token endpoint."""
     key = _cache_key(provider)
     if not refresh:
-        cached = _usable(cache.get(key))
-        if cached:
-            return cached
+        local = _local.get(key)
+        if local and local[0] > time.monotonic():
+            return local[1]
+        entry = cache.get(key)
+        if _usable(entry):
+            return _remember(key, entry)
         # Another process may be fetching right now: wait briefly for its token instead of
         # sending a burst of token requests when a token expires under load.
         if not cache.add(key + ":lock", 1, LOCK_SECONDS):
             deadline = time.monotonic() + LOCK_SECONDS
             while time.monotonic() < deadline:
                 time.sleep(0.1)
-                if cached := _usable(cache.get(key)):
-                    return cached
+                entry = cache.get(key)
+                if _usable(entry):
+                    return _remember(key, entry)
     try:
         token = fetch_token(provider, session)
     finally:
@@ -78,7 +101,7 @@ def oauth_token(provider: Provider, session: requests.Session, *, refresh: bool 
     usable = lifetime - TOKEN_MARGIN if lifetime > 2 * TOKEN_MARGIN else lifetime / 2
     entry = {"access_token": token["access_token"], "refresh_at": time.time() + usable}
     cache.set(key, entry, timeout=max(1, int(usable)))
-    return entry["access_token"]
+    return _remember(key, entry)
 
 
 def _usable(entry: dict[str, Any] | None) -> str | None:

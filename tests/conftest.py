@@ -34,3 +34,13 @@ def sync_tasks(monkeypatch):
 
     monkeypatch.setattr(Conf, "SYNC", True)
     return Conf
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_tokens():
+    """OAuth tokens kept in this process's memory do not leak from one test into the next."""
+    from providers.auth import forget_local_tokens
+
+    forget_local_tokens()
+    yield
+    forget_local_tokens()

@@ -154,6 +154,15 @@ class Dispatcher:
                 del self.contexts[campaign_id]
         self.provider.refresh_from_db(fields=["concurrency", "max_rate", "health", "enabled", "archived_at"])
         self.finish_campaigns()
+        self.warm_credentials()
+
+    def warm_credentials(self) -> None:
+        """Fetch the provider's credentials here, so sender threads find them in memory (an OAuth
+        token in `providers.auth`) instead of each asking the shared cache or the token endpoint."""
+        try:
+            self.provider.kind_class(self.provider).auth_headers(self.session)
+        except Exception:  # noqa: BLE001 - the sender threads meet and report the same problem
+            log.debug("credentials for provider %s not available yet", self.provider.pk, exc_info=True)
 
     def active_ids(self) -> list[int]:
         return [cid for cid, status in self.campaign_status.items() if status == Campaign.Status.SENDING]

@@ -158,7 +158,10 @@ def test_oauth_token_expiry_and_token_endpoint_failure(simulator, session, clean
     # The token endpoint fails: the message stays queued and the provider shows unhealthy.
     from django.core.cache import cache
 
+    from providers.auth import forget_local_tokens
+
     cache.clear()
+    forget_local_tokens()
     simulator.configure(token_error_500=1.0)
     attempt = send_message(provider, message, session=session)
     assert (attempt.result.outcome, attempt.result.error_code) == (Outcome.RETRY, "auth")
