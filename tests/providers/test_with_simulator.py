@@ -182,3 +182,22 @@ def test_basic_auth_with_wrong_password_keeps_message_queued(simulator, session)
     attempt = send_message(provider, payload_message(fixture("generic_rcs", "text")), session=session)
     assert (attempt.result.outcome, attempt.status_code) == (Outcome.RETRY, 401)
     assert json.loads(attempt.response_body) is not None
+
+
+@pytest.mark.django_db
+def test_a_token_is_reused_from_memory_without_asking_the_shared_cache(
+    simulator, session, clean_cache, monkeypatch
+):
+    from providers import auth
+
+    simulator.configure(auth="oauth", callbacks=False)
+    provider = generic_at(simulator, "oauth2")
+    first = auth.oauth_token(provider, session)
+    # Within LOCAL_SECONDS the token comes from this process's memory: the shared cache is not read.
+    monkeypatch.setattr(auth.cache, "get", lambda *a, **k: pytest.fail("shared cache read"))
+    assert auth.oauth_token(provider, session) == first
+    monkeypatch.undo()
+    # Forgetting the token drops the copy in memory too: the next call fetches a new one.
+    auth.forget_token(provider)
+    assert auth.oauth_token(provider, session) != first
+    assert simulator.stats()["tokens_issued"] == 2
