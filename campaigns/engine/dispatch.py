@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -51,6 +53,7 @@ RATE_BINDS_AFTER = 0.05  # seconds: a batch whose booked send times spread this 
 MAX_REBOOKS = 3
 SLOT_TTL_MARGIN = 5.0  # a slot outlives the HTTP timeouts; a dead worker's slot expires after it
 DONE_REBOOK = "rebook"  # handed back by a sender thread; never written
+STOP = object()  # tells the writer thread to finish
 
 
 @dataclass
@@ -96,6 +99,11 @@ class Dispatcher:
         self.paused = 0.0
         self.callback_url = provider.callback_url
         self.sent_ids: list[str] = []  # sent since the last apply_pending()
+        # With a writer thread (see run), `running` and `sent_ids` change in two threads.
+        self.lock = threading.Lock()
+        self.progress = threading.Event()  # the writer freed slots (or stopped)
+        self.writer: threading.Thread | None = None
+        self.writer_error: BaseException | None = None
         self.slot_ttl = settings.OUTBOUND_CONNECT_TIMEOUT + settings.OUTBOUND_READ_TIMEOUT + SLOT_TTL_MARGIN
 
     def run(self) -> Stats:
@@ -104,10 +112,19 @@ class Dispatcher:
         self.session = outbound_session(pool_size=self.threads)
         deadline = time.monotonic() + self.budget
         next_refresh = next_pending = 0.0
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            # Results are written by a thread of their own (its own connection): a finished send's
+            # slot is freed while this loop claims and starts, instead of after it. Not inside an
+            # open transaction (the writer could not see its rows), and not on SQLite (one writer).
+            self.writer = threading.Thread(
+                target=self.write_loop, name=f"write-{self.provider.pk}", daemon=True
+            )
+            self.writer.start()
         with ThreadPoolExecutor(self.threads, thread_name_prefix=f"send-{self.provider.pk}") as pool:
             try:
                 while True:
                     self.stats.loops += 1
+                    self.progress.clear()
                     now = time.monotonic()
                     if now >= next_refresh:
                         self.refresh()
@@ -115,7 +132,7 @@ class Dispatcher:
                     if now >= next_pending:
                         self.apply_pending()
                         next_pending = now + PENDING_EVERY
-                    if now >= deadline or self.paused > 0 or self.stopping:
+                    if now >= deadline or self.paused > 0 or self.stopping or self.writer_error:
                         break
                     blocked = self.start(pool)
                     claimed = self.fill()
@@ -129,19 +146,61 @@ class Dispatcher:
                             break
                         time.sleep(wait)
                         continue
-                    self.collect(timeout=0.005 if blocked and not self.running else 0.05)
+                    timeout = 0.005 if blocked and not self.running else 0.05
+                    if self.writer:
+                        self.progress.wait(timeout)
+                    else:
+                        self.collect(timeout=timeout)
             finally:
                 self.stopping = True
                 while self.backlog:
                     self.results.put((Result(self.backlog.popleft().id, DONE_RELEASE), None))
-                    self.running += 1
+                    self.add_running(1)
                 self.requests.clear()
-                while self.running:
-                    self.collect(timeout=0.5)
+                if self.writer:
+                    while self.running and self.writer.is_alive():
+                        self.progress.wait(0.5)
+                        self.progress.clear()
+                    self.results.put((STOP, None))
+                    self.writer.join()
+                else:
+                    while self.running:
+                        self.collect(timeout=0.5)
         self.session.close()
+        if self.writer_error:
+            raise self.writer_error
         self.apply_pending()
         self.finish_campaigns()
         return self.stats
+
+    def add_running(self, n: int) -> None:
+        with self.lock:
+            self.running += n
+
+    def write_loop(self) -> None:
+        """The writer thread: writes each batch of results as soon as there is one, then frees slots."""
+        try:
+            while True:
+                batch = [self.results.get()]
+                while True:
+                    try:
+                        batch.append(self.results.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(r is STOP for r, _ in batch)
+                batch = [item for item in batch if item[0] is not STOP]
+                if batch:
+                    self.write_batch(batch)
+                    self.progress.set()
+                if stop:
+                    return
+        except BaseException as exc:  # the loop re-raises it; leased messages are claimed again later
+            log.exception("writing send results failed for provider %s", self.provider.pk)
+            self.writer_error = exc
+            self.stopping = True
+        finally:
+            self.progress.set()
+            connection.close()
 
     def refresh(self) -> None:
         """Reload campaign states so pause / cancel take effect within a second; finish campaigns."""
@@ -193,7 +252,7 @@ class Dispatcher:
                     message, self.context(message.campaign_id), self.provider, callback_url=self.callback_url
                 )
             except BuildError as exc:
-                self.running += 1
+                self.add_running(1)
                 failed = Result(message.id, DONE_FAILED, error_code="content", error_message=str(exc))
                 self.results.put((failed, None))
                 continue
@@ -206,7 +265,7 @@ class Dispatcher:
         """Start sends while slots are free; True when the provider's global limit blocked us."""
         provider = self.provider
         while self.backlog and (stop := self.stopped(self.backlog[0])):
-            self.running += 1
+            self.add_running(1)
             message = self.backlog.popleft()
             self.requests.pop(message.id, None)
             self.results.put((Result(message.id, stop), None))
@@ -226,7 +285,7 @@ class Dispatcher:
         binding = bool(taken) and (taken[0][1] > 0 or taken[-1][1] >= RATE_BINDS_AFTER)
         for token, wait in taken:
             message = self.backlog.popleft()
-            self.running += 1
+            self.add_running(1)
             pool.submit(self.send_one, message, self.requests.pop(message.id), token, now + wait, binding)
         return len(taken) < want
 
@@ -250,8 +309,10 @@ class Dispatcher:
                 batch.append(self.results.get_nowait())
         except queue.Empty:
             pass
-        if not batch:
-            return
+        if batch:
+            self.write_batch(batch)
+
+    def write_batch(self, batch: list[tuple[Result, str | None]]) -> None:
         if any(r.kind == DONE_REBOOK for r, _ in batch):
             batch = self.take_back_rebooked(batch)
             if not batch:
@@ -263,7 +324,7 @@ class Dispatcher:
         finally:
             # Slots are freed only once results are stored: a crash repeats at most what was in flight.
             self.limiter.release(self.provider.pk, [t for _, t in batch if t])
-            self.running -= len(batch)
+            self.add_running(-len(batch))
         for r in results:
             if r.kind == DONE_SENT:
                 self.stats.sent += 1
@@ -278,20 +339,21 @@ class Dispatcher:
         if any(r.kind == DONE_RETRY and r.free for r in results):
             # Our own credentials problem: messages stay queued, the provider's dispatch pauses.
             self.limiter.pause(self.provider.pk, settings.RCS_AUTH_PAUSE_SECONDS)
-        self.sent_ids += sent_ids
+        with self.lock:
+            self.sent_ids += sent_ids
 
     def take_back_rebooked(self, batch: list[tuple[Result, str | None]]) -> list[tuple[Result, str | None]]:
         """Sends handed back for a new booking: free their slots, put them first in the backlog."""
         tokens = [t for r, t in batch if r.kind == DONE_REBOOK and t]
         self.limiter.release(self.provider.pk, tokens)
         back = [r for r, _ in batch if r.kind == DONE_REBOOK]
-        self.running -= len(back)
+        self.add_running(-len(back))
         self.stats.rebooked += len(back)
         while self.rebooked:
             message = self.rebooked.pop()
             if self.stopping:  # not booked again: written back to the queue with the rest
                 self.requests.pop(message.id, None)
-                self.running += 1
+                self.add_running(1)
                 self.results.put((Result(message.id, DONE_RELEASE), None))
             else:
                 self.backlog.appendleft(message)
@@ -301,8 +363,9 @@ class Dispatcher:
         """Apply callbacks that arrived before their message was written as sent (batched, twice a second)."""
         from campaigns.events import apply_pending_for
 
-        if self.sent_ids:
+        with self.lock:
             ids, self.sent_ids = self.sent_ids, []
+        if ids:
             apply_pending_for(ids)
 
     def finish_campaigns(self) -> None:
