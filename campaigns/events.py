@@ -34,6 +34,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from providers.callbacks import INBOUND
 from providers.events import RCS, REPLIED
 from providers.models import ProviderEvent
+from rcsconnect.db import bulk_update
 
 from . import stats
 from .models import Campaign, Contact, InboxMessage, Message
@@ -325,7 +326,7 @@ def _write(
     fields = set().union(*changed.values()) if changed else set()
     dirty = [messages[pk] for pk, f in changed.items() if f]
     if dirty:
-        Message.objects.bulk_update(dirty, sorted(fields))
+        bulk_update(dirty, sorted(fields))
     ProviderEvent.objects.filter(pk__in=applied).update(applied=True)
     if entries:
         InboxMessage.objects.bulk_create(entries)
