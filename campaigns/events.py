@@ -155,6 +155,11 @@ def events_applier_run(*, budget: float | None = None) -> int:
             applied += result.applied
             skip.update(result.pending_ids)
             if result.applied or result.pending_ids:
+                if result.applied + len(result.pending_ids) < APPLIER_BATCH:
+                    # A part batch: let callbacks gather for a moment. A batch costs about the same
+                    # whatever its size (claim, lock, bulk update, counters, commit), so applying
+                    # whatever trickled in back to back would take CPU from the web workers.
+                    time.sleep(settings.RCS_EVENTS_APPLIER_PAUSE)
                 continue
             cache.delete(APPLIER_KEY)
             if not ProviderEvent.objects.filter(_applicable(skip), applied=False).exists():
