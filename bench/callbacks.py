@@ -150,6 +150,56 @@ def _counts(env: dict[str, str]) -> dict:
     return json.loads(_django(env, "count").strip().splitlines()[-1])
 
 
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by our process groups, this database's backends and the whole machine."""
+
+    def __init__(self, database_url: str, groups: dict[str, int]) -> None:
+        self.database_url, self.groups = database_url, groups
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        import psycopg
+
+        pids: dict[str, list[int]] = {name: [] for name in self.groups}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    pgid = os.getpgid(int(entry))
+                except OSError:
+                    continue
+                for name, group in self.groups.items():
+                    if pgid == group:
+                        pids[name].append(int(entry))
+        admin = self.database_url.rsplit("/", 1)[0] + "/postgres"
+        name = self.database_url.rsplit("/", 1)[1]
+        with psycopg.connect(admin, autocommit=True) as conn:
+            query = "SELECT pid FROM pg_stat_activity WHERE datname = %s"
+            pids["postgres"] = [row[0] for row in conn.execute(query, (name,))]
+        with open("/proc/stat") as handle:
+            ticks = [int(v) for v in handle.readline().split()[1:]]
+        busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle, iowait
+        sample = {group: {pid: _cpu(pid) for pid in group_pids} for group, group_pids in pids.items()}
+        sample["machine"] = {0: busy}
+        return sample
+
+    @staticmethod
+    def used(before: dict, after: dict) -> dict[str, float]:
+        """CPU seconds per group between two samples (processes started in between count fully)."""
+        return {
+            group: sum(max(0.0, cpu - before.get(group, {}).get(pid, 0.0)) for pid, cpu in pids.items())
+            for group, pids in after.items()
+        }
+
+
 def _wait_http(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -206,16 +256,21 @@ def run(options) -> list[Row]:
     )
     try:
         _wait_http(f"{base}/healthz")
+        meter = CpuMeter(database_url, {"web": gunicorn.pid, "applier": qcluster.pid})
         threads = 2
         _wrk(base, "/bench/bare/", threads=threads, connections=connections, seconds=2, n=n)  # warm-up
+        before = meter.sample()
         bare = _wrk(base, "/bench/bare/", threads=threads, connections=connections, seconds=seconds, n=n)
+        bare_cpu = meter.used(before, meter.sample())
         print(f"  bare view: {bare}", file=sys.stderr, flush=True)
         # Warm-up like the bare view's (each worker's first callback imports and connects what the
         # bare view never needs): "sent" statuses (requests 2n.. of the script), so the measured run's
         # "delivered" ones are still new events.
         path = f"/callbacks/{token}/"
         warm = _wrk(base, path, threads=threads, connections=connections, seconds=2, n=n, offset=2 * n)
+        before = meter.sample()
         cb = _wrk(base, path, threads=threads, connections=connections, seconds=seconds, n=n)
+        cb_cpu = meter.used(before, meter.sample())
         print(f"  callbacks: {cb}", file=sys.stderr, flush=True)
         load_end = time.monotonic()
         counts = _counts(env)
@@ -277,7 +332,26 @@ def run(options) -> list[Row]:
             ok=lost == 0 and counts["pending_events"] == 0,
         ),
         Row(NAME, "applier: all applied this long after the load ended", drain, "s"),
+        *_cpu_rows(cb_cpu, cb["requests"], bare_cpu, bare["requests"], cb["duration_us"] / 1e6),
         Row(NAME, "applier: events applied per second (load + drain)", applied_rate, "events/s"),
+    ]
+
+
+def _cpu_rows(cb: dict, cb_requests: int, bare: dict, bare_requests: int, seconds: float) -> list[Row]:
+    """Where the CPU of one request goes, and how much of the machine other processes took."""
+    per_cb = {k: v * 1000 / max(1, cb_requests) for k, v in cb.items()}
+    per_bare = {k: v * 1000 / max(1, bare_requests) for k, v in bare.items()}
+    ours = cb["web"] + cb["postgres"] + cb["applier"]
+    return [
+        Row(NAME, "CPU per request: gunicorn workers", per_cb["web"], "ms", baseline=per_bare["web"]),
+        Row(NAME, "CPU per request: PostgreSQL backends", per_cb["postgres"], "ms"),
+        Row(NAME, "CPU per request: applier (task cluster)", per_cb["applier"], "ms"),
+        Row(
+            NAME,
+            "cores busy with anything else (wrk, Redis, others)",
+            (cb["machine"] - ours) / seconds,
+            "",
+        ),
     ]
 
 
