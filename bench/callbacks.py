@@ -53,7 +53,7 @@ function init(args)
 end
 
 function request()
-  local i = tid + threads * counter
+  local i = __OFFSET__ + tid + threads * counter
   counter = counter + 1
   local status = statuses[(math.floor(i / n_messages) % 3) + 1]
   local body = '{"payloadVersion":"0.1","statuses":[{"msgId":"bench-' .. (i % n_messages) ..
@@ -114,8 +114,11 @@ def _django(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def _wrk(url: str, path: str, *, threads: int, connections: int, seconds: int, n: int) -> dict:
+def _wrk(
+    url: str, path: str, *, threads: int, connections: int, seconds: int, n: int, offset: int = 0
+) -> dict:
     script = LUA.replace("__N__", str(n)).replace("__PATH__", path).replace("__THREADS__", str(threads))
+    script = script.replace("__OFFSET__", str(offset))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
@@ -145,6 +148,56 @@ def _wrk(url: str, path: str, *, threads: int, connections: int, seconds: int, n
 
 def _counts(env: dict[str, str]) -> dict:
     return json.loads(_django(env, "count").strip().splitlines()[-1])
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by our process groups, this database's backends and the whole machine."""
+
+    def __init__(self, database_url: str, groups: dict[str, int]) -> None:
+        self.database_url, self.groups = database_url, groups
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        import psycopg
+
+        pids: dict[str, list[int]] = {name: [] for name in self.groups}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    pgid = os.getpgid(int(entry))
+                except OSError:
+                    continue
+                for name, group in self.groups.items():
+                    if pgid == group:
+                        pids[name].append(int(entry))
+        admin = self.database_url.rsplit("/", 1)[0] + "/postgres"
+        name = self.database_url.rsplit("/", 1)[1]
+        with psycopg.connect(admin, autocommit=True) as conn:
+            query = "SELECT pid FROM pg_stat_activity WHERE datname = %s"
+            pids["postgres"] = [row[0] for row in conn.execute(query, (name,))]
+        with open("/proc/stat") as handle:
+            ticks = [int(v) for v in handle.readline().split()[1:]]
+        busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle, iowait
+        sample = {group: {pid: _cpu(pid) for pid in group_pids} for group, group_pids in pids.items()}
+        sample["machine"] = {0: busy}
+        return sample
+
+    @staticmethod
+    def used(before: dict, after: dict) -> dict[str, float]:
+        """CPU seconds per group between two samples (processes started in between count fully)."""
+        return {
+            group: sum(max(0.0, cpu - before.get(group, {}).get(pid, 0.0)) for pid, cpu in pids.items())
+            for group, pids in after.items()
+        }
 
 
 def _wait_http(url: str, timeout: float = 30.0) -> None:
@@ -203,13 +256,21 @@ def run(options) -> list[Row]:
     )
     try:
         _wait_http(f"{base}/healthz")
+        meter = CpuMeter(database_url, {"web": gunicorn.pid, "applier": qcluster.pid})
         threads = 2
         _wrk(base, "/bench/bare/", threads=threads, connections=connections, seconds=2, n=n)  # warm-up
+        before = meter.sample()
         bare = _wrk(base, "/bench/bare/", threads=threads, connections=connections, seconds=seconds, n=n)
+        bare_cpu = meter.used(before, meter.sample())
         print(f"  bare view: {bare}", file=sys.stderr, flush=True)
-        cb = _wrk(
-            base, f"/callbacks/{token}/", threads=threads, connections=connections, seconds=seconds, n=n
-        )
+        # Warm-up like the bare view's (each worker's first callback imports and connects what the
+        # bare view never needs): "sent" statuses (requests 2n.. of the script), so the measured run's
+        # "delivered" ones are still new events.
+        path = f"/callbacks/{token}/"
+        warm = _wrk(base, path, threads=threads, connections=connections, seconds=2, n=n, offset=2 * n)
+        before = meter.sample()
+        cb = _wrk(base, path, threads=threads, connections=connections, seconds=seconds, n=n)
+        cb_cpu = meter.used(before, meter.sample())
         print(f"  callbacks: {cb}", file=sys.stderr, flush=True)
         load_end = time.monotonic()
         counts = _counts(env)
@@ -229,8 +290,9 @@ def run(options) -> list[Row]:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
-    acknowledged = cb["requests"] - cb["non2xx"]
-    lost = max(0, acknowledged - counts["applied_events"])
+    acknowledged = cb["requests"] - cb["non2xx"] + warm["requests"] - warm["non2xx"]
+    applied = counts["applied_events"]
+    lost = max(0, acknowledged - applied)
     setup = f"gunicorn {workers} sync workers, wrk {threads} threads x {connections} connections, {seconds} s"
     applied_rate = counts["applied_events"] / (cb["duration_us"] / 1e6 + drain)
     return [
@@ -263,14 +325,33 @@ def run(options) -> list[Row]:
         ),
         Row(
             NAME,
-            f"events lost ({acknowledged} acknowledged, {counts['applied_events']} stored+applied)",
+            f"events lost ({acknowledged} acknowledged with the warm-up, {applied} stored+applied)",
             lost,
             "",
             target="0",
             ok=lost == 0 and counts["pending_events"] == 0,
         ),
         Row(NAME, "applier: all applied this long after the load ended", drain, "s"),
+        *_cpu_rows(cb_cpu, cb["requests"], bare_cpu, bare["requests"], cb["duration_us"] / 1e6),
         Row(NAME, "applier: events applied per second (load + drain)", applied_rate, "events/s"),
+    ]
+
+
+def _cpu_rows(cb: dict, cb_requests: int, bare: dict, bare_requests: int, seconds: float) -> list[Row]:
+    """Where the CPU of one request goes, and how much of the machine other processes took."""
+    per_cb = {k: v * 1000 / max(1, cb_requests) for k, v in cb.items()}
+    per_bare = {k: v * 1000 / max(1, bare_requests) for k, v in bare.items()}
+    ours = cb["web"] + cb["postgres"] + cb["applier"]
+    return [
+        Row(NAME, "CPU per request: gunicorn workers", per_cb["web"], "ms", baseline=per_bare["web"]),
+        Row(NAME, "CPU per request: PostgreSQL backends", per_cb["postgres"], "ms"),
+        Row(NAME, "CPU per request: applier (task cluster)", per_cb["applier"], "ms"),
+        Row(
+            NAME,
+            "cores busy with anything else (wrk, Redis, others)",
+            (cb["machine"] - ours) / seconds,
+            "",
+        ),
     ]
 
 

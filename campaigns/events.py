@@ -34,6 +34,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from providers.callbacks import INBOUND
 from providers.events import RCS, REPLIED
 from providers.models import ProviderEvent
+from rcsconnect.db import bulk_update
 
 from . import stats
 from .models import Campaign, Contact, InboxMessage, Message
@@ -154,6 +155,11 @@ def events_applier_run(*, budget: float | None = None) -> int:
             applied += result.applied
             skip.update(result.pending_ids)
             if result.applied or result.pending_ids:
+                if result.applied + len(result.pending_ids) < APPLIER_BATCH:
+                    # A part batch: let callbacks gather for a moment. A batch costs about the same
+                    # whatever its size (claim, lock, bulk update, counters, commit), so applying
+                    # whatever trickled in back to back would take CPU from the web workers.
+                    time.sleep(settings.RCS_EVENTS_APPLIER_PAUSE)
                 continue
             cache.delete(APPLIER_KEY)
             if not ProviderEvent.objects.filter(_applicable(skip), applied=False).exists():
@@ -325,7 +331,7 @@ def _write(
     fields = set().union(*changed.values()) if changed else set()
     dirty = [messages[pk] for pk, f in changed.items() if f]
     if dirty:
-        Message.objects.bulk_update(dirty, sorted(fields))
+        bulk_update(dirty, sorted(fields))
     ProviderEvent.objects.filter(pk__in=applied).update(applied=True)
     if entries:
         InboxMessage.objects.bulk_create(entries)

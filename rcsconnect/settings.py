@@ -103,7 +103,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "rcsconnect.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "rcs",
         }
@@ -270,3 +270,5 @@ RCS_EVENT_HANDLER = "campaigns.events.apply_provider_events"
 # at most this long for the next kick).
 RCS_EVENTS_APPLIER_BUDGET = env.float("RCS_EVENTS_APPLIER_BUDGET", default=30.0)
 RCS_EVENTS_APPLIER_TTL = env.int("RCS_EVENTS_APPLIER_TTL", default=120)
+# Seconds the applier waits after a part batch, so events arriving one by one are applied in batches.
+RCS_EVENTS_APPLIER_PAUSE = env.float("RCS_EVENTS_APPLIER_PAUSE", default=0.25)

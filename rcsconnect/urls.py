@@ -8,6 +8,10 @@ from providers.callbacks import CallbackView
 from . import contract, views
 
 urlpatterns = [
+    # Vendor callbacks and short links first: every pattern listed before a URL is tried on each
+    # request for it, and these two take most of the traffic.
+    path("callbacks/<str:token>/", CallbackView.as_view(), name="callback"),
+    path("c/<str:code>", follow_short_link, name="short_link"),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -19,6 +23,4 @@ urlpatterns = [
     path("providers/", include("providers.urls")),
     path("templates/", include("templates_app.urls")),
     path("", include("campaigns.urls")),
-    path("callbacks/<str:token>/", CallbackView.as_view(), name="callback"),
-    path("c/<str:code>", follow_short_link, name="short_link"),
 ]

@@ -7,7 +7,8 @@ import json
 from unittest import mock
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
+from django.db.backends.utils import CursorWrapper
 from django.urls import reverse
 
 from campaigns.models import Message
@@ -84,10 +85,27 @@ def test_invalid_records_make_a_partial_answer(client, double_provider):
 
 
 def test_store_failure_is_503_so_the_vendor_retries(client, double_provider):
-    with mock.patch.object(CallbackLog.objects, "create", side_effect=DatabaseError("disk full")):
+    execute = CursorWrapper.execute
+
+    def events_insert_fails(self, sql, params=None):
+        if "providers_providerevent" in sql and "INSERT" in sql:
+            raise DatabaseError("disk full")
+        return execute(self, sql, params)
+
+    with mock.patch.object(CursorWrapper, "execute", events_insert_fails):
         response = post(client, double_provider, delivered("m-1"))
     assert response.status_code == 503
-    assert not ProviderEvent.objects.exists()
+    # Body and events are written together: nothing half-written, the vendor's retry stores both.
+    assert not CallbackLog.objects.exists() and not ProviderEvent.objects.exists()
+
+
+def test_a_database_error_leaves_the_callers_transaction_usable(client, double_provider):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's INSERT OR IGNORE skips a NOT NULL violation instead of failing")
+    with mock.patch("providers.callbacks.dedupe_key", return_value=None):  # NOT NULL violation
+        response = post(client, double_provider, delivered("m-1"))
+    assert response.status_code == 503
+    assert not CallbackLog.objects.exists() and not ProviderEvent.objects.exists()
 
 
 def test_apply_failure_still_answers_200_and_keeps_events_pending(client, double_provider, caplog):
