@@ -19,3 +19,38 @@ def load_fixture(name: str) -> dict:
 @pytest.fixture
 def fixture_content():
     return lambda name: copy.deepcopy(load_fixture(name))
+
+
+def run_sync_templates(*args) -> tuple[int, str, str]:
+    """`manage.py sync_templates *args`: (exit code, stdout, stderr)."""
+    import io
+
+    from django.core.management import call_command
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("sync_templates", *args, stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def make_fixture_templates(for_provider, **fields) -> list:
+    """One template per content type, from the payload fixtures (`fields`: e.g. status)."""
+    from templates_app.models import MessageTemplate
+
+    made = []
+    for name in CONTENT_TYPES:
+        data = load_fixture(name)
+        made.append(
+            MessageTemplate.objects.create(
+                provider=for_provider,
+                name=name,
+                format=data["content"]["type"],
+                content=data["content"],
+                sample_values=data["values"],
+                **fields,
+            )
+        )
+    return made

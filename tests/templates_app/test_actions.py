@@ -11,26 +11,14 @@ from django.urls import reverse
 from campaigns.models import Audience, Campaign
 from templates_app.models import MessageTemplate
 
-from .conftest import CONTENT_TYPES, load_fixture
+from .conftest import CONTENT_TYPES, load_fixture, make_fixture_templates
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def templates(provider):
-    out = []
-    for name in CONTENT_TYPES:
-        data = load_fixture(name)
-        out.append(
-            MessageTemplate.objects.create(
-                provider=provider,
-                name=name,
-                format=data["content"]["type"],
-                content=data["content"],
-                sample_values=data["values"],
-            )
-        )
-    return out
+    return make_fixture_templates(provider)
 
 
 def campaign(template, name, status):

@@ -9,35 +9,17 @@ from django.core.management import CommandError, call_command
 
 from templates_app.models import MessageTemplate
 
-from .conftest import CONTENT_TYPES, load_fixture
+from .conftest import make_fixture_templates, run_sync_templates
 
 pytestmark = pytest.mark.django_db
 
 
-def run(*args):
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("sync_templates", *args, stdout=out, stderr=err)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue(), err.getvalue()
+run = run_sync_templates
 
 
 @pytest.fixture
 def four(provider):
-    for name in CONTENT_TYPES:
-        data = load_fixture(name)
-        MessageTemplate.objects.create(
-            provider=provider,
-            name=name,
-            format=data["content"]["type"],
-            content=data["content"],
-            sample_values=data["values"],
-            status="submitted",
-        )
+    make_fixture_templates(provider, status="submitted")
 
 
 def test_round_trip_through_a_file(four, tmp_path):

@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 
 from providers import demo as provider_demo
 from providers.auth import _cache_key, basic_header
@@ -20,7 +19,7 @@ from rcsconnect.management.commands.quickstart import simulator_flags
 from templates_app import demo as template_demo
 from templates_app.models import MessageTemplate
 
-from .conftest import CONTENT_TYPES, load_fixture
+from .conftest import CONTENT_TYPES, make_fixture_templates, run_sync_templates
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +31,7 @@ AUTH = {
 SIM_AUTH = {"none": "none", "basic": "basic", "oauth2": "oauth"}
 
 
-def run(*args):
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("sync_templates", *args, stdout=out, stderr=err)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue(), err.getvalue()
+run = run_sync_templates
 
 
 def rows(out):
@@ -65,16 +57,7 @@ def generic_at(url, auth="none", **config):
 
 
 def add_templates(provider, status="draft"):
-    for name in CONTENT_TYPES:
-        data = load_fixture(name)
-        MessageTemplate.objects.create(
-            provider=provider,
-            name=name,
-            format=data["content"]["type"],
-            content=data["content"],
-            sample_values=data["values"],
-            status=status,
-        )
+    make_fixture_templates(provider, status=status)
 
 
 def status_requests(simulator):
