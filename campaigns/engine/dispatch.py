@@ -153,19 +153,18 @@ class Dispatcher:
                         self.collect(timeout=timeout)
             finally:
                 self.stopping = True
-                while self.backlog:
-                    self.results.put((Result(self.backlog.popleft().id, DONE_RELEASE), None))
-                    self.add_running(1)
-                self.requests.clear()
+                self.release_unstarted()
                 if self.writer:
-                    while self.running and self.writer.is_alive():
+                    while (self.running or self.rebooked) and self.writer.is_alive():
                         self.progress.wait(0.5)
                         self.progress.clear()
+                        self.release_unstarted()
                     self.results.put((STOP, None))
                     self.writer.join()
                 else:
-                    while self.running:
+                    while self.running or self.rebooked:
                         self.collect(timeout=0.5)
+                        self.release_unstarted()
         self.session.close()
         if self.writer_error:
             raise self.writer_error
@@ -264,6 +263,8 @@ class Dispatcher:
     def start(self, pool: ThreadPoolExecutor) -> bool:
         """Start sends while slots are free; True when the provider's global limit blocked us."""
         provider = self.provider
+        while self.rebooked:  # handed back by sender threads: booked again first
+            self.backlog.appendleft(self.rebooked.popleft())
         while self.backlog and (stop := self.stopped(self.backlog[0])):
             self.add_running(1)
             message = self.backlog.popleft()
@@ -343,21 +344,24 @@ class Dispatcher:
             self.sent_ids += sent_ids
 
     def take_back_rebooked(self, batch: list[tuple[Result, str | None]]) -> list[tuple[Result, str | None]]:
-        """Sends handed back for a new booking: free their slots, put them first in the backlog."""
+        """Sends handed back for a new booking: free their slots. The messages wait in `rebooked` until
+        the loop puts them first in its backlog (only the loop's thread touches the backlog)."""
         tokens = [t for r, t in batch if r.kind == DONE_REBOOK and t]
         self.limiter.release(self.provider.pk, tokens)
         back = [r for r, _ in batch if r.kind == DONE_REBOOK]
         self.add_running(-len(back))
         self.stats.rebooked += len(back)
-        while self.rebooked:
-            message = self.rebooked.pop()
-            if self.stopping:  # not booked again: written back to the queue with the rest
-                self.requests.pop(message.id, None)
-                self.add_running(1)
-                self.results.put((Result(message.id, DONE_RELEASE), None))
-            else:
-                self.backlog.appendleft(message)
         return [(r, t) for r, t in batch if r.kind != DONE_REBOOK]
+
+    def release_unstarted(self) -> None:
+        """Stopping: claimed messages not (or no longer) in a sender thread go back to the queue."""
+        while self.rebooked:
+            self.backlog.append(self.rebooked.popleft())
+        while self.backlog:
+            message = self.backlog.popleft()
+            self.requests.pop(message.id, None)
+            self.add_running(1)
+            self.results.put((Result(message.id, DONE_RELEASE), None))
 
     def apply_pending(self) -> None:
         """Apply callbacks that arrived before their message was written as sent (batched, twice a second)."""
