@@ -20,12 +20,20 @@ def bulk_update(objs: Sequence[Model], fields: Iterable[str]) -> None:
     """
     if not objs:
         return
-    model = type(objs[0])
-    meta = model._meta
-    changed = [meta.get_field(name) for name in fields]
     if connection.vendor != "postgresql":
-        model._default_manager.bulk_update(objs, [f.name for f in changed])
+        type(objs[0])._default_manager.bulk_update(objs, list(fields))
         return
+    with connection.cursor() as cursor:
+        for sql, params in bulk_update_statements(objs, fields):
+            cursor.execute(sql, params)
+
+
+def bulk_update_statements(objs: Sequence[Model], fields: Iterable[str]) -> list[tuple[str, list]]:
+    """The PostgreSQL statements of `bulk_update`, for a caller that sends them with others at once."""
+    if not objs:
+        return []
+    meta = type(objs[0])._meta
+    changed = [meta.get_field(name) for name in fields]
     quote = connection.ops.quote_name
     columns = [meta.pk, *changed]
     row = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in columns) + ")"
@@ -33,15 +41,14 @@ def bulk_update(objs: Sequence[Model], fields: Iterable[str]) -> None:
     assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in changed)
     pk = quote(meta.pk.column)
     size = MAX_PARAMS // len(columns)
-    with connection.cursor() as cursor:
-        for start in range(0, len(objs), size):
-            batch = objs[start : start + size]
-            params = [
-                f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in batch for f in columns
-            ]
-            # Only names from the model and placeholders go into the text; every value is a parameter.
-            sql = (
-                f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608
-                f"FROM (VALUES {', '.join([row] * len(batch))}) AS v({names}) WHERE t.{pk} = v.{pk}"
-            )
-            cursor.execute(sql, params)
+    statements = []
+    for start in range(0, len(objs), size):
+        batch = objs[start : start + size]
+        params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in batch for f in columns]
+        # Only names from the model and placeholders go into the text; every value is a parameter.
+        sql = (
+            f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608
+            f"FROM (VALUES {', '.join([row] * len(batch))}) AS v({names}) WHERE t.{pk} = v.{pk}"
+        )
+        statements.append((sql, params))
+    return statements

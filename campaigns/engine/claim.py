@@ -105,23 +105,18 @@ def _claim_postgresql(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    # Rows as the ORM would load them (JSON columns go through their fields' from_db_value).
+    content = Message._meta.get_field("content")
+    contact_attributes = Contact._meta.get_field("attributes")
     messages = []
     for *values, attributes in rows:
         message = Message(**dict(zip(CLAIM_FIELDS, values, strict=True)), status=MessageStatus.SENDING)
-        if isinstance(message.content, str):  # the JSON column arrives decoded or as text by driver
-            message.content = Message._meta.get_field("content").from_db_value(
-                message.content, None, connection
-            )
+        message.content = content.from_db_value(message.content, None, connection)
         if message.contact_id is not None:
-            message.contact = Contact(pk=message.contact_id, attributes=_json(attributes))
+            loaded = contact_attributes.from_db_value(attributes, None, connection)
+            message.contact = Contact(pk=message.contact_id, attributes=loaded or {})
         messages.append(message)
     return Claim(ids=[m.id for m in messages], lease_until=lease_until, messages=messages)
-
-
-def _json(value):
-    import json
-
-    return json.loads(value) if isinstance(value, str) else (value or {})
 
 
 def next_due_at(*, provider_id: int, campaign_ids: list[int]) -> datetime | None:

@@ -42,7 +42,6 @@ from .results import (
 
 log = logging.getLogger(__name__)
 
-MESSAGE_FIELDS = ("id", "msg_id", "to", "campaign_id", "contact_id", "content", "sms_fallback", "attempts")
 REFRESH_EVERY = 1.0  # seconds between campaign-state / pause / completion checks
 PENDING_EVERY = 0.5  # seconds between applying callbacks that arrived before their send was written
 # A send that was held back by the rate but whose thread woke this much later than its booked time
@@ -242,7 +241,7 @@ class Dispatcher:
             messages = (
                 Message.objects.filter(id__in=got.ids)
                 .select_related("contact")
-                .only(*MESSAGE_FIELDS, "contact__attributes")
+                .only(*claiming.CLAIM_FIELDS, "contact__attributes")
             )
         for message in messages:
             # Built now, not when a slot is taken: a slot's time is spent on the HTTP call only.
@@ -421,7 +420,6 @@ class Dispatcher:
                 result = self.interpret(
                     message, send_message(self.provider, request, session=self.session).result
                 )
-
         except Exception as exc:  # a bug must not strand the message: it goes back to the queue
             log.exception("send of %s failed unexpectedly", message.msg_id)
             result = Result(message.id, DONE_RETRY, error_code="engine", error_message=str(exc)[:300])
@@ -431,6 +429,7 @@ class Dispatcher:
         """Whether a rate-held send woke so late that sending now could break the rate (LATE_TOLERANCE)."""
         interval = 1 / max(self.provider.effective_rate, 0.1)
         if time.monotonic() - start_at <= max(LATE_TOLERANCE, interval):
+            self.rebooks.pop(message.id, None)
             return False
         count = self.rebooks.get(message.id, 0)
         if count >= MAX_REBOOKS:

@@ -16,6 +16,7 @@ from campaigns import stats
 from campaigns.models import Campaign, Message, MessageStatus
 from campaigns.state import Change, advance, counter_field
 from providers.events import FAILED, SENT
+from rcsconnect.db import bulk_update, bulk_update_statements
 
 from .retry import retry_delay
 
@@ -87,16 +88,18 @@ def write_results(results: list[Result]) -> list[str]:
         if connection.vendor == "postgresql":
             # Messages, campaign counters and stat buckets in one round trip (the batch's cost is
             # mostly round trips on a busy machine).
-            statements = [_message_update(messages), *_counter_updates(counters)]
-            statements += stats.upsert_statements(recorded)
-            statements = [st for st in statements if st]
+            statements = [
+                *bulk_update_statements(messages, WRITE_FIELDS),
+                *_counter_updates(counters),
+                *stats.upsert_statements(recorded),
+            ]
             if statements:
                 with connection.cursor() as cursor:
                     cursor.execute(
                         "; ".join(sql for sql, _ in statements), [p for _, ps in statements for p in ps]
                     )
         else:
-            _bulk_write(messages)
+            bulk_update(messages, WRITE_FIELDS)
             for campaign_id, deltas in counters.items():
                 if campaign_id and (updates := {k: F(k) + v for k, v in deltas.items() if v}):
                     Campaign.objects.filter(pk=campaign_id).update(**updates)
@@ -157,37 +160,6 @@ def _apply(
     _count(tally, change)
     tally["processed_count"] += 1
     return change
-
-
-CASTS = {
-    "id": "bigint",
-    "lease_until": "timestamptz",
-    "next_attempt_at": "timestamptz",
-    "sent_at": "timestamptz",
-    "failed_at": "timestamptz",
-    "attempts": "integer",
-}
-
-
-def _bulk_write(messages: list[Message]) -> None:
-    """Write the result fields (SQLite and others: Django's bulk_update)."""
-    if messages:
-        Message.objects.bulk_update(messages, WRITE_FIELDS)
-
-
-def _message_update(messages: list[Message]) -> tuple[str, list] | None:
-    """One UPDATE ... FROM unnest(arrays) for PostgreSQL: one array per column, so the statement has the
-    same ten placeholders whatever the batch size (Django's CASE-per-field bulk_update is slow there)."""
-    if not messages:
-        return None
-    columns = ["id", *WRITE_FIELDS]
-    arrays = ", ".join(f"%s::{CASTS.get(c, 'text')}[]" for c in columns)
-    sets = ", ".join(f"{f} = v.{f}" for f in WRITE_FIELDS)
-    sql = (
-        f"UPDATE {Message._meta.db_table} AS m SET {sets} "  # noqa: S608 - column names, not input
-        f"FROM unnest({arrays}) AS v({', '.join(columns)}) WHERE m.id = v.id"
-    )
-    return sql, [[getattr(m, c) for m in messages] for c in columns]
 
 
 def _counter_updates(counters: dict[int, Counter]) -> list[tuple[str, list]]:
