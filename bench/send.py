@@ -9,8 +9,10 @@ fans out a campaign, then WORKERS dispatcher processes run the engine's dispatch
 (`campaigns.services.dispatch_run`: claim -> HTTP -> results written) until the campaign completes.
 
 Every child process (dispatchers and bare-loop senders alike) starts, imports and connects first and
-then waits; the clock starts when all are told "go" and stops when the last one exits, so process
-start-up is measured on neither side. Each child also reports the CPU time it used after "go".
+then waits; the clock starts when all are told "go" and stops at the latest time a child reports its
+work done (the last bare request answered; a dispatcher back from a campaign that is completed), so
+process start-up and exit are measured on neither side. Each child also reports the CPU time it used
+after "go".
 
 (a) zero latency: msg/s, against a bare `requests.Session` loop with the same number of processes
     posting the same request body to the same simulator (baseline, same run); and the CPU time per
@@ -56,6 +58,7 @@ def _env() -> dict[str, str]:
         DJANGO_DEBUG="false",  # as in production (DEBUG keeps every SQL query in memory)
         PYTHONPATH=str(ROOT),
         RCS_MAX_THREADS=os.environ.get("RCS_MAX_THREADS", "100"),
+        RCS_DISPATCHERS=str(WORKERS),  # the dispatch slots the benchmark's processes hold
     )
     return env
 
@@ -91,8 +94,7 @@ def _scenario(env, sim: str, *, n: int, concurrency: int, rate: int, latency_ms:
     _sim_post(sim, "/_sim/config", {"latency_ms": latency_ms, "callbacks": False})
     provider_id = int(_child(env, "prepare", str(n), str(concurrency), str(rate), f"{sim}/generic/messages"))
     procs = [_ready(env, "dispatch", str(provider_id), str(slot)) for slot in range(workers)]
-    started, cpu = _go(procs)
-    elapsed = time.monotonic() - started
+    elapsed, cpu = _go(procs)
     counts = json.loads(_child(env, "count", str(provider_id)))
     stats = _sim_get(sim, f"/_sim/stats?sender=bench{provider_id}")
     return {
@@ -121,20 +123,24 @@ def _ready(env, *args: str) -> subprocess.Popen:
 
 
 def _go(procs: list[subprocess.Popen]) -> tuple[float, float]:
-    """Start every child at once; (start time, CPU seconds the children used after "go").
+    """Start every child at once; (seconds until the last child's work was done, CPU seconds the
+    children used after "go").
 
-    Process start-up is not measured. CPU time is the children's own (user + system, all threads),
+    Process start-up and exit are not measured: each child reports the (system-wide monotonic)
+    time its work was done. CPU time is the children's own (user + system, all threads),
     a figure the other load on a shared machine disturbs much less than wall-clock rates.
     """
     started = time.monotonic()
     for proc in procs:
         proc.stdin.write("go\n")
         proc.stdin.flush()
-    cpu = 0.0
+    cpu, done = 0.0, started
     for proc in procs:
         out, _ = proc.communicate()
-        cpu += float(out.split()[-1])
-    return started, cpu
+        child_cpu, child_done = out.split()[-2:]
+        cpu += float(child_cpu)
+        done = max(done, float(child_done))
+    return done - started, cpu
 
 
 def _wait_for_go() -> float:
@@ -150,8 +156,8 @@ def _cpu() -> float:
 
 def _bare_loop(env, sim: str, n: int, workers: int) -> float:
     procs = [_ready(env, "bare", sim, str(n // workers)) for _ in range(workers)]
-    started, cpu = _go(procs)
-    return n / (time.monotonic() - started), cpu / n
+    elapsed, cpu = _go(procs)
+    return n / elapsed, cpu / n
 
 
 def run(options) -> list[Row]:
@@ -341,7 +347,7 @@ def _dispatch(provider_id: int, slot: int) -> None:
         stats = dispatch_run(provider_id=provider_id, slot=slot, budget=600)
         if os.environ.get("RCS_BENCH_VERBOSE"):
             print(f"dispatcher {slot}: {stats}", file=sys.stderr)
-    print(_cpu() - cpu)
+    print(_cpu() - cpu, time.monotonic())
 
 
 def _count(provider_id: int) -> None:
@@ -373,7 +379,7 @@ def _bare(sim: str, n: int) -> None:
     for i in range(n):
         body["msgId"] = f"{prefix}{i}"
         session.post(f"{sim}/generic/messages", json=body, timeout=10).raise_for_status()
-    print(_cpu() - cpu)
+    print(_cpu() - cpu, time.monotonic())
 
 
 if __name__ == "__main__":

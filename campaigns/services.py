@@ -321,12 +321,16 @@ def dispatch_run(*, provider_id: int, slot: int = 0, budget: float | None = None
     def heartbeat() -> None:
         cache.set(key, {"token": token, "beat": time.time()}, timeout=60)
 
+    def others_alive() -> bool:
+        others = (other for other in range(settings.RCS_DISPATCHERS) if other != slot)
+        return any(_slot_holder(_dispatch_key(provider_id, other)) is not None for other in others)
+
     heartbeat()
     try:
         provider = Provider.objects.get(pk=provider_id)
         if not provider.is_active:
             return None
-        stats = Dispatcher(provider, budget=budget, heartbeat=heartbeat).run()
+        stats = Dispatcher(provider, budget=budget, heartbeat=heartbeat, others_alive=others_alive).run()
     finally:
         if _slot_holder(key) == token:
             cache.delete(key)

@@ -119,8 +119,8 @@ def _claim_postgresql(
     return Claim(ids=[m.id for m in messages], lease_until=lease_until, messages=messages)
 
 
-def next_due_at(*, provider_id: int, campaign_ids: list[int]) -> datetime | None:
-    """When the next message of the provider becomes due (a retry, or a lease running out)."""
+def next_due_at(*, provider_id: int, campaign_ids: list[int], leased: bool = True) -> datetime | None:
+    """When the next message of the provider becomes due: a retry, or (`leased`) a lease running out."""
     owners = Q(campaign__isnull=True) | Q(campaign_id__in=campaign_ids)
     base = Message.objects.filter(owners, provider_id=provider_id)
     queued = (
@@ -128,10 +128,12 @@ def next_due_at(*, provider_id: int, campaign_ids: list[int]) -> datetime | None
         .order_by("next_attempt_at")
         .values_list("next_attempt_at", flat=True)[:1]
     )
-    leased = (
-        base.filter(status=MessageStatus.SENDING)
-        .order_by("lease_until")
-        .values_list("lease_until", flat=True)[:1]
-    )
-    times = [t for t in (*queued, *leased) if t is not None]
+    times = list(queued)
+    if leased:
+        times += (
+            base.filter(status=MessageStatus.SENDING)
+            .order_by("lease_until")
+            .values_list("lease_until", flat=True)[:1]
+        )
+    times = [t for t in times if t is not None]
     return min(times) if times else None

@@ -3,8 +3,9 @@
 One dispatch task claims chunks of due messages and sends them on a thread pool no larger than the
 provider's concurrency. Each thread takes a global in-flight slot and a rate reservation (see
 `limiter`), sends through `providers.sending.send_message` on a pooled session, and hands the result
-back; the loop writes results in batches and only then frees the slots, so a crash can repeat at most
-the requests that were in flight. No database transaction is open during an HTTP call.
+back; results are written in batches (by a writer thread on PostgreSQL, which then starts the next
+sends itself) and only then are the slots freed, so a crash can repeat at most the requests that were
+in flight. No database transaction is open during an HTTP call.
 """
 
 from __future__ import annotations
@@ -79,9 +80,11 @@ class Dispatcher:
         budget: float,
         limiter: Limiter | None = None,
         heartbeat: Callable[[], None] = lambda: None,
+        others_alive: Callable[[], bool] = lambda: False,
     ):
         self.provider = provider
         self.heartbeat = heartbeat
+        self.others_alive = others_alive  # whether another dispatcher of the provider is running
         self.limiter = limiter or get_limiter()
         self.budget = budget
         self.threads = max(1, min(provider.effective_concurrency, settings.RCS_MAX_THREADS))
@@ -100,6 +103,10 @@ class Dispatcher:
         self.sent_ids: list[str] = []  # sent since the last apply_pending()
         # With a writer thread (see run), `running` and `sent_ids` change in two threads.
         self.lock = threading.Lock()
+        # Held while the backlog changes or sends are started: by the loop, and by the writer thread
+        # right after it freed slots (so a freed slot does not wait for the loop to come round).
+        self.start_lock = threading.Lock()
+        self.pool: ThreadPoolExecutor | None = None
         self.progress = threading.Event()  # the writer freed slots (or stopped)
         self.writer: threading.Thread | None = None
         self.writer_error: BaseException | None = None
@@ -120,6 +127,7 @@ class Dispatcher:
             )
             self.writer.start()
         with ThreadPoolExecutor(self.threads, thread_name_prefix=f"send-{self.provider.pk}") as pool:
+            self.pool = pool
             try:
                 while True:
                     self.stats.loops += 1
@@ -190,6 +198,8 @@ class Dispatcher:
                 if batch:
                     self.write_batch(batch)
                     self.progress.set()
+                    if not self.stopping and (self.backlog or self.rebooked):
+                        self.start(self.pool)  # the freed slots, at once
                 if stop:
                     return
         except BaseException as exc:  # the loop re-raises it; leased messages are claimed again later
@@ -243,6 +253,7 @@ class Dispatcher:
                 .select_related("contact")
                 .only(*claiming.CLAIM_FIELDS, "contact__attributes")
             )
+        built = []
         for message in messages:
             # Built now, not when a slot is taken: a slot's time is spent on the HTTP call only.
             try:
@@ -254,13 +265,19 @@ class Dispatcher:
                 failed = Result(message.id, DONE_FAILED, error_code="content", error_message=str(exc))
                 self.results.put((failed, None))
                 continue
-            self.backlog.append(message)
+            built.append(message)
+        with self.start_lock:
+            self.backlog.extend(built)
         self.stats.claimed += len(got.ids)
         self.stats.claims += 1
         return len(got.ids)
 
     def start(self, pool: ThreadPoolExecutor) -> bool:
         """Start sends while slots are free; True when the provider's global limit blocked us."""
+        with self.start_lock:
+            return self._start(pool)
+
+    def _start(self, pool: ThreadPoolExecutor) -> bool:
         provider = self.provider
         while self.rebooked:  # handed back by sender threads: booked again first
             self.backlog.appendleft(self.rebooked.popleft())
@@ -291,7 +308,11 @@ class Dispatcher:
 
     def idle_wait(self, deadline: float) -> float | None:
         """Seconds to sleep before work is due again, or None when there is nothing left to do."""
-        due = claiming.next_due_at(provider_id=self.provider.pk, campaign_ids=self.active_ids())
+        # Leases run out only when their worker died: while another dispatcher of the provider is
+        # alive, what it holds is its own to finish, and this one stops instead of polling for it.
+        due = claiming.next_due_at(
+            provider_id=self.provider.pk, campaign_ids=self.active_ids(), leased=not self.others_alive()
+        )
         if due is None:
             return None
         wait = (due - timezone.now()).total_seconds()
@@ -344,7 +365,7 @@ class Dispatcher:
 
     def take_back_rebooked(self, batch: list[tuple[Result, str | None]]) -> list[tuple[Result, str | None]]:
         """Sends handed back for a new booking: free their slots. The messages wait in `rebooked` until
-        the loop puts them first in its backlog (only the loop's thread touches the backlog)."""
+        `start` puts them first in the backlog (which changes only under `start_lock`)."""
         tokens = [t for r, t in batch if r.kind == DONE_REBOOK and t]
         self.limiter.release(self.provider.pk, tokens)
         back = [r for r, _ in batch if r.kind == DONE_REBOOK]
@@ -354,6 +375,10 @@ class Dispatcher:
 
     def release_unstarted(self) -> None:
         """Stopping: claimed messages not (or no longer) in a sender thread go back to the queue."""
+        with self.start_lock:
+            self._release_unstarted()
+
+    def _release_unstarted(self) -> None:
         while self.rebooked:
             self.backlog.append(self.rebooked.popleft())
         while self.backlog:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -147,3 +148,85 @@ def test_concurrent_claims_never_overlap_on_postgresql():
         t.join()
     flat = [i for chunk in claimed for i in chunk]
     assert len(flat) == 400 == len(set(flat))
+
+
+@pytest.mark.django_db
+def test_an_idle_dispatcher_waits_for_leases_only_when_no_other_dispatcher_is_alive():
+    from campaigns.engine.dispatch import Dispatcher
+
+    campaign = started(3)
+    claim(provider_id=campaign.provider_id, limit=3, lease_seconds=30)  # held by "another worker"
+    provider = campaign.provider
+
+    alone = Dispatcher(provider, budget=60, others_alive=lambda: False)
+    alone.campaign_status = {campaign.pk: Campaign.Status.SENDING}
+    # Its holder may have died: poll (at most a second at a time) until the lease runs out.
+    assert alone.idle_wait(deadline=time.monotonic() + 60) == 1.0
+
+    beside = Dispatcher(provider, budget=60, others_alive=lambda: True)
+    beside.campaign_status = {campaign.pk: Campaign.Status.SENDING}
+    # A live dispatcher holds them and finishes them: nothing for this one to wait for.
+    assert beside.idle_wait(deadline=time.monotonic() + 60) is None
+
+    Message.objects.filter(campaign=campaign).update(
+        status=MessageStatus.QUEUED, next_attempt_at=timezone.now() + timedelta(seconds=0.5)
+    )
+    wait = beside.idle_wait(deadline=time.monotonic() + 60)  # a retry due soon is waited for
+    assert wait is not None and 0 < wait <= 0.5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_results_outside_a_transaction_take_two_round_trips_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("the engine's writer thread path is PostgreSQL's")
+    from django.test.utils import CaptureQueriesContext
+
+    from campaigns.models import StatBucket
+
+    campaign = started(3)
+    a, b, c = sorted(claim(provider_id=campaign.provider_id, limit=3, lease_seconds=30).ids)
+    with CaptureQueriesContext(connection) as queries:
+        sent = write_results(
+            [
+                Result(a, DONE_SENT, vendor_id="v-1"),
+                Result(b, DONE_FAILED, error_code="2002", error_message="invalid phone"),
+                Result(c, DONE_RETRY, error_code="500", error_message="server error"),
+            ]
+        )
+    sqls = [q["sql"] for q in queries.captured_queries]
+    assert len(sqls) == 2, sqls  # BEGIN + lock, then every write + COMMIT
+    assert sqls[0].startswith("BEGIN;") and sqls[1].endswith("COMMIT")
+    assert not connection.in_atomic_block
+    ma, mb, mc = (Message.objects.get(pk=i) for i in (a, b, c))
+    assert sent == [ma.msg_id]
+    assert (ma.status, ma.vendor_id, ma.lease_until) == (MessageStatus.SENT, "v-1", None)
+    assert (mb.status, mb.error_code, mb.lease_until) == (MessageStatus.FAILED, "2002", None)
+    assert (mc.status, mc.lease_until) == (MessageStatus.QUEUED, None)
+    campaign.refresh_from_db()
+    assert (campaign.sent_count, campaign.failed_count, campaign.processed_count) == (1, 1, 2)
+    bucket = StatBucket.objects.get(campaign=campaign)
+    assert (bucket.sent, bucket.failed) == (1, 1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_fails_to_write_stores_nothing_and_leaves_the_connection_usable(monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("the engine's writer thread path is PostgreSQL's")
+    from django.db import DatabaseError
+
+    campaign = started(2)
+    ids = claim(provider_id=campaign.provider_id, limit=2, lease_seconds=30).ids
+    monkeypatch.setattr(
+        "campaigns.engine.results._counter_updates", lambda counters: [("UPDATE no_such_table SET x = 1", [])]
+    )
+    with pytest.raises(DatabaseError):
+        write_results([Result(i, DONE_SENT) for i in ids])
+    # Rolled back: the messages are still leased (claimed again after the lease), nothing counted.
+    assert set(Message.objects.filter(id__in=ids).values_list("status", flat=True)) == {MessageStatus.SENDING}
+    assert Campaign.objects.get(pk=campaign.pk).processed_count == 0
+    monkeypatch.undo()
+    monkeypatch.setattr("campaigns.services.provider_kick", lambda **kw: 0)
+    write_results([Result(i, DONE_SENT) for i in ids])  # the same connection writes the next batch
+    assert Campaign.objects.get(pk=campaign.pk).sent_count == 2
