@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 
 from providers.callbacks import INBOUND
@@ -89,11 +89,35 @@ def apply_events_now(events: Sequence[ProviderEvent]) -> ApplyResult:
 
 def apply_pending_for(msg_ids: Iterable[str]) -> ApplyResult:
     """Apply events that arrived before these messages existed (the engine calls it after writing)."""
-    ids = sorted({m for m in msg_ids if m})
+    ids = _with_pending_events(sorted({m for m in msg_ids if m}))
     result = ApplyResult()
     for start in range(0, len(ids), CHUNK):
         result += _apply(Q(msg_id__in=ids[start : start + CHUNK]))
     return result
+
+
+def _with_pending_events(msg_ids: list[str]) -> list[str]:
+    """Which of these msgIds have events waiting: one read on the pending index, no transaction.
+
+    The engine asks twice a second about everything it sent, and the answer is nearly always
+    none; only those found are applied (locked, in a transaction).
+    """
+    if not msg_ids:
+        return []
+    if connection.vendor == "postgresql":
+        table = ProviderEvent._meta.db_table
+        with connection.cursor() as cursor:
+            # A constant text (one array parameter): psycopg converts it once, whatever the count.
+            cursor.execute(
+                f"SELECT DISTINCT msg_id FROM {table} WHERE applied = false AND msg_id = ANY(%s)",  # noqa: S608
+                [msg_ids],
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+    found: set[str] = set()
+    for start in range(0, len(msg_ids), CHUNK):
+        pending = ProviderEvent.objects.filter(applied=False, msg_id__in=msg_ids[start : start + CHUNK])
+        found.update(pending.values_list("msg_id", flat=True))
+    return sorted(found)
 
 
 def apply_pending(*, provider_id: int | None = None, since: datetime | None = None) -> ApplyResult:

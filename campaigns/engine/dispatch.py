@@ -196,10 +196,12 @@ class Dispatcher:
                 stop = any(r is STOP for r, _ in batch)
                 batch = [item for item in batch if item[0] is not STOP]
                 if batch:
-                    self.write_batch(batch)
-                    self.progress.set()
+                    freed = self.write_batch(batch, release=False)
                     if not self.stopping and (self.backlog or self.rebooked):
-                        self.start(self.pool)  # the freed slots, at once
+                        self.start(self.pool, release=freed)  # the freed slots go to the next sends
+                    else:
+                        self.limiter.release(self.provider.pk, freed)
+                    self.progress.set()
                 if stop:
                     return
         except BaseException as exc:  # the loop re-raises it; leased messages are claimed again later
@@ -272,12 +274,13 @@ class Dispatcher:
         self.stats.claims += 1
         return len(got.ids)
 
-    def start(self, pool: ThreadPoolExecutor) -> bool:
-        """Start sends while slots are free; True when the provider's global limit blocked us."""
+    def start(self, pool: ThreadPoolExecutor, *, release: list[str] = ()) -> bool:
+        """Start sends while slots are free; True when the provider's global limit blocked us.
+        `release`: slots to free first, in the same limiter call (a batch the writer just stored)."""
         with self.start_lock:
-            return self._start(pool)
+            return self._start(pool, release)
 
-    def _start(self, pool: ThreadPoolExecutor) -> bool:
+    def _start(self, pool: ThreadPoolExecutor, release: list[str]) -> bool:
         provider = self.provider
         while self.rebooked:  # handed back by sender threads: booked again first
             self.backlog.appendleft(self.rebooked.popleft())
@@ -288,6 +291,7 @@ class Dispatcher:
             self.results.put((Result(message.id, stop), None))
         want = min(len(self.backlog), self.threads - self.running)
         if want <= 0:
+            self.limiter.release(provider.pk, list(release))
             return False
         taken = self.limiter.take(
             provider.pk,
@@ -295,6 +299,7 @@ class Dispatcher:
             ttl=self.slot_ttl,
             rate=provider.effective_rate,
             n=want,
+            release=release,
         )
         now = time.monotonic()
         # The rate binds when it spreads this batch's sends out (or other sends were booked ahead):
@@ -333,19 +338,27 @@ class Dispatcher:
         if batch:
             self.write_batch(batch)
 
-    def write_batch(self, batch: list[tuple[Result, str | None]]) -> None:
+    def write_batch(self, batch: list[tuple[Result, str | None]], *, release: bool = True) -> list[str]:
+        """Store a batch of results, then free its slots; or, with `release=False`, return the slots'
+        tokens for the caller to free (handed to the next sends in the same limiter call)."""
         if any(r.kind == DONE_REBOOK for r, _ in batch):
             batch = self.take_back_rebooked(batch)
             if not batch:
-                return
+                return []
         results = [r for r, _ in batch]
+        tokens = [t for _, t in batch if t]
         self.stats.batches += 1
         try:
             sent_ids = write_results(results)
-        finally:
-            # Slots are freed only once results are stored: a crash repeats at most what was in flight.
-            self.limiter.release(self.provider.pk, [t for _, t in batch if t])
+        except BaseException:
+            self.limiter.release(self.provider.pk, tokens)
             self.add_running(-len(batch))
+            raise
+        # Slots are freed only once results are stored: a crash repeats at most what was in flight.
+        if release:
+            self.limiter.release(self.provider.pk, tokens)
+            tokens = []
+        self.add_running(-len(batch))
         for r in results:
             if r.kind == DONE_SENT:
                 self.stats.sent += 1
@@ -362,6 +375,7 @@ class Dispatcher:
             self.limiter.pause(self.provider.pk, settings.RCS_AUTH_PAUSE_SECONDS)
         with self.lock:
             self.sent_ids += sent_ids
+        return tokens
 
     def take_back_rebooked(self, batch: list[tuple[Result, str | None]]) -> list[tuple[Result, str | None]]:
         """Sends handed back for a new booking: free their slots. The messages wait in `rebooked` until

@@ -64,9 +64,12 @@ class Limiter:
         raise NotImplementedError
 
     def take(
-        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int
+        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int, release: list[str] = ()
     ) -> list[tuple[str, float]]:
-        """Up to n (slot token, seconds to wait) pairs: in-flight slots plus a booked send time each."""
+        """Up to n (slot token, seconds to wait) pairs: in-flight slots plus a booked send time each,
+        after releasing the slots `release` (a finished batch's, handed straight to the next sends)."""
+        if release:
+            self.release(provider_id, list(release))
         taken = []
         for _ in range(n):
             token = self.try_acquire(provider_id, limit, ttl)
@@ -126,16 +129,20 @@ PAUSED_LUA = (
     _NOW + "local u = tonumber(redis.call('GET', KEYS[1]) or '0') return tostring(math.max(0, u - now))"
 )
 PAUSE_LUA = _NOW + "redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[1])), 'EX', 3600) return 1"
-# A whole batch in one round trip: up to n slots (KEYS[1]) and a booked send time for each (KEYS[2]).
-# ARGV: rate, RECOVERY, RECOVERY_STEP, limit, ttl, token 1..n. Returns the wait of each slot taken.
+# A whole batch in one round trip: release r slots, then take up to n slots (KEYS[1]) and a booked
+# send time for each (KEYS[2]). ARGV: rate, RECOVERY, RECOVERY_STEP, limit, ttl, r, the r tokens to
+# release, the n new tokens. Returns the wait of each slot taken.
 TAKE_LUA = (
-    _NOW + _FACTOR + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
-    "local k = math.min(#ARGV - 5, tonumber(ARGV[4]) - redis.call('ZCARD', KEYS[1])) "
+    _NOW + _FACTOR + "local r = tonumber(ARGV[6]) "
+    "if r > 0 then redis.call('ZREM', KEYS[1], unpack(ARGV, 7, 6 + r)) end "
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
+    "local first = 7 + r "
+    "local k = math.min(#ARGV - first + 1, tonumber(ARGV[4]) - redis.call('ZCARD', KEYS[1])) "
     "if k <= 0 then return {} end "
     "local h = redis.call('HMGET', KEYS[2], 'tat', 'factor', 'factor_at') "
     "local interval = 1 / (tonumber(ARGV[1]) * eff(tonumber(h[2]) or 1, tonumber(h[3]) or 0, now)) "
     "local start = math.max(now, tonumber(h[1]) or 0) local waits = {} "
-    "for i = 1, k do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[5 + i]) "
+    "for i = 1, k do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[first + i - 1]) "
     "waits[i] = tostring(start + (i - 1) * interval - now) end "
     "redis.call('HSET', KEYS[2], 'tat', tostring(start + k * interval)) "
     "redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[5])) + 60) "
@@ -166,13 +173,15 @@ class RedisLimiter(Limiter):
         return token if ok else None
 
     def take(
-        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int
+        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int, release: list[str] = ()
     ) -> list[tuple[str, float]]:
         if n <= 0:
+            self.release(provider_id, list(release))
             return []
         tokens = [secrets.token_hex(8) for _ in range(n)]
         keys = [self._key(provider_id, "slots"), self._key(provider_id, "rate")]
-        waits = self._take(keys=keys, args=[rate, RECOVERY, RECOVERY_STEP, limit, ttl, *tokens])
+        args = [rate, RECOVERY, RECOVERY_STEP, limit, ttl, len(release), *release, *tokens]
+        waits = self._take(keys=keys, args=args)
         return [(token, float(wait)) for token, wait in zip(tokens, waits, strict=False)]
 
     def release(self, provider_id: int, tokens: list[str]) -> None:
@@ -231,13 +240,15 @@ class DatabaseLimiter(Limiter):
             return token
 
     def take(
-        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int
+        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int, release: list[str] = ()
     ) -> list[tuple[str, float]]:
         """One transaction for a whole batch (the per-message form costs several round trips each)."""
         from campaigns.models import SendSlot
 
         with transaction.atomic():
             row = self._locked(provider_id)
+            if release:
+                SendSlot.objects.filter(token__in=list(release)).delete()
             now = time.time()
             SendSlot.objects.filter(provider_id=provider_id, expires__lt=now).delete()
             free = limit - SendSlot.objects.filter(provider_id=provider_id).count()

@@ -96,6 +96,17 @@ def test_take_books_a_batch_of_slots_and_evenly_spaced_send_times(limiter, provi
 
 
 @pytest.mark.django_db(transaction=True)
+def test_take_frees_a_stored_batch_and_takes_for_the_next_in_one_call(limiter, provider):
+    first = limiter.take(provider.pk, limit=3, ttl=30, rate=1000, n=3)
+    assert len(first) == 3 and limiter.take(provider.pk, limit=3, ttl=30, rate=1000, n=1) == []
+    again = limiter.take(provider.pk, limit=3, ttl=30, rate=1000, n=5, release=[t for t, _ in first[:2]])
+    assert len(again) == 2 and limiter.in_flight(provider.pk) == 3
+    # Nothing to start: the slots are still freed.
+    assert limiter.take(provider.pk, limit=3, ttl=30, rate=1000, n=0, release=[first[2][0]]) == []
+    assert limiter.in_flight(provider.pk) == 2
+
+
+@pytest.mark.django_db(transaction=True)
 def test_429_halves_the_rate_once_per_burst_and_it_recovers(limiter, provider, monkeypatch):
     assert limiter.factor(provider.pk) == 1
     assert limiter.slow_down(provider.pk) == pytest.approx(0.5)
