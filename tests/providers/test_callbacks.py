@@ -210,6 +210,12 @@ def test_basic_wrong_or_missing_is_403(client, basic_provider, header):
     assert not CallbackLog.objects.exists()
 
 
+def test_a_callback_does_not_load_a_session(client, double_provider):
+    response = post(client, double_provider, delivered("m-1"))
+    assert response.status_code == 200
+    assert "Cookie" not in response.get("Vary", "")  # the session was never read
+
+
 def test_callback_url_needs_no_login_and_no_csrf(double_provider):
     from django.test import Client
 
