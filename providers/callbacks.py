@@ -380,7 +380,13 @@ class CallbackView(APIView):
         pass
 
     def post(self, request: Request, token: str) -> Response:
-        provider = provider_for_token(token)
+        try:
+            provider = provider_for_token(token)
+        except DatabaseError:  # e.g. a connection the database dropped: the vendor retries
+            logger.exception("could not look up the provider of a callback")
+            return Response(
+                {"status": "error", "error": "could not store the callback; please retry"}, status=503
+            )
         if provider is None:
             return Response({"status": "error", "error": "unknown callback URL"}, status=403)
         body = request.body
