@@ -14,6 +14,7 @@ must have its event stored and applied (none lost).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from .table import Row
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rcs_bench_callbacks"
+BARE_PATH = "/callbacks/bench-bare/"  # bench.callbacks_urls: the bare view
 DEFAULT_REDIS = "redis://127.0.0.1:6379/5"  # cache + task broker; "" for the database ones
 NAME = "callbacks"
 
@@ -200,6 +202,16 @@ class CpuMeter:
         }
 
 
+def _post_status(port: int, path: str) -> int:
+    """The status of one POST (not followed: wrk counts a redirect as a success)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("POST", path, body=b"{}", headers={"Content-Type": "application/json"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 def _wait_http(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -256,11 +268,13 @@ def run(options) -> list[Row]:
     )
     try:
         _wait_http(f"{base}/healthz")
+        if (status := _post_status(port, BARE_PATH)) != 200:
+            raise RuntimeError(f"the bare view answered {status}, not 200")
         meter = CpuMeter(database_url, {"web": gunicorn.pid, "applier": qcluster.pid})
         threads = 2
-        _wrk(base, "/bench/bare/", threads=threads, connections=connections, seconds=2, n=n)  # warm-up
+        _wrk(base, BARE_PATH, threads=threads, connections=connections, seconds=2, n=n)  # warm-up
         before = meter.sample()
-        bare = _wrk(base, "/bench/bare/", threads=threads, connections=connections, seconds=seconds, n=n)
+        bare = _wrk(base, BARE_PATH, threads=threads, connections=connections, seconds=seconds, n=n)
         bare_cpu = meter.used(before, meter.sample())
         print(f"  bare view: {bare}", file=sys.stderr, flush=True)
         # Warm-up like the bare view's (each worker's first callback imports and connects what the

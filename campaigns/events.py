@@ -51,6 +51,11 @@ REPLY_LINK_WINDOW = timedelta(days=7)
 CHUNK = 1000
 APPLIER_KEY = "rcs:events-applier"
 APPLIER_BATCH = 500
+# A process that found the applier queued or running (or queued it) skips its kicks for this long:
+# under load that saves a cache round trip per callback. The applier looks for pending events once
+# more this long after it gives its mark up, so no skipped kick leaves an event behind.
+KICK_MEMO_SECONDS = 0.1
+_applier_seen_at = float("-inf")  # time.monotonic() when this process last knew the mark was held
 logger = logging.getLogger(__name__)
 _ORDER = {"queued": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4, "clicked": 5, "replied": 5}
 
@@ -138,16 +143,27 @@ def apply_pending(*, provider_id: int | None = None, since: datetime | None = No
 
 # -- the applier task ---------------------------------------------------------------------------
 def events_applier_kick() -> bool:
-    """Enqueue the applier task unless one is already queued or running (a cache key says so)."""
+    """Enqueue the applier task unless one is already queued or running (a cache key says so).
+
+    Skipped without asking the cache when this process knew the key held less than
+    KICK_MEMO_SECONDS ago: whoever holds it looks at the table again at least that long after
+    giving it up (`events_applier_run`), and the caller's events are committed already.
+    """
+    global _applier_seen_at
     from django_q.tasks import async_task
 
+    now = time.monotonic()  # before asking: the key was held at some moment after this one
+    if now - _applier_seen_at < KICK_MEMO_SECONDS:
+        return False
     if not cache.add(APPLIER_KEY, "1", timeout=settings.RCS_EVENTS_APPLIER_TTL):
+        _applier_seen_at = now
         return False
     try:
         async_task("campaigns.events.events_applier_run", group="events")
     except Exception:
         cache.delete(APPLIER_KEY)
         raise
+    _applier_seen_at = now
     return True
 
 
@@ -160,9 +176,10 @@ def _applicable(skip: set[int]) -> Q:
 def events_applier_run(*, budget: float | None = None) -> int:
     """The applier task: apply every applicable pending event in batches; returns how many.
 
-    Holds APPLIER_KEY while it runs. Before giving it up it looks once more, so an event stored
-    after its last batch (whose kick found the key still held) is never left behind. A batch that
-    fails is retried event by event; an event that still fails is skipped (logged) until next run.
+    Holds APPLIER_KEY while it runs. After giving it up it waits KICK_MEMO_SECONDS and looks once
+    more, so an event stored after its last batch (whose kick found the key still held, or was
+    skipped because its process had found it held a moment before) is never left behind. A batch
+    that fails is retried event by event; an event that still fails is skipped (logged) until next run.
     """
     budget = settings.RCS_EVENTS_APPLIER_BUDGET if budget is None else budget
     deadline = time.monotonic() + budget
@@ -186,6 +203,7 @@ def events_applier_run(*, budget: float | None = None) -> int:
                     time.sleep(settings.RCS_EVENTS_APPLIER_PAUSE)
                 continue
             cache.delete(APPLIER_KEY)
+            time.sleep(KICK_MEMO_SECONDS)  # until no process skips its kick on what it saw before
             if not ProviderEvent.objects.filter(_applicable(skip), applied=False).exists():
                 return applied
             if not cache.add(APPLIER_KEY, "1", timeout=settings.RCS_EVENTS_APPLIER_TTL):

@@ -358,7 +358,7 @@ class CallbackView(APIView):
 
     A DRF view with nothing on its path it does not need: no authentication classes (the vendor is
     authenticated here), no parsers (the raw body is read as bytes: the signature covers exactly those),
-    no throttles, one JSON renderer.
+    no throttles, one JSON renderer and no content negotiation.
     """
 
     authentication_classes: list = []
@@ -368,8 +368,25 @@ class CallbackView(APIView):
     throttle_classes: list = []
     schema = None  # vendor-facing; published separately as the Generic RCS contract
 
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple:
+        # The answer is JSON whatever the Accept header asks for (WIRE.md 3). DRF's negotiation would
+        # answer 406 to a vendor whose Accept header leaves JSON out, before its body is stored.
+        renderer = self.renderer_classes[0]()
+        return renderer, renderer.media_type
+
+    def perform_authentication(self, request: Request) -> None:
+        # No authentication classes (the vendor is checked in post()); DRF would still make every
+        # request an AnonymousUser up front.
+        pass
+
     def post(self, request: Request, token: str) -> Response:
-        provider = provider_for_token(token)
+        try:
+            provider = provider_for_token(token)
+        except DatabaseError:  # e.g. a connection the database dropped: the vendor retries
+            logger.exception("could not look up the provider of a callback")
+            return Response(
+                {"status": "error", "error": "could not store the callback; please retry"}, status=503
+            )
         if provider is None:
             return Response({"status": "error", "error": "unknown callback URL"}, status=403)
         body = request.body

@@ -23,7 +23,8 @@ class LoginRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated or request.path.startswith(PUBLIC_PREFIXES):
+        # The path first: a public URL (a vendor callback) never needs its session and user loaded.
+        if request.path.startswith(PUBLIC_PREFIXES) or request.user.is_authenticated:
             return self.get_response(request)
         if request.headers.get("Accept", "").startswith("application/json"):
             return JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)

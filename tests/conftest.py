@@ -44,3 +44,9 @@ def _fresh_local_tokens():
     forget_local_tokens()
     yield
     forget_local_tokens()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_applier_kick_memo(monkeypatch):
+    """What one test's process learnt about the events applier does not skip the next test's kicks."""
+    monkeypatch.setattr("campaigns.events._applier_seen_at", float("-inf"))

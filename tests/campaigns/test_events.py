@@ -352,3 +352,98 @@ def test_the_periodic_kick_recovers_events_left_pending(client, double_provider,
     monkeypatch.setattr(Conf, "SYNC", True)
     assert events_applier_kick()  # what the minute schedule runs
     assert Message.objects.get(msg_id="k-1").status == "delivered"
+
+
+class FakeClock:
+    """`time` for campaigns.events: sleeping moves the clock on and runs what falls due meanwhile."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.due: list[tuple[float, object]] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.run_until(self.now + seconds)
+
+    def run_until(self, end: float) -> None:
+        while self.due and min(self.due)[0] <= end:
+            at, action = self.due.pop(self.due.index(min(self.due)))
+            self.now = max(self.now, at)
+            action()
+        self.now = max(self.now, end)
+
+
+def test_a_process_that_saw_the_applier_queued_skips_its_kicks_for_a_moment(
+    client, double_provider, queued_tasks, monkeypatch
+):
+    from django.core.cache import cache
+    from django_q.models import OrmQ
+
+    from campaigns import events
+
+    clock, asked = FakeClock(), []
+    monkeypatch.setattr(events, "time", clock)
+
+    class CountingCache:
+        def __getattr__(self, name):
+            return getattr(cache, name)
+
+        def add(self, *args, **kwargs):
+            asked.append(args[0])
+            return cache.add(*args, **kwargs)
+
+    monkeypatch.setattr(events, "cache", CountingCache())
+    for i in range(3):
+        post(client, double_provider, [{"msgId": f"s-{i}", "status": "delivered"}])
+    assert len(asked) == 1 and OrmQ.objects.count() == 1  # one cache round trip, one applier queued
+    clock.now += events.KICK_MEMO_SECONDS
+    post(client, double_provider, [{"msgId": "s-9", "status": "delivered"}])
+    assert len(asked) == 2 and OrmQ.objects.count() == 1  # asked again: still queued
+
+
+@pytest.mark.parametrize("after", [0.0, 0.5, 2.0])  # in KICK_MEMO_SECONDS after the applier lets go
+def test_an_event_stored_as_the_applier_finishes_is_applied(
+    client, double_provider, queued_tasks, monkeypatch, after
+):
+    """The race a skipped kick could lose: a web process sees the applier running, the applier gives
+    its mark up, and only then is that process's next callback stored (its kick skipped or not)."""
+    from django.core.cache import cache
+    from django_q.models import OrmQ
+
+    from campaigns import events
+
+    clock = FakeClock()
+    monkeypatch.setattr(events, "time", clock)
+    make_message(double_provider, msg_id="f-1")
+    make_message(double_provider, msg_id="f-2")
+    post(client, double_provider, [{"msgId": "f-1", "status": "delivered"}])  # queues the applier
+    late = [{"msgId": "f-2", "status": "delivered"}]
+
+    class LateCallback:
+        """The cache, with a callback stored `after` the applier's first release of its mark."""
+
+        def __getattr__(self, name):
+            return getattr(cache, name)
+
+        def delete(self, key, *args, **kwargs):
+            assert not events.events_applier_kick()  # the web process sees the mark held, just before
+            cache.delete(key, *args, **kwargs)
+            if not clock.due and late:
+                at = clock.now + after * events.KICK_MEMO_SECONDS
+                clock.due.append((at, lambda: post(client, double_provider, [late.pop()])))
+
+    monkeypatch.setattr(events, "cache", LateCallback())
+    applied = events.events_applier_run()
+    clock.run_until(clock.now + 3 * events.KICK_MEMO_SECONDS)  # the callback comes after the run
+    assert not late  # it did come
+    if after < 1:
+        # Stored while the applier was still looking: applied by this run, no second task queued.
+        assert applied == 2 and OrmQ.objects.count() == 1
+    else:
+        # Stored after the run: the kick was not skipped, a new applier is queued and applies it.
+        assert applied == 1 and OrmQ.objects.count() == 2
+        assert events.events_applier_run() == 1
+    assert Message.objects.get(msg_id="f-2").status == "delivered"
+    assert not ProviderEvent.objects.filter(applied=False).exists()

@@ -210,6 +210,22 @@ def test_basic_wrong_or_missing_is_403(client, basic_provider, header):
     assert not CallbackLog.objects.exists()
 
 
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "*/*", ""])
+def test_any_accept_header_is_answered_in_json_and_the_body_stored(client, double_provider, accept):
+    headers = {"Accept": accept} if accept else {}
+    response = post(client, double_provider, delivered("m-1"), **headers)
+    assert response.status_code == 200  # not 406: the vendor would retry a body we never stored
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"status": "success", "processed": 1, "unprocessed": []}
+    assert CallbackLog.objects.count() == 1
+
+
+def test_a_callback_does_not_load_a_session(client, double_provider):
+    response = post(client, double_provider, delivered("m-1"))
+    assert response.status_code == 200
+    assert "Cookie" not in response.get("Vary", "")  # the session was never read
+
+
 def test_callback_url_needs_no_login_and_no_csrf(double_provider):
     from django.test import Client
 
