@@ -39,8 +39,15 @@ class SendAttempt:
     elapsed: float  # seconds
 
 
-def send_message(provider: Provider, message: OutboundMessage, *, session: requests.Session) -> SendAttempt:
-    """Build, authenticate and send one message; refresh the OAuth token once on 401/403."""
+def send_message(
+    provider: Provider, message: OutboundMessage, *, session: requests.Session, record_health: bool = True
+) -> SendAttempt:
+    """Build, authenticate and send one message; refresh the OAuth token once on 401/403.
+
+    `record_health=False`: the caller records the provider's health from the result itself
+    (`record_provider_health`), as the engine does outside its sender threads, which never touch the
+    database.
+    """
     started = time.monotonic()
     kind: ProviderKind = provider.kind_class(provider)
     prepared = kind.build_request(message)
@@ -58,7 +65,8 @@ def send_message(provider: Provider, message: OutboundMessage, *, session: reque
                     provider_unhealthy=True,
                 ),
             )
-    _record_health(provider, attempt.result)
+    if record_health:
+        record_provider_health(provider, attempt.result)
     return attempt
 
 
@@ -90,7 +98,14 @@ def _attempt(
     return SendAttempt(request, status, body, result, time.monotonic() - started)
 
 
-def _record_health(provider: Provider, result: SendResult) -> None:
+def health_change(provider: Provider, result: SendResult) -> bool:
+    """Whether this result changes what we know of the provider's health."""
+    return result.provider_unhealthy or (
+        result.outcome == Outcome.SENT and provider.health != provider.Health.HEALTHY
+    )
+
+
+def record_provider_health(provider: Provider, result: SendResult) -> None:
     if result.provider_unhealthy:
         reason = f"{result.error_code}: {result.error_message}" if result.error_message else result.error_code
         provider.set_health(provider.Health.UNHEALTHY, reason)

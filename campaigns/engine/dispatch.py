@@ -108,6 +108,9 @@ class Dispatcher:
         self.start_lock = threading.Lock()
         self.pool: ThreadPoolExecutor | None = None
         self.progress = threading.Event()  # the writer freed slots (or stopped)
+        # The latest send result that changes the provider's health, recorded (a database write) by
+        # whoever writes results next: sender threads never touch the database.
+        self.health_seen = None
         self.writer: threading.Thread | None = None
         self.writer_error: BaseException | None = None
         self.slot_ttl = settings.OUTBOUND_CONNECT_TIMEOUT + settings.OUTBOUND_READ_TIMEOUT + SLOT_TTL_MARGIN
@@ -375,6 +378,11 @@ class Dispatcher:
             self.limiter.pause(self.provider.pk, settings.RCS_AUTH_PAUSE_SECONDS)
         with self.lock:
             self.sent_ids += sent_ids
+            seen, self.health_seen = self.health_seen, None
+        if seen is not None:
+            from providers.sending import record_provider_health
+
+            record_provider_health(self.provider, seen)
         return tokens
 
     def take_back_rebooked(self, batch: list[tuple[Result, str | None]]) -> list[tuple[Result, str | None]]:
@@ -443,7 +451,7 @@ class Dispatcher:
 
     # -- sender threads: no database access ---------------------------------------------------------
     def send_one(self, message: Message, request, token: str, start_at: float, held_back: bool) -> None:
-        from providers.sending import send_message
+        from providers.sending import health_change, send_message
 
         try:
             delay = start_at - time.monotonic()
@@ -456,9 +464,11 @@ class Dispatcher:
                 self.rebooked.append(message)
                 result = Result(message.id, DONE_REBOOK)
             else:
-                result = self.interpret(
-                    message, send_message(self.provider, request, session=self.session).result
-                )
+                sent = send_message(self.provider, request, session=self.session, record_health=False).result
+                if health_change(self.provider, sent):
+                    with self.lock:
+                        self.health_seen = sent
+                result = self.interpret(message, sent)
         except Exception as exc:  # a bug must not strand the message: it goes back to the queue
             log.exception("send of %s failed unexpectedly", message.msg_id)
             result = Result(message.id, DONE_RETRY, error_code="engine", error_message=str(exc)[:300])
@@ -478,7 +488,7 @@ class Dispatcher:
         return True
 
     def interpret(self, message: Message, result) -> Result:
-        # send_message has already recorded the provider's health.
+        # The provider's health is recorded by write_batch (health_seen), not in this thread.
         if result.provider_unhealthy and result.outcome == Outcome.RETRY:
             self.stopping = True  # collect() pauses the provider (database work stays in the main thread)
             return Result(

@@ -159,6 +159,38 @@ def test_auth_failure_keeps_messages_queued_and_pauses_the_provider(sim, setting
     assert get_limiter().paused_for(provider.pk) > 0
 
 
+def test_provider_health_is_written_outside_the_sender_threads(sim, monkeypatch):
+    # Sender threads never touch the database (each would open a connection of its own).
+    import threading
+
+    writers: list[str] = []
+    set_health = Provider.set_health
+
+    def recording(self, health, reason=""):
+        writers.append(threading.current_thread().name)
+        set_health(self, health, reason)
+
+    monkeypatch.setattr(Provider, "set_health", recording)
+    sim.configure(auth="oauth", token_error_500=1.0)
+    provider = sim_provider(
+        sim,
+        concurrency=2,
+        max_rate=100,
+        config={
+            "endpoint": f"{sim.url}/generic/messages",
+            "method": "POST",
+            "auth_type": "oauth2",
+            "client_url": f"{sim.url}/oauth/token",
+            "client_id": "sim-client",
+        },
+        secrets={"client_secret": "sim-secret"},
+    )
+    campaign_launch(campaign_id=make_campaign(provider=provider, size=4).pk)
+    provider.refresh_from_db()
+    assert provider.health == Provider.Health.UNHEALTHY
+    assert writers and not [name for name in writers if name.startswith("send-")], writers
+
+
 def test_pause_then_resume_finishes_the_campaign(sim, settings):
     provider = sim_provider(sim, concurrency=1, max_rate=1000)
     campaign = make_campaign(provider=provider, size=6)
