@@ -37,6 +37,24 @@ def sim_provider(sim, **kw) -> Provider:
     return provider
 
 
+def provider_whose_token_endpoint_fails(sim) -> Provider:
+    """An OAuth provider whose token endpoint answers 500 to every request."""
+    sim.configure(auth="oauth", token_error_500=1.0)
+    return sim_provider(
+        sim,
+        concurrency=2,
+        max_rate=100,
+        config={
+            "endpoint": f"{sim.url}/generic/messages",
+            "method": "POST",
+            "auth_type": "oauth2",
+            "client_url": f"{sim.url}/oauth/token",
+            "client_id": "sim-client",
+        },
+        secrets={"client_secret": "sim-secret"},
+    )
+
+
 def test_campaign_sends_every_message_once_with_rendered_content(sim):
     provider = sim_provider(
         sim,
@@ -136,20 +154,7 @@ def test_429_slows_the_whole_provider(sim):
 
 
 def test_auth_failure_keeps_messages_queued_and_pauses_the_provider(sim, settings):
-    sim.configure(auth="oauth", token_error_500=1.0)
-    provider = sim_provider(
-        sim,
-        concurrency=2,
-        max_rate=100,
-        config={
-            "endpoint": f"{sim.url}/generic/messages",
-            "method": "POST",
-            "auth_type": "oauth2",
-            "client_url": f"{sim.url}/oauth/token",
-            "client_id": "sim-client",
-        },
-        secrets={"client_secret": "sim-secret"},
-    )
+    provider = provider_whose_token_endpoint_fails(sim)
     campaign = campaign_launch(campaign_id=make_campaign(provider=provider, size=4).pk)
     assert campaign.status == Campaign.Status.SENDING
     assert not Message.objects.filter(campaign=campaign).exclude(status=MessageStatus.QUEUED).exists()
@@ -171,20 +176,7 @@ def test_provider_health_is_written_outside_the_sender_threads(sim, monkeypatch)
         set_health(self, health, reason)
 
     monkeypatch.setattr(Provider, "set_health", recording)
-    sim.configure(auth="oauth", token_error_500=1.0)
-    provider = sim_provider(
-        sim,
-        concurrency=2,
-        max_rate=100,
-        config={
-            "endpoint": f"{sim.url}/generic/messages",
-            "method": "POST",
-            "auth_type": "oauth2",
-            "client_url": f"{sim.url}/oauth/token",
-            "client_id": "sim-client",
-        },
-        secrets={"client_secret": "sim-secret"},
-    )
+    provider = provider_whose_token_endpoint_fails(sim)
     campaign_launch(campaign_id=make_campaign(provider=provider, size=4).pk)
     provider.refresh_from_db()
     assert provider.health == Provider.Health.UNHEALTHY

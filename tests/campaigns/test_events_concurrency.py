@@ -7,7 +7,7 @@ import random
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from campaigns.events import apply_pending_for
 from campaigns.models import Campaign, Message
@@ -15,6 +15,7 @@ from campaigns.state import FUNNEL, funnel
 from providers.callbacks import callback_receive
 from providers.models import ProviderEvent
 from tests.api.factories import make_campaign, make_message
+from tests.postgresql import postgresql_only
 
 pytestmark = [
     pytest.mark.postgres,
@@ -23,10 +24,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def needs_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locking (FOR UPDATE / SKIP LOCKED) is only meaningful on PostgreSQL")
+needs_postgres = postgresql_only("row locking (FOR UPDATE / SKIP LOCKED) is only meaningful on PostgreSQL")
 
 
 @pytest.fixture(autouse=True)

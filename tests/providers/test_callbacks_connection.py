@@ -9,6 +9,7 @@ from django.db import close_old_connections, connection, connections
 from django.urls import reverse
 
 from providers.models import CallbackLog
+from tests.postgresql import postgresql_only
 
 pytestmark = [
     pytest.mark.postgres,
@@ -17,10 +18,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def needs_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs a PostgreSQL server that can drop our connection")
+needs_postgres = postgresql_only("needs a PostgreSQL server that can drop our connection")
 
 
 def post(client, provider, msg_id):

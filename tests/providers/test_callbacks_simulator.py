@@ -15,6 +15,7 @@ from providers.models import CallbackLog, Provider
 from providers.sending import send_message
 from rcsconnect.http import outbound_session
 from tests.api.factories import make_campaign, make_message, make_provider
+from tests.postgresql import postgresql_only
 
 pytestmark = [
     pytest.mark.postgres,
@@ -23,14 +24,11 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def needs_postgres():
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        # The SQLite test database is in memory and the live server's threads share the test's one
-        # connection, so concurrent callbacks would interleave inside each other's transactions.
-        pytest.skip("concurrent callbacks into a live server need PostgreSQL (the suite runs on both)")
+needs_postgres = postgresql_only(
+    # The SQLite test database is in memory and the live server's threads share the test's one
+    # connection, so concurrent callbacks would interleave inside each other's transactions.
+    "concurrent callbacks into a live server need PostgreSQL (the suite runs on both)"
+)
 
 
 FAST = {"callback_delay_ms": 5, "callback_backoff_ms": 20}
