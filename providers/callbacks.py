@@ -47,6 +47,7 @@ SIGNATURE_HEADER = "X-RCS-Signature"
 # ProviderEvent.status of a user message that names none of our msgIds (an InboundMessage).
 INBOUND = "inbound"
 ENGAGEMENT = ("clicked", "replied")
+NOT_STORED = "could not store the callback; please retry"  # with a 503: the vendor sends it again
 
 
 # The provider behind a token is cached per process this long (a changed secret applies within it).
@@ -337,7 +338,7 @@ def callback_receive(
         _insert(log, result.events)
     except DatabaseError:
         logger.exception("could not store a callback for provider %s", provider.pk)
-        return CallbackResult(http_status=503, error="could not store the callback; please retry")
+        return CallbackResult(http_status=503, error=NOT_STORED)
     _hand_over(result)
     return result
 
@@ -384,9 +385,7 @@ class CallbackView(APIView):
             provider = provider_for_token(token)
         except DatabaseError:  # e.g. a connection the database dropped: the vendor retries
             logger.exception("could not look up the provider of a callback")
-            return Response(
-                {"status": "error", "error": "could not store the callback; please retry"}, status=503
-            )
+            return Response(CallbackResult(http_status=503, error=NOT_STORED).response(), status=503)
         if provider is None:
             return Response({"status": "error", "error": "unknown callback URL"}, status=403)
         body = request.body

@@ -106,10 +106,12 @@ def health_change(provider: Provider, result: SendResult) -> bool:
 
 
 def record_provider_health(provider: Provider, result: SendResult) -> None:
+    if not health_change(provider, result):
+        return
     if result.provider_unhealthy:
         reason = f"{result.error_code}: {result.error_message}" if result.error_message else result.error_code
         provider.set_health(provider.Health.UNHEALTHY, reason)
-    elif result.outcome == Outcome.SENT and provider.health != provider.Health.HEALTHY:
+    else:
         provider.set_health(provider.Health.HEALTHY, "")
 
 

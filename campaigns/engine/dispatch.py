@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -277,13 +277,13 @@ class Dispatcher:
         self.stats.claims += 1
         return len(got.ids)
 
-    def start(self, pool: ThreadPoolExecutor, *, release: list[str] = ()) -> bool:
+    def start(self, pool: ThreadPoolExecutor, *, release: Sequence[str] = ()) -> bool:
         """Start sends while slots are free; True when the provider's global limit blocked us.
         `release`: slots to free first, in the same limiter call (a batch the writer just stored)."""
         with self.start_lock:
             return self._start(pool, release)
 
-    def _start(self, pool: ThreadPoolExecutor, release: list[str]) -> bool:
+    def _start(self, pool: ThreadPoolExecutor, release: Sequence[str]) -> bool:
         provider = self.provider
         while self.rebooked:  # handed back by sender threads: booked again first
             self.backlog.appendleft(self.rebooked.popleft())

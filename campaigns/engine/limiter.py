@@ -15,7 +15,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.db import transaction
@@ -64,7 +64,7 @@ class Limiter:
         raise NotImplementedError
 
     def take(
-        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int, release: list[str] = ()
+        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int, release: Sequence[str] = ()
     ) -> list[tuple[str, float]]:
         """Up to n (slot token, seconds to wait) pairs: in-flight slots plus a booked send time each,
         after releasing the slots `release` (a finished batch's, handed straight to the next sends)."""
@@ -173,7 +173,7 @@ class RedisLimiter(Limiter):
         return token if ok else None
 
     def take(
-        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int, release: list[str] = ()
+        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int, release: Sequence[str] = ()
     ) -> list[tuple[str, float]]:
         if n <= 0:
             self.release(provider_id, list(release))
@@ -240,7 +240,7 @@ class DatabaseLimiter(Limiter):
             return token
 
     def take(
-        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int, release: list[str] = ()
+        self, provider_id: int, *, limit: int, ttl: float, rate: float, n: int, release: Sequence[str] = ()
     ) -> list[tuple[str, float]]:
         """One transaction for a whole batch (the per-message form costs several round trips each)."""
         from campaigns.models import SendSlot

@@ -130,13 +130,9 @@ def _write_postgresql(results: list[Result]) -> list[str]:
     it is stored: fewer round trips free them sooner.
     """
     batch = _Batch(results)
-    sql, loaded = _lock_statement()
     with connection.cursor() as cursor:
         try:
-            cursor.execute(f"BEGIN; {sql}", [list(batch.by_id)])
-            cursor.nextset()
-            alias = connection.alias
-            batch.apply([Message.from_db(alias, loaded, row) for row in cursor.fetchall()])
+            batch.apply(_lock_and_load(cursor, list(batch.by_id), begin=True))
             _execute_all(cursor, [*batch.statements(), ("COMMIT", [])])
         except BaseException:
             # Nothing of the batch is stored; the messages stay leased and are claimed again.
@@ -161,12 +157,18 @@ def _locked(ids: list[int]) -> list[Message]:
     if connection.vendor != "postgresql":
         locked = Message.objects.select_for_update(of=("self",)).filter(id__in=ids)
         return list(locked.order_by("id").only(*LOCK_FIELDS))
-    sql, loaded = _lock_statement()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ids])
-        rows = cursor.fetchall()
+        return _lock_and_load(cursor, ids)
+
+
+def _lock_and_load(cursor, ids: list[int], *, begin: bool = False) -> list[Message]:
+    """PostgreSQL: lock and load the rows (`begin`: opening the transaction in the same round trip)."""
+    sql, loaded = _lock_statement()
+    cursor.execute(f"BEGIN; {sql}" if begin else sql, [ids])
+    if begin:
+        cursor.nextset()  # past BEGIN's result, to the rows
     alias = connection.alias
-    return [Message.from_db(alias, loaded, row) for row in rows]
+    return [Message.from_db(alias, loaded, row) for row in cursor.fetchall()]
 
 
 @functools.cache
