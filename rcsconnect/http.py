@@ -5,17 +5,25 @@ name is resolved, each address is checked, and the socket is opened to a checked
 re-resolved), then the peer address is checked again. Redirects open new connections through the
 same guard. Operators lift the guard for named hosts or networks with `OUTBOUND_ALLOW_HOSTS` /
 `OUTBOUND_ALLOW_NETWORKS` (the local vendor simulator lives on loopback).
+
+Two kinds of session come from here: `outbound_session` (requests, blocking: Send Test, token
+requests, template sync, checks) and `AsyncOutbound` (aiohttp on an asyncio loop: the sending
+engine, which keeps up to a provider's concurrency of requests in flight on one thread). Both
+apply the same guard, timeouts and TLS verification, ignore proxy settings from the environment,
+and answer with `requests.Response` objects or requests' exception types.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json as jsonlib
 import socket
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
+import aiohttp
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
@@ -276,3 +284,83 @@ def outbound_session(
     session.mount("https://", adapter)
     session.headers["User-Agent"] = "rcsconnect/0.1"
     return session
+
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class GuardedConnector(aiohttp.TCPConnector):
+    """aiohttp's connector with the address guard: every address a host resolves to (an IP literal
+    included) is checked before a connection is opened, and connections go only to checked
+    addresses (aiohttp connects to the resolved addresses, it does not resolve again)."""
+
+    async def _resolve_host(self, host: str, port: int, traces: Any = None) -> list[dict[str, Any]]:
+        infos = await super()._resolve_host(host, port, traces=traces)
+        allow = AllowList.from_settings()
+        permitted = [
+            info
+            for info in infos
+            if address_allowed(host, ipaddress.ip_address(info["host"].split("%")[0]), allow)
+        ]
+        if not permitted:
+            raise BlockedAddressError(host, infos[0]["host"] if infos else None)
+        return permitted
+
+
+class AsyncOutbound:
+    """Vendor requests from an asyncio loop, for the sending engine (many in flight on one thread).
+
+    The same rules as `outbound_session`, whose session it is given as `fallback`: the address
+    guard on every new connection, TLS verified, no proxies from the environment, the fallback's
+    connect and read timeouts and User-Agent on every call. Answers are `requests.Response` objects
+    and errors requests' exception types, so provider kinds classify them exactly as they classify
+    the blocking session's. A redirect is followed by the fallback session in a worker thread,
+    which re-checks the guard on every hop. Create, use and close it inside one running loop.
+    """
+
+    def __init__(self, fallback: OutboundSession, *, limit: int):
+        connect, read = fallback.default_timeout
+        self.fallback = fallback
+        self.session = aiohttp.ClientSession(
+            connector=GuardedConnector(limit=limit, limit_per_host=0),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read),
+            headers={"User-Agent": fallback.headers["User-Agent"]},
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    async def send_json(
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, json: Any = None
+    ) -> requests.Response:
+        """One JSON request; what `OutboundSession.send_json` does, without blocking the loop."""
+        body = jsonlib.dumps(json, allow_nan=False).encode() if json is not None else None
+        all_headers = {**({"Content-Type": "application/json"} if body else {}), **(headers or {})}
+        try:
+            async with self.session.request(
+                method, url, data=body, headers=all_headers, allow_redirects=False
+            ) as answer:
+                content = await answer.read()
+        except BlockedAddressError:
+            raise
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise requests.ConnectTimeout(f"Connection to {url} timed out.") from exc
+        except (TimeoutError, aiohttp.SocketTimeoutError) as exc:
+            raise requests.ReadTimeout(f"{url} did not answer in time.") from exc
+        except aiohttp.ClientSSLError as exc:
+            raise requests.exceptions.SSLError(str(exc)) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise requests.ConnectionError(f"{exc.__class__.__name__}: {exc}") from exc
+        if answer.status in REDIRECT_STATUSES and "Location" in answer.headers:
+            follow = partial(self.fallback.request, method, url, headers=headers, json=json)
+            return await asyncio.get_running_loop().run_in_executor(None, follow)
+        response = requests.Response()
+        response.status_code = answer.status
+        response.headers = CaseInsensitiveDict(answer.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.reason = answer.reason
+        response.url = url
+        response._content = content
+        return response
+
+    async def close(self) -> None:
+        await self.session.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import ipaddress
 import json
@@ -11,7 +12,7 @@ import time
 import pytest
 import requests
 
-from rcsconnect.http import BlockedAddressError, is_public_address, outbound_session
+from rcsconnect.http import AsyncOutbound, BlockedAddressError, is_public_address, outbound_session
 
 REFUSED = [
     "127.0.0.1",
@@ -202,3 +203,81 @@ def test_lean_json_path_raises_requests_errors(settings, local_server):
     slow = outbound_session(timeout=(2.0, 0.2))
     with pytest.raises(requests.ReadTimeout):
         slow.send_json("POST", f"http://127.0.0.1:{local_server.server_port}/slow", json={})
+
+
+# -- the engine's asyncio session (rcsconnect.http.AsyncOutbound) --------------------------------------
+def _async_send(url: str, *, session=None, headers=None, json=None):
+    """One request through AsyncOutbound on a fresh loop, as the sending engine makes it."""
+
+    async def send():
+        client = AsyncOutbound(session or outbound_session(), limit=4)
+        try:
+            return await client.send_json("POST", url, headers=headers, json=json)
+        finally:
+            await client.close()
+
+    return asyncio.run(send())
+
+
+@pytest.mark.parametrize("url", GUARDED_URLS)
+def test_async_path_refuses_what_the_session_refuses(settings, url):
+    settings.OUTBOUND_ALLOW_HOSTS = []
+    settings.OUTBOUND_ALLOW_NETWORKS = []
+    with pytest.raises(BlockedAddressError):
+        _async_send(url, json={"a": 1})
+
+
+def test_async_path_allows_only_what_is_allow_listed(settings, local_server):
+    port = local_server.server_port
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    assert _async_send(f"http://127.0.0.1:{port}/", json={}).status_code == 202
+    with pytest.raises(BlockedAddressError):  # the same address under another name
+        _async_send(f"http://localhost:{port}/", json={})
+    settings.OUTBOUND_ALLOW_HOSTS = []
+    settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.0/8"]
+    assert _async_send(f"http://localhost:{port}/", json={}).status_code == 202
+
+
+def test_async_path_answers_like_session_request(settings, local_server):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    url = f"http://127.0.0.1:{local_server.server_port}/send?x=1"
+    payload = {"msgId": "m-1", "text": "Grüße"}
+    answer = _async_send(url, headers={"Authorization": "Bearer t"}, json=payload)
+    full = outbound_session().request("POST", url, headers={"Authorization": "Bearer t"}, json=payload)
+    assert isinstance(answer, requests.Response)
+    assert answer.status_code == full.status_code == 202
+    assert answer.headers["x-echo"] == "yes" and answer.encoding == full.encoding == "utf-8"
+    seen = answer.json()
+    assert (seen["path"], seen["body"]) == (full.json()["path"], full.json()["body"])
+    assert seen["path"] == "/send?x=1" and seen["body"] == payload
+    assert seen["headers"]["authorization"] == "Bearer t"
+    assert seen["headers"]["content-type"] == "application/json"
+    assert seen["headers"]["user-agent"] == "rcsconnect/0.1"
+
+
+def test_async_path_follows_redirects_through_the_guard(settings, local_server):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    port = local_server.server_port
+    local_server.redirect_to = f"http://127.0.0.1:{port}/moved"
+    answer = _async_send(f"http://127.0.0.1:{port}/redirect", json={"n": 1})
+    assert (
+        answer.status_code == 202 and answer.json()["path"] == "/moved" and answer.json()["body"] == {"n": 1}
+    )
+    local_server.redirect_to = f"http://127.0.0.2:{port}/"
+    with pytest.raises(BlockedAddressError):
+        _async_send(f"http://127.0.0.1:{port}/redirect", json={"n": 1})
+
+
+def test_async_path_raises_requests_errors_and_times_out(settings, local_server, monkeypatch):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")  # ignored, as by outbound_session
+    with pytest.raises(requests.ConnectionError) as refused:
+        _async_send("http://127.0.0.1:9/", json={})
+    assert not isinstance(refused.value, requests.Timeout)
+    with pytest.raises(requests.ReadTimeout):
+        _async_send(
+            f"http://127.0.0.1:{local_server.server_port}/slow",
+            session=outbound_session(timeout=(2.0, 0.2)),
+            json={},
+        )
+    assert _async_send(f"http://127.0.0.1:{local_server.server_port}/", json={}).status_code == 202
