@@ -293,7 +293,10 @@ def _dispatch_key(provider_id: int, slot: int) -> str:
 
 def _slot_holder(key: str) -> str | None:
     """The token of the live dispatch task holding the slot (None when free or its holder died)."""
-    value = cache.get(key)
+    return _live_token(cache.get(key))
+
+
+def _live_token(value) -> str | None:
     if not isinstance(value, dict) or time.time() - value.get("beat", 0) > HEARTBEAT_STALE:
         return None
     return value.get("token")
@@ -321,16 +324,19 @@ def dispatch_run(*, provider_id: int, slot: int = 0, budget: float | None = None
     def heartbeat() -> None:
         cache.set(key, {"token": token, "beat": time.time()}, timeout=60)
 
-    def others_alive() -> bool:
-        others = (other for other in range(settings.RCS_DISPATCHERS) if other != slot)
-        return any(_slot_holder(_dispatch_key(provider_id, other)) is not None for other in others)
+    def peers() -> int:
+        """How many other dispatch tasks of the provider are alive (one cache read)."""
+        keys = [
+            _dispatch_key(provider_id, other) for other in range(settings.RCS_DISPATCHERS) if other != slot
+        ]
+        return sum(_live_token(value) is not None for value in cache.get_many(keys).values())
 
     heartbeat()
     try:
         provider = Provider.objects.get(pk=provider_id)
         if not provider.is_active:
             return None
-        stats = Dispatcher(provider, budget=budget, heartbeat=heartbeat, others_alive=others_alive).run()
+        stats = Dispatcher(provider, budget=budget, heartbeat=heartbeat, peers=peers).run()
     finally:
         if _slot_holder(key) == token:
             cache.delete(key)

@@ -4,7 +4,7 @@ One OAuth token per provider is kept in the Django cache (the database cache emb
 production), so every web and worker process shares it. It is refreshed `TOKEN_MARGIN` seconds
 before it expires and once when the vendor answers 401/403. The cache key includes a hash of the
 credentials, so editing them invalidates the old token. A token read from the shared cache is also
-kept in the process for up to `LOCAL_SECONDS`, so the dispatch loop's sender threads do not ask the shared
+kept in the process for up to `LOCAL_SECONDS`, so the dispatch loop's sends do not ask the shared
 cache (a database table in the embedded default) once per message.
 """
 
@@ -73,13 +73,20 @@ def _remember(key: str, entry: dict[str, Any]) -> str:
     return entry["access_token"]
 
 
+def local_token(provider: Provider) -> str | None:
+    """The token this process holds for the provider, if still usable; never any I/O."""
+    local = _local.get(_cache_key(provider))
+    if local and local[0] > time.monotonic():
+        return local[1]
+    return None
+
+
 def oauth_token(provider: Provider, session: requests.Session, *, refresh: bool = False) -> str:
     """A valid access token for the provider, from the shared cache or the token endpoint."""
     key = _cache_key(provider)
     if not refresh:
-        local = _local.get(key)
-        if local and local[0] > time.monotonic():
-            return local[1]
+        if token := local_token(provider):
+            return token
         entry = cache.get(key)
         if _usable(entry):
             return _remember(key, entry)

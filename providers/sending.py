@@ -1,6 +1,7 @@
 """Send one message through a provider: auth headers, one HTTP request, classification.
 
-`send_message` is what the sending engine, Send Test and `provider_check` call. It never raises for
+`send_message` is what Send Test and `provider_check` call; the sending engine calls
+`send_message_async`, the same steps on an asyncio loop. It never raises for
 a vendor or transport problem: the answer is always a `SendAttempt` whose `result` says sent,
 failed (with a code) or retry. Our own auth problems (token endpoint down, credentials refused)
 and a blocked destination are RETRY with `provider_unhealthy`: the message stays queued.
@@ -8,9 +9,11 @@ and a blocked destination are RETRY with `provider_unhealthy`: the message stays
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -22,6 +25,8 @@ from .auth import AuthError
 from .kinds.base import Outcome, PreparedRequest, ProviderKind, SendResult
 
 if TYPE_CHECKING:
+    from rcsconnect.http import AsyncOutbound
+
     from .content import OutboundMessage
     from .models import Provider
 
@@ -45,29 +50,53 @@ def send_message(
     """Build, authenticate and send one message; refresh the OAuth token once on 401/403.
 
     `record_health=False`: the caller records the provider's health from the result itself
-    (`record_provider_health`), as the engine does outside its sender threads, which never touch the
-    database.
+    (`record_provider_health`), as the engine does outside the thread that sends, which never
+    touches the database.
     """
     started = time.monotonic()
     kind: ProviderKind = provider.kind_class(provider)
     prepared = kind.build_request(message)
     attempt = _attempt(kind, prepared, session, refresh=False, started=started)
     if attempt.result.outcome == Outcome.REAUTH:
-        attempt = _attempt(kind, prepared, session, refresh=True, started=started)
-        if attempt.result.outcome == Outcome.REAUTH:
-            # Still refused with a fresh token: treat as a dispatch error (WIRE.md 1.3).
-            attempt = replace(
-                attempt,
-                result=SendResult(
-                    Outcome.RETRY,
-                    error_code="auth",
-                    error_message="Refused again after a token refresh.",
-                    provider_unhealthy=True,
-                ),
-            )
+        attempt = _refused_again(_attempt(kind, prepared, session, refresh=True, started=started))
     if record_health:
         record_provider_health(provider, attempt.result)
     return attempt
+
+
+async def send_message_async(
+    provider: Provider, message: OutboundMessage, *, client: AsyncOutbound, session: requests.Session
+) -> SendAttempt:
+    """`send_message` for the sending engine's event loop (health is never recorded here).
+
+    The same request, credentials and classification; the HTTP call goes through `client`. Auth
+    headers at hand in memory are used on the loop; when they need I/O (the shared cache, the token
+    endpoint) they are fetched with the blocking `session` in a worker thread.
+    """
+    started = time.monotonic()
+    kind: ProviderKind = provider.kind_class(provider)
+    prepared = kind.build_request(message)
+    attempt = await _attempt_async(kind, prepared, client, session, refresh=False, started=started)
+    if attempt.result.outcome == Outcome.REAUTH:
+        attempt = _refused_again(
+            await _attempt_async(kind, prepared, client, session, refresh=True, started=started)
+        )
+    return attempt
+
+
+def _refused_again(attempt: SendAttempt) -> SendAttempt:
+    if attempt.result.outcome != Outcome.REAUTH:
+        return attempt
+    # Still refused with a fresh token: treat as a dispatch error (WIRE.md 1.3).
+    return replace(
+        attempt,
+        result=SendResult(
+            Outcome.RETRY,
+            error_code="auth",
+            error_message="Refused again after a token refresh.",
+            provider_unhealthy=True,
+        ),
+    )
 
 
 def _attempt(
@@ -75,14 +104,8 @@ def _attempt(
 ) -> SendAttempt:
     try:
         auth = kind.auth_headers(session, refresh=refresh)
-    except AuthError as exc:
-        result = SendResult(Outcome.RETRY, error_code="auth", error_message=str(exc), provider_unhealthy=True)
-        return SendAttempt(prepared, None, "", result, time.monotonic() - started)
-    except BlockedAddressError as exc:
-        result = SendResult(
-            Outcome.RETRY, error_code="blocked", error_message=str(exc), provider_unhealthy=True
-        )
-        return SendAttempt(prepared, None, "", result, time.monotonic() - started)
+    except (AuthError, BlockedAddressError) as exc:
+        return _no_credentials(prepared, exc, started)
     request = replace(prepared, headers={**prepared.headers, **auth})
     response: requests.Response | None = None
     error: BaseException | None = None
@@ -92,6 +115,51 @@ def _attempt(
         response = send(request.method, request.url, headers=request.headers, json=request.json)
     except (requests.RequestException, BlockedAddressError, OSError) as exc:
         error = exc
+    return _answered(kind, request, response, error, started)
+
+
+async def _attempt_async(
+    kind: ProviderKind,
+    prepared: PreparedRequest,
+    client: AsyncOutbound,
+    session: requests.Session,
+    *,
+    refresh: bool,
+    started: float,
+) -> SendAttempt:
+    auth = None if refresh else kind.auth_headers_at_hand()
+    if auth is None:
+        fetch = partial(kind.auth_headers, session, refresh=refresh)
+        try:
+            auth = await asyncio.get_running_loop().run_in_executor(None, fetch)
+        except (AuthError, BlockedAddressError) as exc:
+            return _no_credentials(prepared, exc, started)
+    request = replace(prepared, headers={**prepared.headers, **auth})
+    response: requests.Response | None = None
+    error: BaseException | None = None
+    try:
+        response = await client.send_json(
+            request.method, request.url, headers=request.headers, json=request.json
+        )
+    except (requests.RequestException, BlockedAddressError, OSError) as exc:
+        error = exc
+    return _answered(kind, request, response, error, started)
+
+
+def _no_credentials(prepared: PreparedRequest, exc: Exception, started: float) -> SendAttempt:
+    """Our own problem, not the message's: it stays queued and the provider is flagged unhealthy."""
+    code = "blocked" if isinstance(exc, BlockedAddressError) else "auth"
+    result = SendResult(Outcome.RETRY, error_code=code, error_message=str(exc), provider_unhealthy=True)
+    return SendAttempt(prepared, None, "", result, time.monotonic() - started)
+
+
+def _answered(
+    kind: ProviderKind,
+    request: PreparedRequest,
+    response: requests.Response | None,
+    error: BaseException | None,
+    started: float,
+) -> SendAttempt:
     result = kind.classify(response, error)
     body = response.text[:RESPONSE_BODY_MAX] if response is not None else ""
     status = response.status_code if response is not None else None

@@ -1,23 +1,27 @@
 """The per-worker send loop for one provider.
 
-One dispatch task claims chunks of due messages and sends them on a thread pool no larger than the
-provider's concurrency. Each thread takes a global in-flight slot and a rate reservation (see
-`limiter`), sends through `providers.sending.send_message` on a pooled session, and hands the result
-back; results are written in batches (by a writer thread on PostgreSQL, which then starts the next
-sends itself) and only then are the slots freed, so a crash can repeat at most the requests that were
-in flight. No database transaction is open during an HTTP call.
+One dispatch task claims chunks of due messages and starts each send once it holds a global
+in-flight slot and a rate reservation (see `limiter`). Every HTTP call of the task runs on one
+thread's asyncio loop (`SendLoop`: `providers.sending.send_message_async` on the factory's guarded
+aiohttp session), up to the provider's concurrency at once. Each send hands its result back;
+results are written in batches (by a writer thread on PostgreSQL, which then starts the next sends
+itself) and only then are the slots freed, so a crash can repeat at most the requests that were in
+flight. No database transaction is open during an HTTP call, and the send loop never touches the
+database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -52,8 +56,58 @@ LATE_TOLERANCE = 0.005
 RATE_BINDS_AFTER = 0.05  # seconds: a batch whose booked send times spread this far is held by the rate
 MAX_REBOOKS = 3
 SLOT_TTL_MARGIN = 5.0  # a slot outlives the HTTP timeouts; a dead worker's slot expires after it
-DONE_REBOOK = "rebook"  # handed back by a sender thread; never written
+DONE_REBOOK = "rebook"  # handed back by a send that woke too late; never written
 STOP = object()  # tells the writer thread to finish
+
+
+class SendLoop:
+    """A thread running an asyncio loop that makes every HTTP call of one dispatcher.
+
+    Up to the provider's concurrency of requests are in flight on it at once. (With a thread per
+    request in flight, the dispatcher spent more CPU handing the GIL between threads than sending:
+    at 100 in flight, 1.6 ms of CPU per request against 0.3 ms on one loop, on this machine.)
+    Other threads hand sends over with `submit`.
+    """
+
+    def __init__(self, name: str, *, fallback, limit: int):
+        from rcsconnect.http import AsyncOutbound
+
+        self.loop = asyncio.new_event_loop()
+        self.tasks: set[asyncio.Task] = set()
+        self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self.thread.start()
+
+        async def open_client() -> AsyncOutbound:
+            return AsyncOutbound(fallback, limit=limit)
+
+        self.client = asyncio.run_coroutine_threadsafe(open_client(), self.loop).result()
+
+    def submit(self, calls: list[tuple[Callable[..., Coroutine[Any, Any, None]], tuple]]) -> None:
+        """Start these coroutines on the loop (one wake-up of the loop for the lot)."""
+        if calls:
+            self.loop.call_soon_threadsafe(self._spawn, calls)
+
+    def _spawn(self, calls: list[tuple[Callable[..., Coroutine[Any, Any, None]], tuple]]) -> None:
+        for function, args in calls:
+            task = self.loop.create_task(function(*args))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    def close(self) -> None:
+        """Wait for the sends still running, close the connections, stop the thread."""
+
+        async def finish() -> None:
+            while self.tasks:
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+            await self.client.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(finish(), self.loop).result()
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join()
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
+            self.loop.close()
 
 
 @dataclass
@@ -71,7 +125,7 @@ class Stats:
 
 
 class Dispatcher:
-    """Runs in the task's thread; sender threads only sleep until their booked time and do HTTP."""
+    """Runs in the task's thread; the send loop only waits for booked times and does HTTP."""
 
     def __init__(
         self,
@@ -80,19 +134,21 @@ class Dispatcher:
         budget: float,
         limiter: Limiter | None = None,
         heartbeat: Callable[[], None] = lambda: None,
-        others_alive: Callable[[], bool] = lambda: False,
+        peers: Callable[[], int] = lambda: 0,
     ):
         self.provider = provider
         self.heartbeat = heartbeat
-        self.others_alive = others_alive  # whether another dispatcher of the provider is running
+        self.peers = peers  # how many other dispatchers of the provider are running
         self.limiter = limiter or get_limiter()
         self.budget = budget
         self.threads = max(1, min(provider.effective_concurrency, settings.RCS_MAX_THREADS))
+        # This dispatcher's share of the provider's concurrency (see refresh).
+        self.share = self.threads
         self.results: queue.Queue[tuple[Result, str | None]] = queue.Queue()
         self.backlog: deque[Message] = deque()  # claimed, not started
         self.requests: dict[int, object] = {}  # message id -> its request, built when claimed
         self.rebooks: dict[int, int] = {}  # message id -> times its send was booked again
-        self.rebooked: deque[Message] = deque()  # handed back by sender threads (thread-safe appends)
+        self.rebooked: deque[Message] = deque()  # handed back by the send loop (thread-safe appends)
         self.running = 0  # handed to a thread, result not written yet
         self.contexts: dict[int, CampaignContext] = {}
         self.campaign_status: dict[int, str] = {}
@@ -106,10 +162,10 @@ class Dispatcher:
         # Held while the backlog changes or sends are started: by the loop, and by the writer thread
         # right after it freed slots (so a freed slot does not wait for the loop to come round).
         self.start_lock = threading.Lock()
-        self.pool: ThreadPoolExecutor | None = None
+        self.sender: SendLoop | None = None
         self.progress = threading.Event()  # the writer freed slots (or stopped)
         # The latest send result that changes the provider's health, recorded (a database write) by
-        # whoever writes results next: sender threads never touch the database.
+        # whoever writes results next: the send loop never touches the database.
         self.health_seen = None
         self.writer: threading.Thread | None = None
         self.writer_error: BaseException | None = None
@@ -121,6 +177,7 @@ class Dispatcher:
         self.session = outbound_session(pool_size=self.threads)
         deadline = time.monotonic() + self.budget
         next_refresh = next_pending = 0.0
+        self.sender = SendLoop(f"send-{self.provider.pk}", fallback=self.session, limit=self.threads)
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
             # Results are written by a thread of their own (its own connection): a finished send's
             # slot is freed while this loop claims and starts, instead of after it. Not inside an
@@ -129,8 +186,7 @@ class Dispatcher:
                 target=self.write_loop, name=f"write-{self.provider.pk}", daemon=True
             )
             self.writer.start()
-        with ThreadPoolExecutor(self.threads, thread_name_prefix=f"send-{self.provider.pk}") as pool:
-            self.pool = pool
+        try:
             try:
                 while True:
                     self.stats.loops += 1
@@ -144,10 +200,10 @@ class Dispatcher:
                         next_pending = now + PENDING_EVERY
                     if now >= deadline or self.paused > 0 or self.stopping or self.writer_error:
                         break
-                    blocked = self.start(pool)
+                    blocked = self.start()
                     claimed = self.fill()
                     if claimed and not blocked:
-                        blocked = self.start(pool)
+                        blocked = self.start()
                     if not self.running and not self.backlog:
                         if claimed:
                             continue
@@ -175,7 +231,9 @@ class Dispatcher:
                     while self.running or self.rebooked:
                         self.collect(timeout=0.5)
                         self.release_unstarted()
-        self.session.close()
+        finally:
+            self.sender.close()
+            self.session.close()
         if self.writer_error:
             raise self.writer_error
         self.apply_pending()
@@ -201,7 +259,7 @@ class Dispatcher:
                 if batch:
                     freed = self.write_batch(batch, release=False)
                     if not self.stopping and (self.backlog or self.rebooked):
-                        self.start(self.pool, release=freed)  # the freed slots go to the next sends
+                        self.start(release=freed)  # the freed slots go to the next sends
                     else:
                         self.limiter.release(self.provider.pk, freed)
                     self.progress.set()
@@ -225,26 +283,30 @@ class Dispatcher:
             if self.campaign_status.get(campaign_id) != Campaign.Status.SENDING:
                 del self.contexts[campaign_id]
         self.provider.refresh_from_db(fields=["concurrency", "max_rate", "health", "enabled", "archived_at"])
+        # Live dispatchers split the provider's concurrency between them, so the work (and its CPU)
+        # spreads over the worker processes instead of one process holding nearly every slot: the
+        # one that frees a slot would otherwise take it again at once. Alone, a dispatcher takes all.
+        self.share = max(1, min(self.threads, math.ceil(self.threads / (1 + self.peers()))))
         self.finish_campaigns()
         self.warm_credentials()
 
     def warm_credentials(self) -> None:
-        """Fetch the provider's credentials here, so sender threads find them in memory (an OAuth
+        """Fetch the provider's credentials here, so sends find them in memory (an OAuth
         token in `providers.auth`) instead of each asking the shared cache or the token endpoint."""
         try:
             self.provider.kind_class(self.provider).auth_headers(self.session)
-        except Exception:  # noqa: BLE001 - the sender threads meet and report the same problem
+        except Exception:  # noqa: BLE001 - the sends meet and report the same problem
             log.debug("credentials for provider %s not available yet", self.provider.pk, exc_info=True)
 
     def active_ids(self) -> list[int]:
         return [cid for cid, status in self.campaign_status.items() if status == Campaign.Status.SENDING]
 
     def fill(self) -> int:
-        room = 2 * self.threads - self.running - len(self.backlog)
-        if room < max(1, self.threads // 2):
+        room = 2 * self.share - self.running - len(self.backlog)
+        if room < max(1, self.share // 2):
             return 0
         rate = self.provider.effective_rate * self.limiter.factor(self.provider.pk)
-        limit = min(room, max(self.threads, int(rate * 2)))
+        limit = min(room, max(self.share, int(rate * 2)))
         lease = settings.RCS_LEASE_SECONDS + limit / max(rate, 0.1)
         got = claiming.claim(
             provider_id=self.provider.pk, limit=limit, lease_seconds=lease, campaign_ids=self.active_ids()
@@ -277,22 +339,22 @@ class Dispatcher:
         self.stats.claims += 1
         return len(got.ids)
 
-    def start(self, pool: ThreadPoolExecutor, *, release: Sequence[str] = ()) -> bool:
+    def start(self, *, release: Sequence[str] = ()) -> bool:
         """Start sends while slots are free; True when the provider's global limit blocked us.
         `release`: slots to free first, in the same limiter call (a batch the writer just stored)."""
         with self.start_lock:
-            return self._start(pool, release)
+            return self._start(release)
 
-    def _start(self, pool: ThreadPoolExecutor, release: Sequence[str]) -> bool:
+    def _start(self, release: Sequence[str]) -> bool:
         provider = self.provider
-        while self.rebooked:  # handed back by sender threads: booked again first
+        while self.rebooked:  # handed back by the send loop: booked again first
             self.backlog.appendleft(self.rebooked.popleft())
         while self.backlog and (stop := self.stopped(self.backlog[0])):
             self.add_running(1)
             message = self.backlog.popleft()
             self.requests.pop(message.id, None)
             self.results.put((Result(message.id, stop), None))
-        want = min(len(self.backlog), self.threads - self.running)
+        want = min(len(self.backlog), self.share - self.running)
         if want <= 0:
             self.limiter.release(provider.pk, list(release))
             return False
@@ -308,10 +370,14 @@ class Dispatcher:
         # The rate binds when it spreads this batch's sends out (or other sends were booked ahead):
         # only then can a late send bunch with on-time ones above the rate.
         binding = bool(taken) and (taken[0][1] > 0 or taken[-1][1] >= RATE_BINDS_AFTER)
+        calls = []
         for token, wait in taken:
             message = self.backlog.popleft()
-            self.add_running(1)
-            pool.submit(self.send_one, message, self.requests.pop(message.id), token, now + wait, binding)
+            calls.append(
+                (self.send_one, (message, self.requests.pop(message.id), token, now + wait, binding))
+            )
+        self.add_running(len(calls))
+        self.sender.submit(calls)
         return len(taken) < want
 
     def idle_wait(self, deadline: float) -> float | None:
@@ -319,7 +385,7 @@ class Dispatcher:
         # Leases run out only when their worker died: while another dispatcher of the provider is
         # alive, what it holds is its own to finish, and this one stops instead of polling for it.
         due = claiming.next_due_at(
-            provider_id=self.provider.pk, campaign_ids=self.active_ids(), leased=not self.others_alive()
+            provider_id=self.provider.pk, campaign_ids=self.active_ids(), leased=not self.peers()
         )
         if due is None:
             return None
@@ -396,7 +462,7 @@ class Dispatcher:
         return [(r, t) for r, t in batch if r.kind != DONE_REBOOK]
 
     def release_unstarted(self) -> None:
-        """Stopping: claimed messages not (or no longer) in a sender thread go back to the queue."""
+        """Stopping: claimed messages not (or no longer) being sent go back to the queue."""
         with self.start_lock:
             self._release_unstarted()
 
@@ -449,14 +515,14 @@ class Dispatcher:
             return DONE_RELEASE
         return None
 
-    # -- sender threads: no database access ---------------------------------------------------------
-    def send_one(self, message: Message, request, token: str, start_at: float, held_back: bool) -> None:
-        from providers.sending import health_change, send_message
+    # -- the send loop: no database access -----------------------------------------------------------
+    async def send_one(self, message: Message, request, token: str, start_at: float, held_back: bool) -> None:
+        from providers.sending import health_change, send_message_async
 
         try:
             delay = start_at - time.monotonic()
             if delay > 0:
-                time.sleep(delay)
+                await asyncio.sleep(delay)
             if stop := self.stopped(message):
                 result = Result(message.id, stop)
             elif held_back and self.too_late(message, start_at):
@@ -464,7 +530,10 @@ class Dispatcher:
                 self.rebooked.append(message)
                 result = Result(message.id, DONE_REBOOK)
             else:
-                sent = send_message(self.provider, request, session=self.session, record_health=False).result
+                attempt = await send_message_async(
+                    self.provider, request, client=self.sender.client, session=self.session
+                )
+                sent = attempt.result
                 if health_change(self.provider, sent):
                     with self.lock:
                         self.health_seen = sent

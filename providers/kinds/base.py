@@ -99,6 +99,11 @@ class ProviderKind:
         """
         return {}
 
+    def auth_headers_at_hand(self) -> dict[str, str] | None:
+        """The headers `auth_headers` would give, if they can be had without I/O (no cache or token
+        request); else None, and the engine asks `auth_headers` in a worker thread."""
+        return None
+
     def classify(self, response: requests.Response | None, error: BaseException | None = None) -> SendResult:
         """Turn the vendor's answer (or a transport error) into a SendResult (WIRE.md 1.3)."""
         raise NotImplementedError

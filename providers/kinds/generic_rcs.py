@@ -165,6 +165,14 @@ class GenericRcsKind(ProviderKind):
             return {"Authorization": "Bearer " + oauth_token(self.provider, session, refresh=refresh)}
         return {}
 
+    def auth_headers_at_hand(self) -> dict[str, str] | None:
+        from providers.auth import local_token
+
+        if self.provider.config.get("auth_type", AUTH_NONE) == AUTH_OAUTH2:
+            token = local_token(self.provider)
+            return {"Authorization": "Bearer " + token} if token else None
+        return self.auth_headers(None)  # none or Basic: no I/O
+
     def classify(self, response: requests.Response | None, error: BaseException | None = None) -> SendResult:
         if response is None:
             return transport_result(error or RuntimeError("no response"))

@@ -131,6 +131,9 @@ class JioCxKind(ProviderKind):
     def auth_headers(self, session: requests.Session, *, refresh: bool = False) -> dict[str, str]:
         return {"x-apikey": (self.provider.secrets or {}).get("api_key", "")}
 
+    def auth_headers_at_hand(self) -> dict[str, str] | None:
+        return self.auth_headers(None)
+
     def classify(self, response: requests.Response | None, error: BaseException | None = None) -> SendResult:
         if response is None:
             return transport_result(error or RuntimeError("no response"))

@@ -183,6 +183,46 @@ def test_provider_health_is_written_outside_the_sender_threads(sim, monkeypatch)
     assert writers and not [name for name in writers if name.startswith("send-")], writers
 
 
+def test_oauth_tokens_are_fetched_off_the_send_loop_and_refreshed_when_the_vendor_expires_them(
+    sim, monkeypatch
+):
+    # The simulator's tokens live 1 s, ours are trusted for 2.5 s: sends in between meet 401, the
+    # token is fetched again (in a worker thread, not on the send loop) and the same msgId resent.
+    import threading
+
+    from providers import auth
+
+    fetched_in: list[str] = []
+    fetch_token = auth.fetch_token
+
+    def recording(provider, session):
+        fetched_in.append(threading.current_thread().name)
+        return fetch_token(provider, session)
+
+    monkeypatch.setattr(auth, "fetch_token", recording)
+    sim.configure(auth="oauth", token_expires_in=1)
+    provider = sim_provider(
+        sim,
+        concurrency=3,
+        max_rate=10,
+        config={
+            "endpoint": f"{sim.url}/generic/messages",
+            "method": "POST",
+            "auth_type": "oauth2",
+            "client_url": f"{sim.url}/oauth/token",
+            "client_id": "sim-client",
+        },
+        secrets={"client_secret": "sim-secret"},
+    )
+    campaign = campaign_launch(campaign_id=make_campaign(provider=provider, size=40).pk)
+    assert campaign.status == Campaign.Status.COMPLETED and campaign.sent_count == 40
+    stats = sim.stats()
+    assert stats["tokens_issued"] >= 2
+    assert stats["responses"].get("401", stats["responses"].get(401, 0)) >= 1
+    assert sim.stats(provider.sender_id)["unique_msg_ids"] == 40
+    assert len(fetched_in) >= 2 and not [name for name in fetched_in if name.startswith("send-")], fetched_in
+
+
 def test_pause_then_resume_finishes_the_campaign(sim, settings):
     provider = sim_provider(sim, concurrency=1, max_rate=1000)
     campaign = make_campaign(provider=provider, size=6)
