@@ -312,6 +312,12 @@ def provider_kick(*, provider_id: int) -> int:
     return enqueued
 
 
+def dispatch_peers(provider_id: int, slot: int) -> int:
+    """How many dispatch tasks of the provider other than the one in `slot` are alive (one cache read)."""
+    keys = [_dispatch_key(provider_id, other) for other in range(settings.RCS_DISPATCHERS) if other != slot]
+    return sum(_live_token(value) is not None for value in cache.get_many(keys).values())
+
+
 def dispatch_run(*, provider_id: int, slot: int = 0, budget: float | None = None):
     """Body of the dispatch task: holds slot `slot` of the provider (heartbeat every second)."""
     from .engine.dispatch import Dispatcher
@@ -324,19 +330,14 @@ def dispatch_run(*, provider_id: int, slot: int = 0, budget: float | None = None
     def heartbeat() -> None:
         cache.set(key, {"token": token, "beat": time.time()}, timeout=60)
 
-    def peers() -> int:
-        """How many other dispatch tasks of the provider are alive (one cache read)."""
-        keys = [
-            _dispatch_key(provider_id, other) for other in range(settings.RCS_DISPATCHERS) if other != slot
-        ]
-        return sum(_live_token(value) is not None for value in cache.get_many(keys).values())
-
     heartbeat()
     try:
         provider = Provider.objects.get(pk=provider_id)
         if not provider.is_active:
             return None
-        stats = Dispatcher(provider, budget=budget, heartbeat=heartbeat, peers=peers).run()
+        stats = Dispatcher(
+            provider, budget=budget, heartbeat=heartbeat, peers=lambda: dispatch_peers(provider_id, slot)
+        ).run()
     finally:
         if _slot_holder(key) == token:
             cache.delete(key)

@@ -151,6 +151,30 @@ def test_concurrent_claims_never_overlap_on_postgresql():
 
 
 @pytest.mark.django_db
+def test_live_dispatchers_split_the_providers_concurrency(settings):
+    from django.core.cache import cache
+
+    from campaigns.engine.dispatch import Dispatcher
+    from campaigns.services import _dispatch_key, dispatch_peers
+
+    settings.RCS_DISPATCHERS = 3
+    campaign = started(1)
+    provider = campaign.provider
+    provider.concurrency = 10
+    assert dispatch_peers(provider.pk, 0) == 0
+    cache.set(_dispatch_key(provider.pk, 1), {"token": "t1", "beat": time.time()})
+    cache.set(_dispatch_key(provider.pk, 2), {"token": "t2", "beat": time.time() - 60})  # died
+    assert dispatch_peers(provider.pk, 0) == 1 and dispatch_peers(provider.pk, 1) == 0
+
+    dispatcher = Dispatcher(provider, budget=1, peers=lambda: dispatch_peers(provider.pk, 0))
+    dispatcher.refresh()
+    assert (dispatcher.threads, dispatcher.share) == (10, 5)
+    cache.delete_many([_dispatch_key(provider.pk, 1), _dispatch_key(provider.pk, 2)])
+    dispatcher.refresh()  # alone again: the whole concurrency
+    assert dispatcher.share == 10
+
+
+@pytest.mark.django_db
 def test_an_idle_dispatcher_waits_for_leases_only_when_no_other_dispatcher_is_alive():
     from campaigns.engine.dispatch import Dispatcher
 
