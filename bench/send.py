@@ -59,7 +59,7 @@ def _env() -> dict[str, str]:
         LOG_LEVEL="WARNING",
         DJANGO_DEBUG="false",  # as in production (DEBUG keeps every SQL query in memory)
         PYTHONPATH=str(ROOT),
-        RCS_MAX_THREADS=os.environ.get("RCS_MAX_THREADS", "100"),
+        RCS_MAX_IN_FLIGHT=os.environ.get("RCS_MAX_IN_FLIGHT", "100"),
         RCS_DISPATCHERS=str(WORKERS),  # the dispatch slots the benchmark's processes hold
     )
     return env

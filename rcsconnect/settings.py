@@ -203,9 +203,11 @@ RCS_MAX_ATTEMPTS = env.int("RCS_MAX_ATTEMPTS", default=6)
 # Exponential backoff with full jitter: a retry waits random(0, min(max, base * 2**attempt)) seconds.
 RCS_RETRY_BASE_SECONDS = env.float("RCS_RETRY_BASE_SECONDS", default=2.0)
 RCS_RETRY_MAX_SECONDS = env.float("RCS_RETRY_MAX_SECONDS", default=300.0)
-# Dispatch tasks per provider running at once (each sends with up to RCS_MAX_THREADS threads).
+# Dispatch tasks per provider running at once; live ones split the provider's concurrency.
 RCS_DISPATCHERS = env.int("RCS_DISPATCHERS", default=Q_CLUSTER["workers"])
-RCS_MAX_THREADS = env.int("RCS_MAX_THREADS", default=100)
+# Requests one dispatch task keeps in flight at most (all on one asyncio loop), below the concurrency.
+# RCS_MAX_THREADS is its name from when each request in flight had a thread of its own.
+RCS_MAX_IN_FLIGHT = env.int("RCS_MAX_IN_FLIGHT", default=env.int("RCS_MAX_THREADS", default=100))
 # A dispatch task stops claiming after this many seconds and hands over to a fresh task.
 RCS_DISPATCH_BUDGET_SECONDS = env.float("RCS_DISPATCH_BUDGET_SECONDS", default=120.0)
 # When the provider's authentication fails, its dispatch pauses this long (messages stay queued).

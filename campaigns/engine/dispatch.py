@@ -141,9 +141,9 @@ class Dispatcher:
         self.peers = peers  # how many other dispatchers of the provider are running
         self.limiter = limiter or get_limiter()
         self.budget = budget
-        self.threads = max(1, min(provider.effective_concurrency, settings.RCS_MAX_THREADS))
+        self.max_in_flight = max(1, min(provider.effective_concurrency, settings.RCS_MAX_IN_FLIGHT))
         # This dispatcher's share of the provider's concurrency (see refresh).
-        self.share = self.threads
+        self.share = self.max_in_flight
         self.results: queue.Queue[tuple[Result, str | None]] = queue.Queue()
         self.backlog: deque[Message] = deque()  # claimed, not started
         self.requests: dict[int, object] = {}  # message id -> its request, built when claimed
@@ -174,10 +174,10 @@ class Dispatcher:
     def run(self) -> Stats:
         from rcsconnect.http import outbound_session
 
-        self.session = outbound_session(pool_size=self.threads)
+        self.session = outbound_session(pool_size=self.max_in_flight)
         deadline = time.monotonic() + self.budget
         next_refresh = next_pending = 0.0
-        self.sender = SendLoop(f"send-{self.provider.pk}", fallback=self.session, limit=self.threads)
+        self.sender = SendLoop(f"send-{self.provider.pk}", fallback=self.session, limit=self.max_in_flight)
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
             # Results are written by a thread of their own (its own connection): a finished send's
             # slot is freed while this loop claims and starts, instead of after it. Not inside an
@@ -286,7 +286,7 @@ class Dispatcher:
         # Live dispatchers split the provider's concurrency between them, so the work (and its CPU)
         # spreads over the worker processes instead of one process holding nearly every slot: the
         # one that frees a slot would otherwise take it again at once. Alone, a dispatcher takes all.
-        self.share = max(1, min(self.threads, math.ceil(self.threads / (1 + self.peers()))))
+        self.share = max(1, min(self.max_in_flight, math.ceil(self.max_in_flight / (1 + self.peers()))))
         self.finish_campaigns()
         self.warm_credentials()
 

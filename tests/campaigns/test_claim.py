@@ -168,7 +168,7 @@ def test_live_dispatchers_split_the_providers_concurrency(settings):
 
     dispatcher = Dispatcher(provider, budget=1, peers=lambda: dispatch_peers(provider.pk, 0))
     dispatcher.refresh()
-    assert (dispatcher.threads, dispatcher.share) == (10, 5)
+    assert (dispatcher.max_in_flight, dispatcher.share) == (10, 5)
     cache.delete_many([_dispatch_key(provider.pk, 1), _dispatch_key(provider.pk, 2)])
     dispatcher.refresh()  # alone again: the whole concurrency
     assert dispatcher.share == 10
