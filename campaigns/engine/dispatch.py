@@ -100,13 +100,15 @@ class SendLoop:
             while self.tasks:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
             await self.client.close()
+            await self.loop.shutdown_default_executor()  # the threads that fetched tokens
 
+        # Everything runs on the loop's own thread: the caller's thread may be running a loop of
+        # its own (an async caller, Playwright's sync API in tests), where this loop cannot run.
         try:
             asyncio.run_coroutine_threadsafe(finish(), self.loop).result()
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join()
-            self.loop.run_until_complete(self.loop.shutdown_default_executor())
             self.loop.close()
 
 

@@ -223,6 +223,22 @@ def test_oauth_tokens_are_fetched_off_the_send_loop_and_refreshed_when_the_vendo
     assert len(fetched_in) >= 2 and not [name for name in fetched_in if name.startswith("send-")], fetched_in
 
 
+def test_dispatch_runs_in_a_thread_that_already_runs_an_event_loop(sim, monkeypatch):
+    # The send loop runs, and is shut down, on its own thread: the caller's thread may run a loop of
+    # its own (Playwright's sync API does, in the browser tests).
+    import asyncio
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    provider = sim_provider(sim, concurrency=3, max_rate=1000)
+    campaign = make_campaign(provider=provider, size=6)
+
+    async def launch_inside_a_running_loop():
+        return campaign_launch(campaign_id=campaign.pk)  # dispatch runs inline (sync_tasks)
+
+    campaign = asyncio.run(launch_inside_a_running_loop())
+    assert campaign.status == Campaign.Status.COMPLETED and campaign.sent_count == 6
+
+
 def test_pause_then_resume_finishes_the_campaign(sim, settings):
     provider = sim_provider(sim, concurrency=1, max_rate=1000)
     campaign = make_campaign(provider=provider, size=6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import http.server
 import ipaddress
 import json
@@ -207,7 +208,8 @@ def test_lean_json_path_raises_requests_errors(settings, local_server):
 
 # -- the engine's asyncio session (rcsconnect.http.AsyncOutbound) --------------------------------------
 def _async_send(url: str, *, session=None, headers=None, json=None):
-    """One request through AsyncOutbound on a fresh loop, as the sending engine makes it."""
+    """One request through AsyncOutbound on a fresh loop in a thread of its own, as the sending
+    engine makes it (this thread may already run a loop: Playwright's sync API leaves one)."""
 
     async def send():
         client = AsyncOutbound(session or outbound_session(), limit=4)
@@ -216,7 +218,8 @@ def _async_send(url: str, *, session=None, headers=None, json=None):
         finally:
             await client.close()
 
-    return asyncio.run(send())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, send()).result()
 
 
 @pytest.mark.parametrize("url", GUARDED_URLS)
