@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +47,50 @@ def normalise_phone(raw: str, region: str) -> tuple[str, str]:
     raw = raw.strip()
     if not raw:
         return "", "No phone number."
+    if (e164 := _valid_e164(raw)) is not None:
+        return e164, ""
+    return _parse_phone(raw, region)
+
+
+_E164 = re.compile(r"\+([1-9]\d{6,16})")
+
+
+def _valid_e164(raw: str) -> str | None:
+    """`raw` itself when it is already a valid number in E.164 form; None when it is not, or when
+    `phonenumbers.parse` could read it differently (the full parse then decides).
+
+    Most files hold E.164 numbers, and `phonenumbers.parse` (about 60 % of an import's time) does
+    nothing to them but split off the country code (country codes are prefix-free) and strip a
+    national prefix written after it: numbers that start with their country's national prefix, or
+    with 0, take the full parse. Validation is phonenumbers' own.
+    """
+    match = _E164.fullmatch(raw)
+    if match is None:
+        return None
+    digits = match.group(1)
+    for size in (1, 2, 3):
+        country_code = int(digits[:size])
+        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[size:]
+    prefix = _national_prefix(country_code)
+    if not national or national[0] == "0" or (prefix is not None and prefix.match(national)):
+        return None
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+    return raw if phonenumbers.is_valid_number(number) else None
+
+
+@functools.cache
+def _national_prefix(country_code: int) -> re.Pattern | None:
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    pattern = metadata.national_prefix_for_parsing if metadata else None
+    return re.compile(pattern) if pattern else None
+
+
+def _parse_phone(raw: str, region: str) -> tuple[str, str]:
     try:
         number = phonenumbers.parse(raw, region.upper() or None)
     except phonenumbers.NumberParseException:
