@@ -35,6 +35,8 @@ lint: setup
 
 ## Benchmarks: prints one table (see docs/benchmarks.md).
 bench: setup
+	@command -v wrk >/dev/null 2>&1 || { echo "--- installing Debian's wrk for the callback benchmark"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench
 
 clean:
