@@ -261,14 +261,19 @@ class OutboundSession(requests.Session):
             raise requests.ConnectionError(exc) from exc
         if answer.get_redirect_location():
             return self.request(method, url, headers=headers, json=json)
-        response = requests.Response()
-        response.status_code = answer.status
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response.encoding = get_encoding_from_headers(response.headers)
-        response.reason = answer.reason
-        response.url = url
-        response._content = answer.data
-        return response
+        return _response(url, answer.status, answer.headers, answer.reason, answer.data)
+
+
+def _response(url: str, status: int, headers: Any, reason: str | None, content: bytes) -> requests.Response:
+    """A `requests.Response` for an answer read by another client (urllib3, aiohttp)."""
+    response = requests.Response()
+    response.status_code = status
+    response.headers = CaseInsensitiveDict(headers)
+    response.encoding = get_encoding_from_headers(response.headers)
+    response.reason = reason
+    response.url = url
+    response._content = content
+    return response
 
 
 def outbound_session(
@@ -353,14 +358,7 @@ class AsyncOutbound:
         if answer.status in REDIRECT_STATUSES and "Location" in answer.headers:
             follow = partial(self.fallback.request, method, url, headers=headers, json=json)
             return await asyncio.get_running_loop().run_in_executor(None, follow)
-        response = requests.Response()
-        response.status_code = answer.status
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response.encoding = get_encoding_from_headers(response.headers)
-        response.reason = answer.reason
-        response.url = url
-        response._content = content
-        return response
+        return _response(url, answer.status, answer.headers, answer.reason, content)
 
     async def close(self) -> None:
         await self.session.close()

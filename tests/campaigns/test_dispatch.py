@@ -40,10 +40,14 @@ def sim_provider(sim, **kw) -> Provider:
 def provider_whose_token_endpoint_fails(sim) -> Provider:
     """An OAuth provider whose token endpoint answers 500 to every request."""
     sim.configure(auth="oauth", token_error_500=1.0)
+    return oauth_sim_provider(sim, concurrency=2, max_rate=100)
+
+
+def oauth_sim_provider(sim, **kw) -> Provider:
+    """A provider that authenticates with OAuth 2.0 client credentials at the simulator."""
     return sim_provider(
         sim,
-        concurrency=2,
-        max_rate=100,
+        **kw,
         config={
             "endpoint": f"{sim.url}/generic/messages",
             "method": "POST",
@@ -201,19 +205,7 @@ def test_oauth_tokens_are_fetched_off_the_send_loop_and_refreshed_when_the_vendo
 
     monkeypatch.setattr(auth, "fetch_token", recording)
     sim.configure(auth="oauth", token_expires_in=1)
-    provider = sim_provider(
-        sim,
-        concurrency=3,
-        max_rate=10,
-        config={
-            "endpoint": f"{sim.url}/generic/messages",
-            "method": "POST",
-            "auth_type": "oauth2",
-            "client_url": f"{sim.url}/oauth/token",
-            "client_id": "sim-client",
-        },
-        secrets={"client_secret": "sim-secret"},
-    )
+    provider = oauth_sim_provider(sim, concurrency=3, max_rate=10)
     campaign = campaign_launch(campaign_id=make_campaign(provider=provider, size=40).pk)
     assert campaign.status == Campaign.Status.COMPLETED and campaign.sent_count == 40
     stats = sim.stats()
