@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .models import Provider
 
 RESPONSE_BODY_MAX = 4000
+# What a send can raise when the vendor could not be reached (classified as a transport result).
+TRANSPORT_ERRORS = (requests.RequestException, BlockedAddressError, OSError)
 # Header names that carry credentials even when a kind does not list them (user-configured headers).
 _SECRET_HEADER = re.compile(r"auth|token|secret|key|password|signature|cookie", re.IGNORECASE)
 
@@ -113,7 +115,7 @@ def _attempt(
         # The factory's sessions have a lean path for JSON calls (rcsconnect.http.OutboundSession).
         send = getattr(session, "send_json", None) or session.request
         response = send(request.method, request.url, headers=request.headers, json=request.json)
-    except (requests.RequestException, BlockedAddressError, OSError) as exc:
+    except TRANSPORT_ERRORS as exc:
         error = exc
     return _answered(kind, request, response, error, started)
 
@@ -141,7 +143,7 @@ async def _attempt_async(
         response = await client.send_json(
             request.method, request.url, headers=request.headers, json=request.json
         )
-    except (requests.RequestException, BlockedAddressError, OSError) as exc:
+    except TRANSPORT_ERRORS as exc:
         error = exc
     return _answered(kind, request, response, error, started)
 

@@ -227,12 +227,8 @@ class OutboundSession(requests.Session):
         target = requests.PreparedRequest()
         target.url = url
         pool = adapter.get_connection_with_tls_context(target, verify=self.verify, proxies=None, cert=None)
-        body = jsonlib.dumps(json, allow_nan=False).encode() if json is not None else None
-        all_headers = {
-            **self.headers,
-            **({"Content-Type": "application/json"} if body else {}),
-            **(headers or {}),
-        }
+        body, json_headers = _json_body(json, headers)
+        all_headers = {**self.headers, **json_headers}
         connect, read = self.default_timeout
         try:
             answer = pool.urlopen(
@@ -262,6 +258,12 @@ class OutboundSession(requests.Session):
         if answer.get_redirect_location():
             return self.request(method, url, headers=headers, json=json)
         return _response(url, answer.status, answer.headers, answer.reason, answer.data)
+
+
+def _json_body(json: Any, headers: dict[str, str] | None) -> tuple[bytes | None, dict[str, str]]:
+    """The encoded JSON body and the request's own headers, with its Content-Type unless they set one."""
+    body = jsonlib.dumps(json, allow_nan=False).encode() if json is not None else None
+    return body, {**({"Content-Type": "application/json"} if body else {}), **(headers or {})}
 
 
 def _response(url: str, status: int, headers: Any, reason: str | None, content: bytes) -> requests.Response:
@@ -338,8 +340,7 @@ class AsyncOutbound:
         self, method: str, url: str, *, headers: dict[str, str] | None = None, json: Any = None
     ) -> requests.Response:
         """One JSON request; what `OutboundSession.send_json` does, without blocking the loop."""
-        body = jsonlib.dumps(json, allow_nan=False).encode() if json is not None else None
-        all_headers = {**({"Content-Type": "application/json"} if body else {}), **(headers or {})}
+        body, all_headers = _json_body(json, headers)
         try:
             async with self.session.request(
                 method, url, data=body, headers=all_headers, allow_redirects=False

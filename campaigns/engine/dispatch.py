@@ -58,6 +58,7 @@ MAX_REBOOKS = 3
 SLOT_TTL_MARGIN = 5.0  # a slot outlives the HTTP timeouts; a dead worker's slot expires after it
 DONE_REBOOK = "rebook"  # handed back by a send that woke too late; never written
 STOP = object()  # tells the writer thread to finish
+SendCall = tuple[Callable[..., Coroutine[Any, Any, None]], tuple]  # a coroutine function and its arguments
 
 
 class SendLoop:
@@ -82,12 +83,12 @@ class SendLoop:
 
         self.client = asyncio.run_coroutine_threadsafe(open_client(), self.loop).result()
 
-    def submit(self, calls: list[tuple[Callable[..., Coroutine[Any, Any, None]], tuple]]) -> None:
+    def submit(self, calls: list[SendCall]) -> None:
         """Start these coroutines on the loop (one wake-up of the loop for the lot)."""
         if calls:
             self.loop.call_soon_threadsafe(self._spawn, calls)
 
-    def _spawn(self, calls: list[tuple[Callable[..., Coroutine[Any, Any, None]], tuple]]) -> None:
+    def _spawn(self, calls: list[SendCall]) -> None:
         for function, args in calls:
             task = self.loop.create_task(function(*args))
             self.tasks.add(task)
@@ -151,7 +152,7 @@ class Dispatcher:
         self.requests: dict[int, object] = {}  # message id -> its request, built when claimed
         self.rebooks: dict[int, int] = {}  # message id -> times its send was booked again
         self.rebooked: deque[Message] = deque()  # handed back by the send loop (thread-safe appends)
-        self.running = 0  # handed to a thread, result not written yet
+        self.running = 0  # handed to the send loop, result not written yet
         self.contexts: dict[int, CampaignContext] = {}
         self.campaign_status: dict[int, str] = {}
         self.stopping = False
