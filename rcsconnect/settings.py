@@ -86,6 +86,10 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'rcsconnect.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if (name := str(DATABASES["default"]["NAME"])) and name != ":memory:" and not name.startswith("file:"):
+        # SQLite creates the file but not its folder: on a fresh clone `var/` does not exist yet,
+        # and the first command (makemigrations --check, migrate) could not open the database.
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
     # WAL + a busy timeout let the web server, the task cluster and the simulator share one file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
