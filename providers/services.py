@@ -79,8 +79,10 @@ def provider_archive(*, provider_id: int) -> list[str]:
     """
     provider = Provider.objects.select_for_update().get(pk=provider_id)
     running = list(provider_running_campaigns(provider=provider).select_for_update())
-    provider.campaigns.filter(pk__in=[c.pk for c in running]).update(status="paused")
-    provider.archived_at = provider.archived_at or timezone.now()
+    now = timezone.now()
+    # As campaigns.services.campaign_pause leaves them (which providers may not import).
+    provider.campaigns.filter(pk__in=[c.pk for c in running]).update(status="paused", paused_at=now)
+    provider.archived_at = provider.archived_at or now
     provider.enabled = False
     provider.is_default = False
     provider.save(update_fields=["archived_at", "enabled", "is_default", "updated_at"])

@@ -215,7 +215,7 @@ def test_archive_pauses_running_campaigns_and_delete_lists_them(marketer_client,
     assert "Diwali" in marketer_client.get(reverse("providers:archive", args=[p.pk])).content.decode()
     marketer_client.post(reverse("providers:archive", args=[p.pk]))
     running.refresh_from_db()
-    assert running.status == "paused"
+    assert running.status == "paused" and running.paused_at is not None
 
 
 def test_callback_secrets_rotate_two_at_a_time(marketer_client):
