@@ -183,19 +183,6 @@ def test_lean_json_path_answers_like_session_request(settings, local_server):
     assert seen["headers"]["user-agent"] == "rcsconnect/0.1"
 
 
-def test_lean_json_path_follows_redirects_through_the_guard(settings, local_server):
-    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
-    port = local_server.server_port
-    local_server.redirect_to = f"http://127.0.0.1:{port}/moved"
-    answer = outbound_session().send_json("POST", f"http://127.0.0.1:{port}/redirect", json={"n": 1})
-    assert (
-        answer.status_code == 202 and answer.json()["path"] == "/moved" and answer.json()["body"] == {"n": 1}
-    )
-    local_server.redirect_to = f"http://127.0.0.2:{port}/"
-    with pytest.raises(BlockedAddressError):
-        outbound_session().send_json("POST", f"http://127.0.0.1:{port}/redirect", json={"n": 1})
-
-
 def test_lean_json_path_raises_requests_errors(settings, local_server):
     settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
     with pytest.raises(requests.ConnectionError) as refused:
@@ -258,17 +245,22 @@ def test_async_path_answers_like_session_request(settings, local_server):
     assert seen["headers"]["user-agent"] == "rcsconnect/0.1"
 
 
-def test_async_path_follows_redirects_through_the_guard(settings, local_server):
+def _lean_send(url: str, *, json=None):
+    return outbound_session().send_json("POST", url, json=json)
+
+
+@pytest.mark.parametrize("send", [_lean_send, _async_send], ids=["lean_json_path", "async_path"])
+def test_json_paths_follow_redirects_through_the_guard(settings, local_server, send):
     settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
     port = local_server.server_port
     local_server.redirect_to = f"http://127.0.0.1:{port}/moved"
-    answer = _async_send(f"http://127.0.0.1:{port}/redirect", json={"n": 1})
+    answer = send(f"http://127.0.0.1:{port}/redirect", json={"n": 1})
     assert (
         answer.status_code == 202 and answer.json()["path"] == "/moved" and answer.json()["body"] == {"n": 1}
     )
     local_server.redirect_to = f"http://127.0.0.2:{port}/"
     with pytest.raises(BlockedAddressError):
-        _async_send(f"http://127.0.0.1:{port}/redirect", json={"n": 1})
+        send(f"http://127.0.0.1:{port}/redirect", json={"n": 1})
 
 
 def test_async_path_raises_requests_errors_and_times_out(settings, local_server, monkeypatch):
