@@ -72,11 +72,12 @@ def record(changes: Iterable[tuple]) -> None:
         _bump(ErrorBucket, key, deltas)
 
 
-def upsert_statements(changes: Iterable[tuple]) -> list[tuple[str, list]]:
-    """`record` as PostgreSQL upserts, for a caller that sends several statements in one round trip."""
+def upsert_statements(changes: Iterable[tuple], *, where: str = "") -> list[tuple[str, list]]:
+    """`record` as PostgreSQL upserts, for a caller that sends several statements in one round trip;
+    `where`: a condition (SQL without parameters) the upserts depend on."""
     stats, errors = _deltas(changes)
-    return [_upsert(StatBucket, key, deltas) for key, deltas in stats] + [
-        _upsert(ErrorBucket, key, deltas) for key, deltas in errors
+    return [_upsert(StatBucket, key, deltas, where) for key, deltas in stats] + [
+        _upsert(ErrorBucket, key, deltas, where) for key, deltas in errors
     ]
 
 
@@ -110,20 +111,21 @@ def _deltas(changes: Iterable[tuple]) -> tuple[list, list]:
     return stat_rows, error_rows
 
 
-def _upsert(model, key: tuple, deltas: dict[str, int]) -> tuple[str, list]:
+def _upsert(model, key: tuple, deltas: dict[str, int], where: str = "") -> tuple[str, list]:
     provider_id, campaign_id, hour, *rest = key
     counts = list(BUCKET_FIELDS) if model is StatBucket else ["count"]
     columns = ["provider_id", "campaign_id", "hour", *(["code"] if rest else []), *counts]
     conflict = ["provider_id", *(["campaign_id"] if campaign_id is not None else []), "hour"]
     conflict += ["code"] if rest else []
-    where = "campaign_id IS NOT NULL" if campaign_id is not None else "campaign_id IS NULL"
+    partial = "campaign_id IS NOT NULL" if campaign_id is not None else "campaign_id IS NULL"
     table = model._meta.db_table
     sets = ", ".join(f'"{name}" = {table}."{name}" + EXCLUDED."{name}"' for name in deltas)
     quoted = ", ".join(f'"{name}"' for name in columns)
+    placeholders = ", ".join(["%s"] * len(columns))
+    rows = f"SELECT {placeholders} WHERE {where}" if where else f"VALUES ({placeholders})"
     sql = (
-        f"INSERT INTO {table} ({quoted}) "  # noqa: S608 - table and column names, not input
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({', '.join(conflict)}) WHERE {where} DO UPDATE SET {sets}"
+        f"INSERT INTO {table} ({quoted}) {rows} "  # noqa: S608 - table and column names, not input
+        f"ON CONFLICT ({', '.join(conflict)}) WHERE {partial} DO UPDATE SET {sets}"
     )
     return sql, [provider_id, campaign_id, hour, *rest, *(deltas.get(name, 0) for name in counts)]
 

@@ -26,8 +26,11 @@ def bulk_update(objs: Sequence[Model], fields: Iterable[str]) -> None:
             cursor.execute(sql, params)
 
 
-def bulk_update_statements(objs: Sequence[Model], fields: Iterable[str]) -> list[tuple[str, list]]:
-    """The PostgreSQL statement of `bulk_update`, for a caller that sends it with others at once.
+def bulk_update_statements(
+    objs: Sequence[Model], fields: Iterable[str], *, where: str = ""
+) -> list[tuple[str, list]]:
+    """The PostgreSQL statement of `bulk_update`, for a caller that sends it with others at once;
+    `where`: a further condition (SQL without parameters) every row's update depends on.
 
     One array parameter per column (`unnest(%s::type[], ..)`), not one parameter per value: the
     statement's text is the same for any number of objects, so psycopg converts it once and caches
@@ -42,7 +45,7 @@ def bulk_update_statements(objs: Sequence[Model], fields: Iterable[str]) -> list
         prep, attname = f.get_db_prep_save, f.attname
         values = [getattr(obj, attname) for obj in objs]
         params.append([None if value is None else prep(value, db) for value in values])
-    return [(sql, params)]
+    return [(f"{sql} AND {where}" if where else sql, params)]
 
 
 @functools.cache

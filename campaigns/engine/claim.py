@@ -16,12 +16,16 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Message, MessageStatus
 
+from .results import LOCK_FIELDS
+
 
 @dataclass(frozen=True)
 class Claim:
     ids: list[int]
     lease_until: datetime
-    # The claimed rows with their contact's attributes, when the claim could load them at once.
+    # The claimed rows with their contact's attributes, when the claim could load them at once:
+    # on PostgreSQL as the claim left them (every field writing a result reads, and the row
+    # version, `claimed_version`), so a result can be written without loading the row again.
     messages: list[Message] | None = None
 
 
@@ -70,6 +74,8 @@ def claim(
 
 # Claimed rows, with the fields the dispatcher sends from, and the contact's attributes.
 CLAIM_FIELDS = ("id", "msg_id", "to", "campaign_id", "contact_id", "content", "sms_fallback", "attempts")
+# On PostgreSQL the claim also returns what writing the message's result reads (results.LOCK_FIELDS).
+RETURNED_FIELDS = tuple(dict.fromkeys((*CLAIM_FIELDS, *LOCK_FIELDS)))
 CLAIM_SQL = """
 WITH picked AS (
     SELECT id FROM {message}
@@ -82,7 +88,7 @@ WITH picked AS (
 ), claimed AS (
     UPDATE {message} AS m SET status = 'sending', lease_until = %(lease)s, attempts = m.attempts + 1
     FROM picked WHERE m.id = picked.id
-    RETURNING {returning}
+    RETURNING {returning}, m.xmin::text AS version
 )
 SELECT claimed.*, c.attributes FROM claimed LEFT JOIN {contact} AS c ON c.id = claimed.contact_id
 ORDER BY claimed.id
@@ -98,7 +104,7 @@ def _claim_postgresql(
     sql = CLAIM_SQL.format(
         message=Message._meta.db_table,
         contact=Contact._meta.db_table,
-        returning=", ".join(f'm."{name}"' for name in CLAIM_FIELDS),
+        returning=", ".join(f'm."{Message._meta.get_field(name).column}"' for name in RETURNED_FIELDS),
     )
     params = {"provider": provider_id, "now": now, "campaigns": list(campaign_ids), "limit": limit}
     params["lease"] = lease_until
@@ -109,8 +115,9 @@ def _claim_postgresql(
     content = Message._meta.get_field("content")
     contact_attributes = Contact._meta.get_field("attributes")
     messages = []
-    for *values, attributes in rows:
-        message = Message(**dict(zip(CLAIM_FIELDS, values, strict=True)), status=MessageStatus.SENDING)
+    for *values, version, attributes in rows:
+        message = Message(**dict(zip(RETURNED_FIELDS, values, strict=True)))
+        message.claimed_version = version  # the row version (xmin) the claim wrote
         message.content = content.from_db_value(message.content, None, connection)
         if message.contact_id is not None:
             loaded = contact_attributes.from_db_value(attributes, None, connection)

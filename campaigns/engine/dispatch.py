@@ -344,7 +344,9 @@ class Dispatcher:
                 )
             except BuildError as exc:
                 self.add_running(1)
-                failed = Result(message.id, DONE_FAILED, error_code="content", error_message=str(exc))
+                failed = Result(
+                    message.id, DONE_FAILED, error_code="content", error_message=str(exc), row=message
+                )
                 self.results.put((failed, None))
                 continue
             built.append(message)
@@ -368,7 +370,7 @@ class Dispatcher:
             self.add_running(1)
             message = self.backlog.popleft()
             self.requests.pop(message.id, None)
-            self.results.put((Result(message.id, stop), None))
+            self.results.put((Result(message.id, stop, row=message), None))
         want = min(len(self.backlog), self.share - self.running)
         if want <= 0:
             self.limiter.release(provider.pk, list(release))
@@ -488,7 +490,7 @@ class Dispatcher:
             message = self.backlog.popleft()
             self.requests.pop(message.id, None)
             self.add_running(1)
-            self.results.put((Result(message.id, DONE_RELEASE), None))
+            self.results.put((Result(message.id, DONE_RELEASE, row=message), None))
 
     def apply_pending(self) -> None:
         """Apply callbacks that arrived before their message was written as sent (batched, twice a second)."""
@@ -556,6 +558,7 @@ class Dispatcher:
         except Exception as exc:  # a bug must not strand the message: it goes back to the queue
             log.exception("send of %s failed unexpectedly", message.msg_id)
             result = Result(message.id, DONE_RETRY, error_code="engine", error_message=str(exc)[:300])
+        result.row = message  # as claimed: written in one statement if unchanged since (results)
         self.results.put((result, token))
 
     def too_late(self, message: Message, start_at: float) -> bool:

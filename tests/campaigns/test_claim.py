@@ -243,7 +243,8 @@ def test_a_batch_that_fails_to_write_stores_nothing_and_leaves_the_connection_us
     campaign = started(2)
     ids = claim(provider_id=campaign.provider_id, limit=2, lease_seconds=30).ids
     monkeypatch.setattr(
-        "campaigns.engine.results._counter_updates", lambda counters: [("UPDATE no_such_table SET x = 1", [])]
+        "campaigns.engine.results._counter_updates",
+        lambda counters, **kw: [("UPDATE no_such_table SET x = 1", [])],
     )
     with pytest.raises(DatabaseError):
         write_results([Result(i, DONE_SENT) for i in ids])
@@ -254,3 +255,77 @@ def test_a_batch_that_fails_to_write_stores_nothing_and_leaves_the_connection_us
     monkeypatch.setattr("campaigns.services.provider_kick", lambda **kw: 0)
     write_results([Result(i, DONE_SENT) for i in ids])  # the same connection writes the next batch
     assert Campaign.objects.get(pk=campaign.pk).sent_count == 2
+
+
+def _outcome(campaign: Campaign) -> dict:
+    """What a batch of results left behind: messages (by position), counters, stat buckets."""
+    from campaigns.models import ErrorBucket, StatBucket
+
+    campaign.refresh_from_db()
+    fields = ("status", "vendor_id", "lease_until", "attempts", "error_code", "error_message")
+    return {
+        "messages": [
+            (*(getattr(m, f) for f in fields), m.sent_at is not None, m.failed_at is not None)
+            for m in Message.objects.filter(campaign=campaign).order_by("id")
+        ],
+        "counters": (campaign.sent_count, campaign.failed_count, campaign.processed_count),
+        "buckets": list(StatBucket.objects.filter(campaign=campaign).values_list("sent", "failed")),
+        "errors": list(ErrorBucket.objects.filter(campaign=campaign).values_list("code", "count")),
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_results_for_messages_unchanged_since_their_claim_take_one_statement_with_the_same_outcome():
+    if connection.vendor != "postgresql":
+        pytest.skip("the engine's writer thread path is PostgreSQL's")
+    from django.test.utils import CaptureQueriesContext
+
+    def batch(campaign: Campaign, *, with_rows: bool) -> list[Result]:
+        got = claim(provider_id=campaign.provider_id, limit=3, lease_seconds=30)
+        a, b, c = sorted(got.messages, key=lambda m: m.id)
+        rows = dict.fromkeys("abc") if not with_rows else {"a": a, "b": b, "c": c}
+        return [
+            Result(a.id, DONE_SENT, vendor_id="v-1", row=rows["a"]),
+            Result(b.id, DONE_FAILED, error_code="2002", error_message="invalid phone", row=rows["b"]),
+            Result(c.id, DONE_RETRY, error_code="500", error_message="server error", row=rows["c"]),
+        ]
+
+    fast, loaded = started(3), started(3)
+    fast_results, loaded_results = batch(fast, with_rows=True), batch(loaded, with_rows=False)
+    with CaptureQueriesContext(connection) as queries:
+        sent = write_results(fast_results)
+    assert len(queries.captured_queries) == 1, [q["sql"] for q in queries.captured_queries]
+    assert sent == list(Message.objects.filter(campaign=fast, status="sent").values_list("msg_id", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        write_results(loaded_results)  # loads and locks the rows first
+    assert len(queries.captured_queries) == 2
+    assert _outcome(fast) == _outcome(loaded)
+    assert _outcome(fast)["counters"] == (1, 1, 2)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_with_a_message_changed_since_its_claim_is_written_from_the_rows_as_they_are_now():
+    if connection.vendor != "postgresql":
+        pytest.skip("the engine's writer thread path is PostgreSQL's")
+    from django.test.utils import CaptureQueriesContext
+
+    campaign = started(2)
+    a, b = sorted(
+        claim(provider_id=campaign.provider_id, limit=2, lease_seconds=30).messages, key=lambda m: m.id
+    )
+    # An early delivery report finished `a` after the claim (its row is a newer version now).
+    now = timezone.now()
+    Message.objects.filter(pk=a.id).update(
+        status="delivered", rcs_status="delivered", sent_at=now, delivered_at=now
+    )
+    with CaptureQueriesContext(connection) as queries:
+        write_results([Result(a.id, DONE_SENT, row=a), Result(b.id, DONE_SENT, row=b)])
+    # The one-statement write found `a` changed and wrote nothing (not even `b`); then both were
+    # locked, loaded and written as the general path does.
+    assert len(queries.captured_queries) == 3
+    assert Message.objects.get(pk=a.id).status == MessageStatus.DELIVERED
+    assert Message.objects.get(pk=b.id).status == MessageStatus.SENT
+    campaign.refresh_from_db()
+    assert (campaign.sent_count, campaign.processed_count) == (1, 2)  # b once; a processed once
