@@ -7,6 +7,7 @@ A message whose lease ran out (its worker died) is due again and is claimed with
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -101,22 +102,25 @@ def _claim_postgresql(
     """The same claim as one statement (one round trip): lock, lease and load the rows together."""
     from campaigns.models import Contact
 
+    fields = _returned_fields()
     sql = CLAIM_SQL.format(
         message=Message._meta.db_table,
         contact=Contact._meta.db_table,
-        returning=", ".join(f'm."{Message._meta.get_field(name).column}"' for name in RETURNED_FIELDS),
+        returning=", ".join(f'm."{f.column}"' for f in fields),
     )
     params = {"provider": provider_id, "now": now, "campaigns": list(campaign_ids), "limit": limit}
     params["lease"] = lease_until
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    # Rows as the ORM would load them (JSON columns go through their fields' from_db_value).
+    # Rows as the ORM loads them (`from_db`: positional, in the model's field order; JSON columns
+    # go through their fields' from_db_value).
     content = Message._meta.get_field("content")
     contact_attributes = Contact._meta.get_field("attributes")
+    attnames, alias = frozenset(f.attname for f in fields), connection.alias
     messages = []
     for *values, version, attributes in rows:
-        message = Message(**dict(zip(RETURNED_FIELDS, values, strict=True)))
+        message = Message.from_db(alias, attnames, values)
         message.claimed_version = version  # the row version (xmin) the claim wrote
         message.content = content.from_db_value(message.content, None, connection)
         if message.contact_id is not None:
@@ -124,6 +128,13 @@ def _claim_postgresql(
             message.contact = Contact(pk=message.contact_id, attributes=loaded or {})
         messages.append(message)
     return Claim(ids=[m.id for m in messages], lease_until=lease_until, messages=messages)
+
+
+@functools.cache
+def _returned_fields() -> list:
+    """RETURNED_FIELDS as the model's fields, in the model's order (what `Model.from_db` expects)."""
+    wanted = set(RETURNED_FIELDS)
+    return [f for f in Message._meta.concrete_fields if {f.name, f.attname} & wanted]
 
 
 def next_due_at(*, provider_id: int, campaign_ids: list[int], leased: bool = True) -> datetime | None:
