@@ -148,7 +148,9 @@ class Dispatcher:
         self.max_in_flight = max(1, min(provider.effective_concurrency, settings.RCS_MAX_IN_FLIGHT))
         # This dispatcher's share of the provider's concurrency (see refresh).
         self.share = self.max_in_flight
-        self.results: queue.Queue[tuple[Result, str | None]] = queue.Queue()
+        # SimpleQueue: put and get in C (queue.Queue's lock and condition cost 2.5 % of a
+        # dispatcher's CPU, one put per send on the send loop).
+        self.results: queue.SimpleQueue[tuple[Result, str | None]] = queue.SimpleQueue()
         self.backlog: deque[Message] = deque()  # claimed, not started
         self.requests: dict[int, object] = {}  # message id -> its request, built when claimed
         self.rebooks: dict[int, int] = {}  # message id -> times its send was booked again
