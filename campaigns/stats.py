@@ -121,8 +121,7 @@ def _upsert(model, key: tuple, deltas: dict[str, int], where: str = "") -> tuple
     table = model._meta.db_table
     sets = ", ".join(f'"{name}" = {table}."{name}" + EXCLUDED."{name}"' for name in deltas)
     quoted = ", ".join(f'"{name}"' for name in columns)
-    placeholders = ", ".join(["%s"] * len(columns))
-    rows = f"SELECT {placeholders} WHERE {where}" if where else f"VALUES ({placeholders})"
+    rows = f"SELECT {', '.join(['%s'] * len(columns))}" + (f" WHERE {where}" if where else "")
     sql = (
         f"INSERT INTO {table} ({quoted}) {rows} "  # noqa: S608 - table and column names, not input
         f"ON CONFLICT ({', '.join(conflict)}) WHERE {partial} DO UPDATE SET {sets}"

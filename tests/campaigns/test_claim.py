@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.engine.claim import claim
 from campaigns.engine.results import DONE_FAILED, DONE_RELEASE, DONE_RETRY, DONE_SENT, Result, write_results
-from campaigns.models import Campaign, Message, MessageStatus
+from campaigns.models import Campaign, ErrorBucket, Message, MessageStatus, StatBucket
 from campaigns.services import campaign_cancel, campaign_pause, campaign_start
 
 from .conftest import make_campaign
@@ -204,10 +205,6 @@ def test_an_idle_dispatcher_waits_for_leases_only_when_no_other_dispatcher_is_al
 def test_results_outside_a_transaction_take_two_round_trips_on_postgresql():
     if connection.vendor != "postgresql":
         pytest.skip("the engine's writer thread path is PostgreSQL's")
-    from django.test.utils import CaptureQueriesContext
-
-    from campaigns.models import StatBucket
-
     campaign = started(3)
     a, b, c = sorted(claim(provider_id=campaign.provider_id, limit=3, lease_seconds=30).ids)
     with CaptureQueriesContext(connection) as queries:
@@ -259,8 +256,6 @@ def test_a_batch_that_fails_to_write_stores_nothing_and_leaves_the_connection_us
 
 def _outcome(campaign: Campaign) -> dict:
     """What a batch of results left behind: messages (by position), counters, stat buckets."""
-    from campaigns.models import ErrorBucket, StatBucket
-
     campaign.refresh_from_db()
     fields = ("status", "vendor_id", "lease_until", "attempts", "error_code", "error_message")
     return {
@@ -279,7 +274,6 @@ def _outcome(campaign: Campaign) -> dict:
 def test_results_for_messages_unchanged_since_their_claim_take_one_statement_with_the_same_outcome():
     if connection.vendor != "postgresql":
         pytest.skip("the engine's writer thread path is PostgreSQL's")
-    from django.test.utils import CaptureQueriesContext
 
     def batch(campaign: Campaign, *, with_rows: bool) -> list[Result]:
         got = claim(provider_id=campaign.provider_id, limit=3, lease_seconds=30)
@@ -309,8 +303,6 @@ def test_results_for_messages_unchanged_since_their_claim_take_one_statement_wit
 def test_a_batch_with_a_message_changed_since_its_claim_is_written_from_the_rows_as_they_are_now():
     if connection.vendor != "postgresql":
         pytest.skip("the engine's writer thread path is PostgreSQL's")
-    from django.test.utils import CaptureQueriesContext
-
     campaign = started(2)
     a, b = sorted(
         claim(provider_id=campaign.provider_id, limit=2, lease_seconds=30).messages, key=lambda m: m.id
