@@ -48,6 +48,7 @@ def run(options) -> list[Row]:
     env.update(
         DATABASE_URL=os.environ.get("RCS_BENCH_CSV_DATABASE_URL", DEFAULT_DB),
         LOG_LEVEL="WARNING",
+        DJANGO_DEBUG="false",  # as in production (DEBUG keeps every SQL query in memory)
         PYTHONPATH=str(ROOT),
     )
     env.pop("REDIS_URL", None)

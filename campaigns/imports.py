@@ -5,7 +5,11 @@ table, then one INSERT ... ON CONFLICT; elsewhere: bulk_create with update_confl
 is already in the audience updates that contact's attributes. Rejected rows (invalid number, repeated
 number, malformed row) go to a CSV report with their line number and reason.
 
-Memory: the set of numbers seen so far (as integers, ~60 MB for a million) plus one chunk.
+On PostgreSQL (outside an open transaction) a thread of the import stores the chunks, over its own
+connection, while the next one is read and validated (`ChunkWriter`).
+
+Memory: the set of numbers seen so far (as integers, ~60 MB for a million) plus three chunks at most
+(one being read, one waiting, one being stored).
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import io
 import json
 import logging
 import os
+import queue
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -215,6 +221,61 @@ def _copy_chunk(audience_id: int, rows: list[Row]) -> None:
         )
 
 
+class ChunkWriter:
+    """Stores chunks of rows, and the job's progress after each.
+
+    On PostgreSQL, outside an open transaction, a thread does it over a connection of its own: the
+    database inserts one chunk while the next is read and validated (the two halves of an import,
+    about 40 and 60 % of its time, then overlap on two cores instead of taking turns). Elsewhere (SQLite,
+    or inside a transaction, as in tests) the caller's thread stores each chunk at once.
+    """
+
+    def __init__(self, job: AudienceImport):
+        self.job = job
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            self.chunks: queue.Queue[tuple[list[Row], dict] | None] = queue.Queue(maxsize=1)
+            self.thread = threading.Thread(target=self._run, name=f"import-{job.pk}", daemon=True)
+            self.thread.start()
+
+    def put(self, rows: list[Row], progress: dict) -> None:
+        """Store `rows`, then save `progress` (AudienceImport fields); a failed store is raised here."""
+        if self.thread is None:
+            self._store(rows, progress)
+            return
+        self._raise()
+        self.chunks.put((rows, progress))  # waits while the previous chunk is still being stored
+
+    def close(self, *, quietly: bool = False) -> None:
+        """Wait until every chunk put is stored; then raise the error if one failed (unless `quietly`:
+        the reading thread is failing already, with an error of its own)."""
+        if self.thread is not None:
+            self.chunks.put(None)
+            self.thread.join()
+            if not quietly:
+                self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        try:
+            while (item := self.chunks.get()) is not None:
+                if self.error is None:  # after a failure, the rest is taken and dropped
+                    try:
+                        self._store(*item)
+                    except BaseException as exc:  # noqa: BLE001 - raised in the reading thread
+                        self.error = exc
+        finally:
+            connection.close()
+
+    def _store(self, rows: list[Row], progress: dict) -> None:
+        write_chunk(self.job.audience_id, rows)
+        AudienceImport.objects.filter(pk=self.job.pk).update(**progress)
+
+
 def run_import(job: AudienceImport) -> AudienceImport:
     """Import the job's file; progress is saved every chunk so the page can show it."""
     job.status, job.error = AudienceImport.Status.RUNNING, ""
@@ -226,20 +287,24 @@ def run_import(job: AudienceImport) -> AudienceImport:
     with tempfile.NamedTemporaryFile("w+", newline="", suffix=".csv", delete=False) as report_file:
         report = csv.writer(report_file)
         report.writerow(["line", "phone", "reason"])
+        writer = ChunkWriter(job)
         try:
             with job.file.open("rb") as binary:
                 chunk: list[Row] = []
                 for row in read_rows(binary, job.default_region, report, tally, seen):
                     chunk.append(row)
                     if len(chunk) >= CHUNK:
-                        write_chunk(job.audience_id, chunk)
+                        writer.put(chunk, _progress(job, tally, binary))
                         chunk = []
-                        _progress(job, tally, binary)
-                write_chunk(job.audience_id, chunk)
-                _progress(job, tally, binary)
+                writer.put(chunk, _progress(job, tally, binary))
+                writer.close()
             job.status = AudienceImport.Status.DONE
         except (ImportError_, UnicodeDecodeError, csv.Error) as exc:
+            writer.close()  # what was read before the problem is stored, as it would be without a thread
             job.status, job.error = AudienceImport.Status.FAILED, str(exc)[:500]
+        except BaseException:
+            writer.close(quietly=True)
+            raise
         report_path = report_file.name
     try:
         if tally.invalid or tally.duplicate:
@@ -253,18 +318,19 @@ def run_import(job: AudienceImport) -> AudienceImport:
     return job
 
 
-def _progress(job: AudienceImport, tally: Tally, binary) -> None:
+def _progress(job: AudienceImport, tally: Tally, binary) -> dict:
+    """The job's progress fields as of now (set on `job`), for `ChunkWriter.put` to save."""
     with contextlib.suppress(OSError, ValueError):
         tally.bytes_read = binary.tell()
     _store_tally(job, tally)
-    AudienceImport.objects.filter(pk=job.pk).update(
-        bytes_read=job.bytes_read,
-        rows_read=job.rows_read,
-        imported_count=job.imported_count,
-        updated_count=job.updated_count,
-        invalid_count=job.invalid_count,
-        duplicate_count=job.duplicate_count,
-    )
+    return {
+        "bytes_read": job.bytes_read,
+        "rows_read": job.rows_read,
+        "imported_count": job.imported_count,
+        "updated_count": job.updated_count,
+        "invalid_count": job.invalid_count,
+        "duplicate_count": job.duplicate_count,
+    }
 
 
 def _store_tally(job: AudienceImport, tally: Tally) -> None:
