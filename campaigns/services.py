@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +25,7 @@ from .models import Audience, AudienceImport, Campaign, Contact, Message, Messag
 log = logging.getLogger(__name__)
 
 FANOUT_CHUNK = 50_000  # contact ids per INSERT ... SELECT (one short transaction each)
+FANOUT_CONNECTIONS = 2  # PostgreSQL: chunks inserted over this many connections at once
 
 
 class CampaignError(ValueError):
@@ -123,48 +126,117 @@ def campaign_start(*, campaign_id: int) -> Campaign:
 
 
 def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
-    """Create the campaign's message rows; idempotent (msgIds are fixed: "<prefix>-<contact id>")."""
+    """Create the campaign's message rows; idempotent (msgIds are fixed: "<prefix>-<contact id>").
+
+    Chunks of contact ids, each in one short transaction (INSERT ... SELECT, then the campaign's
+    total). On PostgreSQL, outside an open transaction, FANOUT_CONNECTIONS threads insert chunks at
+    once: the database does all of this work (most of it keeping the message indexes), and one
+    connection keeps one core busy. Sending starts after the first chunk with rows.
+    """
     bounds = Contact.objects.filter(audience_id=campaign.audience_id).aggregate(lo=Min("id"), hi=Max("id"))
-    created = 0
-    sms_fallback = campaign.uses_sms_fallback
+    fan_out = _FanOut(campaign, chunk)
     if bounds["lo"] is not None:
-        q = connection.ops.quote_name
-        table, contacts = Message._meta.db_table, Contact._meta.db_table
-        columns = (
-            "campaign_id, provider_id, contact_id, {to}, msg_id, sms_fallback, status, rcs_status, "
-            "sms_status, delivered_via, error_code, error_message, vendor_id, idempotency_key, attempts, "
-            "next_attempt_at, created_at"
-        ).format(to=q("to"))
-        sql = (
-            f"INSERT INTO {q(table)} ({columns}) "  # noqa: S608 - table names, not input
-            f"SELECT %s, %s, c.id, c.phone, %s || c.id, %s, %s, '', '', '', '', '', '', '', 0, %s, %s "
-            f"FROM {q(contacts)} c WHERE c.audience_id = %s AND c.subscribed AND c.id >= %s AND c.id < %s "
-            "ON CONFLICT (msg_id) DO NOTHING"
-        )
-        prefix = f"{campaign.msg_prefix}-"
-        for lo in range(bounds["lo"], bounds["hi"] + 1, chunk):
-            now = timezone.now()
-            params = [
-                campaign.pk,
-                campaign.provider_id,
-                prefix,
-                sms_fallback,
-                MessageStatus.QUEUED,
-                now,
-                now,
-                campaign.audience_id,
-                lo,
-                lo + chunk,
-            ]
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                inserted = max(cursor.rowcount, 0)
-                Campaign.objects.filter(pk=campaign.pk).update(total_count=F("total_count") + inserted)
-            created += inserted
-            if inserted and created == inserted:
-                provider_kick(provider_id=campaign.provider_id)  # start sending while the rest is written
+        starts = range(bounds["lo"], bounds["hi"] + 1, chunk)
+        threads = min(FANOUT_CONNECTIONS, len(starts))
+        if threads > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+            fan_out.in_threads(iter(starts), threads)
+        else:
+            fan_out.run(iter(starts), kick=True)
     Campaign.objects.filter(pk=campaign.pk).update(fanned_out_at=timezone.now())
-    return created
+    return fan_out.created
+
+
+class _FanOut:
+    """One campaign's fan-out: chunks of contact ids taken in order by one thread or several."""
+
+    def __init__(self, campaign: Campaign, chunk: int):
+        self.campaign, self.chunk = campaign, chunk
+        self.sql = _fan_out_statement()
+        # Read here, once: the threads share the campaign (and its provider, which this may load).
+        self.prefix, self.sms_fallback = f"{campaign.msg_prefix}-", campaign.uses_sms_fallback
+        self.created = 0
+        self.lock = threading.Lock()
+        self.first_rows = threading.Event()  # a chunk inserted rows: sending can start
+        self.error: BaseException | None = None
+
+    def run(self, starts: Iterator[int], *, kick: bool = False) -> None:
+        """Insert chunks until none is left (or another thread failed); `kick`: start sending after
+        the first chunk with rows, from this thread."""
+        while True:
+            with self.lock:
+                lo = None if self.error else next(starts, None)
+            if lo is None:
+                return
+            inserted = self.insert(lo)
+            with self.lock:
+                self.created += inserted
+            if inserted and not self.first_rows.is_set():
+                self.first_rows.set()
+                if kick:
+                    provider_kick(provider_id=self.campaign.provider_id)  # sends while the rest is written
+
+    def in_threads(self, starts: Iterator[int], count: int) -> None:
+        """`run` in `count` threads, each over its own connection; sending is started from this thread."""
+
+        def work() -> None:
+            try:
+                self.run(starts)
+            except BaseException as exc:  # noqa: BLE001 - raised in the calling thread
+                with self.lock:
+                    self.error = self.error or exc
+            finally:
+                connection.close()
+
+        name = f"fan-out-{self.campaign.pk}"
+        threads = [threading.Thread(target=work, name=f"{name}-{i}", daemon=True) for i in range(count)]
+        for thread in threads:
+            thread.start()
+        while not self.first_rows.wait(0.05):
+            if not any(thread.is_alive() for thread in threads):
+                break
+        if self.first_rows.is_set() and self.error is None:
+            provider_kick(provider_id=self.campaign.provider_id)  # sends while the rest is written
+        for thread in threads:
+            thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def insert(self, lo: int) -> int:
+        """One chunk of contact ids, [lo, lo + chunk): its message rows and the campaign's total."""
+        campaign, now = self.campaign, timezone.now()
+        params = [
+            campaign.pk,
+            campaign.provider_id,
+            self.prefix,
+            self.sms_fallback,
+            MessageStatus.QUEUED,
+            now,
+            now,
+            campaign.audience_id,
+            lo,
+            lo + self.chunk,
+        ]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            inserted = max(cursor.rowcount, 0)
+            Campaign.objects.filter(pk=campaign.pk).update(total_count=F("total_count") + inserted)
+        return inserted
+
+
+def _fan_out_statement() -> str:
+    q = connection.ops.quote_name
+    table, contacts = Message._meta.db_table, Contact._meta.db_table
+    columns = (
+        "campaign_id, provider_id, contact_id, {to}, msg_id, sms_fallback, status, rcs_status, "
+        "sms_status, delivered_via, error_code, error_message, vendor_id, idempotency_key, attempts, "
+        "next_attempt_at, created_at"
+    ).format(to=q("to"))
+    return (
+        f"INSERT INTO {q(table)} ({columns}) "  # noqa: S608 - table names, not input
+        f"SELECT %s, %s, c.id, c.phone, %s || c.id, %s, %s, '', '', '', '', '', '', '', 0, %s, %s "
+        f"FROM {q(contacts)} c WHERE c.audience_id = %s AND c.subscribed AND c.id >= %s AND c.id < %s "
+        "ON CONFLICT (msg_id) DO NOTHING"
+    )
 
 
 def campaign_pause(*, campaign_id: int) -> Campaign:
