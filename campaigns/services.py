@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 FANOUT_CHUNK = 50_000  # contact ids per INSERT ... SELECT (one short transaction each)
 FANOUT_CONNECTIONS = 2  # PostgreSQL: chunks inserted over this many connections at once
+# A started campaign still without `fanned_out_at` this long after its start lost its fan-out (the
+# launching request or process was killed part-way): the tick runs it again (it is idempotent).
+FANOUT_RESUME_AFTER = timedelta(minutes=5)
 
 
 class CampaignError(ValueError):
@@ -420,11 +423,12 @@ def dispatch_run(*, provider_id: int, slot: int = 0, budget: float | None = None
 
 
 def engine_tick(*, now: datetime | None = None) -> dict[str, int]:
-    """Periodic: start due scheduled campaigns, restart dispatch where work is due, finish campaigns."""
+    """Periodic: start due scheduled campaigns, finish fan-outs that were cut short, restart dispatch
+    where work is due, finish campaigns."""
     from .engine.claim import active_campaign_ids, next_due_at
 
     now = now or timezone.now()
-    started = kicked = 0
+    started = kicked = resumed = 0
     for campaign_id in Campaign.objects.filter(
         status=Campaign.Status.SCHEDULED, scheduled_at__lte=now
     ).values_list("id", flat=True):
@@ -433,13 +437,21 @@ def engine_tick(*, now: datetime | None = None) -> dict[str, int]:
             started += 1
         except CampaignError:
             log.info("campaign %s was not started: its status changed", campaign_id)
+    for campaign in Campaign.objects.filter(
+        status__in=[Campaign.Status.SENDING, Campaign.Status.PAUSED],
+        fanned_out_at__isnull=True,
+        started_at__lt=now - FANOUT_RESUME_AFTER,
+    ):
+        log.warning("campaign %s: its fan-out was cut short; writing the rest", campaign.pk)
+        campaign_fan_out(campaign=campaign)
+        resumed += 1
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.SENDING).values_list("id", flat=True):
         campaign_complete_if_done(campaign_id=campaign_id)
     for provider in Provider.objects.active():
         due = next_due_at(provider_id=provider.pk, campaign_ids=active_campaign_ids(provider.pk))
         if due is not None and due <= now + timedelta(seconds=60):
             kicked += provider_kick(provider_id=provider.pk)
-    return {"started": started, "kicked": kicked}
+    return {"started": started, "kicked": kicked, "fan_outs_resumed": resumed}
 
 
 def _sync() -> bool:

@@ -91,3 +91,30 @@ def test_launch_refuses_unmapped_placeholders_and_non_drafts():
 def test_empty_audience_completes_at_once():
     campaign = make_campaign(audience=make_audience(0))
     assert campaign_start(campaign_id=campaign.pk).status == Campaign.Status.COMPLETED
+
+
+@pytest.mark.django_db
+def test_tick_finishes_a_fan_out_that_was_cut_short_and_leaves_a_running_one_alone():
+    from campaigns.services import engine_tick
+
+    def cut_short(campaign: Campaign, started_ago: timedelta) -> Campaign:
+        """As if the launching process died part-way: the last 6 messages never written."""
+        campaign = campaign_start(campaign_id=campaign.pk)
+        last = Message.objects.filter(campaign=campaign).order_by("-id").values_list("id", flat=True)[:6]
+        Message.objects.filter(id__in=list(last)).delete()
+        Campaign.objects.filter(pk=campaign.pk).update(
+            fanned_out_at=None, total_count=campaign.total_count - 6, started_at=timezone.now() - started_ago
+        )
+        return campaign
+
+    lost = cut_short(make_campaign(size=20), timedelta(minutes=10))
+    running = cut_short(make_campaign(size=20), timedelta(minutes=1))
+
+    assert engine_tick()["fan_outs_resumed"] == 1
+
+    lost.refresh_from_db()
+    assert lost.total_count == 20 == Message.objects.filter(campaign=lost).count()
+    assert lost.fanned_out_at is not None
+    running.refresh_from_db()
+    assert running.total_count == 14 == Message.objects.filter(campaign=running).count()
+    assert running.fanned_out_at is None
