@@ -131,7 +131,7 @@ async def _attempt_async(
 ) -> SendAttempt:
     auth = None if refresh else kind.auth_headers_at_hand()
     if auth is None:
-        fetch = partial(kind.auth_headers, session, refresh=refresh)
+        fetch = partial(_closing_connections, partial(kind.auth_headers, session, refresh=refresh))
         try:
             auth = await asyncio.get_running_loop().run_in_executor(None, fetch)
         except (AuthError, BlockedAddressError) as exc:
@@ -146,6 +146,19 @@ async def _attempt_async(
     except TRANSPORT_ERRORS as exc:
         error = exc
     return _answered(kind, request, response, error, started)
+
+
+def _closing_connections(fetch: Any) -> Any:
+    """`fetch()` in an executor thread, then that thread's database connections closed: a token fetch
+    uses the shared cache (the database cache by default), and the loop's executor threads end with
+    the send loop; their connections would otherwise stay open on the server. Fetches are rare (once
+    per token lifetime), so reconnecting each time costs nothing that matters."""
+    from django.db import connections
+
+    try:
+        return fetch()
+    finally:
+        connections.close_all()
 
 
 def _no_credentials(prepared: PreparedRequest, exc: Exception, started: float) -> SendAttempt:

@@ -204,6 +204,16 @@ def test_oauth_tokens_are_fetched_off_the_send_loop_and_refreshed_when_the_vendo
         return fetch_token(provider, session)
 
     monkeypatch.setattr(auth, "fetch_token", recording)
+    from django.db import connections
+
+    closed_in: list[str] = []
+    close_all = connections.close_all
+
+    def closing():
+        closed_in.append(threading.current_thread().name)
+        close_all()
+
+    monkeypatch.setattr(connections, "close_all", closing)
     sim.configure(auth="oauth", token_expires_in=1)
     provider = oauth_sim_provider(sim, concurrency=3, max_rate=10)
     campaign = campaign_launch(campaign_id=make_campaign(provider=provider, size=40).pk)
@@ -213,6 +223,10 @@ def test_oauth_tokens_are_fetched_off_the_send_loop_and_refreshed_when_the_vendo
     assert stats["responses"].get("401", stats["responses"].get(401, 0)) >= 1
     assert sim.stats(provider.sender_id)["unique_msg_ids"] == 40
     assert len(fetched_in) >= 2 and not [name for name in fetched_in if name.startswith("send-")], fetched_in
+    # Each fetch in an executor thread closes that thread's database connections (the executor's
+    # threads end with the loop); the dispatcher's own thread (warming the credentials) keeps its own.
+    in_executor = {name for name in fetched_in if name != threading.main_thread().name}
+    assert in_executor and in_executor <= set(closed_in), (fetched_in, closed_in)
 
 
 def test_dispatch_runs_in_a_thread_that_already_runs_an_event_loop(sim, monkeypatch):
@@ -225,7 +239,12 @@ def test_dispatch_runs_in_a_thread_that_already_runs_an_event_loop(sim, monkeypa
     campaign = make_campaign(provider=provider, size=6)
 
     async def launch_inside_a_running_loop():
-        return campaign_launch(campaign_id=campaign.pk)  # dispatch runs inline (sync_tasks)
+        from django.db import connection
+
+        try:
+            return campaign_launch(campaign_id=campaign.pk)  # dispatch runs inline (sync_tasks)
+        finally:
+            connection.close()  # this context's own (Django's connections are context-local here)
 
     campaign = asyncio.run(launch_inside_a_running_loop())
     assert campaign.status == Campaign.Status.COMPLETED and campaign.sent_count == 6
