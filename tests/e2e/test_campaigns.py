@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.db import connection
 
 from campaigns.models import Campaign
 from tests.campaigns.conftest import make_provider, make_template
@@ -61,7 +62,14 @@ def test_import_build_launch_pause_resume_complete(
     assert page.locator("#campaign-status").inner_text() == "Sending"
 
     campaign = Campaign.objects.get(name="Browser campaign")
-    worker = threading.Thread(target=dispatch_run, kwargs={"provider_id": provider.pk, "budget": 20})
+
+    def dispatch() -> None:
+        try:
+            dispatch_run(provider_id=provider.pk, budget=20)
+        finally:
+            connection.close()  # the thread's own; left open, it keeps the test database from being dropped
+
+    worker = threading.Thread(target=dispatch)
     worker.start()
     page.locator("#campaign-status", has_text="Completed").wait_for(timeout=20_000)
     worker.join()
