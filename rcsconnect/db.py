@@ -9,6 +9,15 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 
+@functools.cache
+def loaded_fields(model: type[Model], names: tuple[str, ...]) -> tuple[tuple[Field, ...], frozenset[str]]:
+    """The model's concrete fields among `names` (a name or an attname each), in the model's field
+    order, and their attnames: the columns to select for rows built with `Model.from_db`."""
+    wanted = set(names)
+    fields = tuple(f for f in model._meta.concrete_fields if {f.name, f.attname} & wanted)
+    return fields, frozenset(f.attname for f in fields)
+
+
 def bulk_update(objs: Sequence[Model], fields: Iterable[str]) -> None:
     """`Model.objects.bulk_update(objs, fields)`; on PostgreSQL one `UPDATE .. FROM unnest(arrays)`.
 

@@ -7,7 +7,6 @@ A message whose lease ran out (its worker died) is due again and is claimed with
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, Message, MessageStatus
+from rcsconnect.db import loaded_fields
 
 from .results import LOCK_FIELDS
 
@@ -102,7 +102,7 @@ def _claim_postgresql(
     """The same claim as one statement (one round trip): lock, lease and load the rows together."""
     from campaigns.models import Contact
 
-    fields = _returned_fields()
+    fields, attnames = loaded_fields(Message, RETURNED_FIELDS)
     sql = CLAIM_SQL.format(
         message=Message._meta.db_table,
         contact=Contact._meta.db_table,
@@ -117,7 +117,7 @@ def _claim_postgresql(
     # go through their fields' from_db_value).
     content = Message._meta.get_field("content")
     contact_attributes = Contact._meta.get_field("attributes")
-    attnames, alias = frozenset(f.attname for f in fields), connection.alias
+    alias = connection.alias
     messages = []
     for *values, version, attributes in rows:
         message = Message.from_db(alias, attnames, values)
@@ -128,13 +128,6 @@ def _claim_postgresql(
             message.contact = Contact(pk=message.contact_id, attributes=loaded or {})
         messages.append(message)
     return Claim(ids=[m.id for m in messages], lease_until=lease_until, messages=messages)
-
-
-@functools.cache
-def _returned_fields() -> list:
-    """RETURNED_FIELDS as the model's fields, in the model's order (what `Model.from_db` expects)."""
-    wanted = set(RETURNED_FIELDS)
-    return [f for f in Message._meta.concrete_fields if {f.name, f.attname} & wanted]
 
 
 def next_due_at(*, provider_id: int, campaign_ids: list[int], leased: bool = True) -> datetime | None:

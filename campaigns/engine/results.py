@@ -18,7 +18,7 @@ from campaigns import stats
 from campaigns.models import Campaign, Message, MessageStatus
 from campaigns.state import Change, advance, counter_field
 from providers.events import FAILED, SENT
-from rcsconnect.db import bulk_update, bulk_update_statements
+from rcsconnect.db import bulk_update, bulk_update_statements, loaded_fields
 
 from .retry import retry_delay
 
@@ -216,13 +216,13 @@ def _lock_and_load(cursor, ids: list[int], *, begin: bool = False) -> list[Messa
 def _lock_statement() -> tuple[str, frozenset[str]]:
     """The PostgreSQL lock-and-load statement and the attnames it loads, in the model's field order
     (which Model.from_db expects)."""
-    fields = [f for f in Message._meta.concrete_fields if {f.name, f.attname} & set(LOCK_FIELDS)]
+    fields, attnames = loaded_fields(Message, LOCK_FIELDS)
     columns = ", ".join(f'"{f.column}"' for f in fields)
     sql = (
         f"SELECT {columns} FROM {Message._meta.db_table} "  # noqa: S608 - names from the model
         "WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
     )
-    return sql, frozenset(f.attname for f in fields)
+    return sql, attnames
 
 
 def _apply(
