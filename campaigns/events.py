@@ -34,7 +34,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from providers.callbacks import INBOUND
 from providers.events import RCS, REPLIED
 from providers.models import ProviderEvent
-from rcsconnect.db import bulk_update
+from rcsconnect.db import bulk_update, retry_on_conflict
 
 from . import stats
 from .models import Campaign, Contact, InboxMessage, Message
@@ -253,6 +253,14 @@ def _at(event: ProviderEvent) -> datetime:
 
 
 def _apply(selector: Q, *, limit: int | None = None) -> ApplyResult:
+    """Apply the pending events `selector` picks, in one transaction; a deadlock or serialization
+    failure (the lock order should rule them out) is retried in place."""
+    return retry_on_conflict(_apply_once, selector, limit=limit, what="applying events")
+
+
+def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
+    # Lock order (docs/engine.md): the events (SKIP LOCKED), the messages by id, the campaign rows
+    # by id, the stat buckets, the error buckets by key; the same as the engine's result writer.
     result = ApplyResult()
     with transaction.atomic():
         claim = ProviderEvent.objects.select_for_update(skip_locked=True).filter(selector, applied=False)

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from providers.models import Provider
+from rcsconnect.db import retry_on_conflict
 from templates_app.models import MessageTemplate
 
 from .models import Audience, AudienceImport, Campaign, Contact, Message, MessageStatus
@@ -268,32 +269,45 @@ def campaign_resume(*, campaign_id: int) -> Campaign:
 
 
 def campaign_cancel(*, campaign_id: int) -> Campaign:
-    """Stop for good: queued messages are cancelled now; those on the wire finish as they are."""
-    cancellable = (
-        Campaign.Status.DRAFT,
-        Campaign.Status.SCHEDULED,
-        Campaign.Status.SENDING,
-        Campaign.Status.PAUSED,
-    )
+    """Stop for good: queued messages are cancelled now; those on the wire finish as they are.
+
+    Lock order (docs/engine.md): the messages (by id), then the campaign row, as the result writer
+    and the event applier take them; a deadlock or serialization failure is retried in place.
+    """
+    retry_on_conflict(_cancel, campaign_id, what="cancelling a campaign")
+    return Campaign.objects.get(pk=campaign_id)
+
+
+CANCELLABLE = (
+    Campaign.Status.DRAFT,
+    Campaign.Status.SCHEDULED,
+    Campaign.Status.SENDING,
+    Campaign.Status.PAUSED,
+)
+
+
+def _cancel(campaign_id: int) -> None:
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
-        if campaign.status not in cancellable:
+        campaign = Campaign.objects.get(pk=campaign_id)
+        if campaign.status not in CANCELLABLE:
             raise CampaignError(f"The campaign is already {campaign.get_status_display()}.")
-        campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, timezone.now()
+        now = timezone.now()
+        cancellable = Message.objects.filter(
+            Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, lease_until__lt=now),
+            campaign=campaign,
+        )
+        # One statement; on PostgreSQL its subquery locks the rows in id order (`FOR UPDATE`).
+        locked = cancellable.select_for_update(of=("self",)).order_by("id").values("id")
+        n = Message.objects.filter(id__in=locked).update(status=MessageStatus.CANCELLED, lease_until=None)
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        if campaign.status not in CANCELLABLE:  # finished by someone else meanwhile: nothing is kept
+            raise CampaignError(f"The campaign is already {campaign.get_status_display()}.")
+        campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, now
         campaign.save(update_fields=["status", "finished_at"])
-        stale = Message.objects.filter(
-            campaign=campaign, status=MessageStatus.SENDING, lease_until__lt=timezone.now()
-        )
-        n = Message.objects.filter(campaign=campaign, status=MessageStatus.QUEUED).update(
-            status=MessageStatus.CANCELLED, lease_until=None
-        )
-        n += stale.update(status=MessageStatus.CANCELLED, lease_until=None)
         if n:
             Campaign.objects.filter(pk=campaign.pk).update(
                 cancelled_count=F("cancelled_count") + n, processed_count=F("processed_count") + n
             )
-    campaign.refresh_from_db()
-    return campaign
 
 
 def campaign_complete_if_done(*, campaign_id: int) -> bool:

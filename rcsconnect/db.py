@@ -74,3 +74,40 @@ def _update_statement(model: type[Model], fields: tuple[str, ...]) -> tuple[str,
         f"FROM unnest({arrays}) AS v({names}) WHERE t.{pk} = v.{pk}"
     )
     return sql, columns
+
+
+# SQLSTATEs of a transaction the database aborted to break a deadlock or a serialization conflict:
+# running it again is the documented remedy (PostgreSQL manual, 13.6 and 13.2.3).
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+CONFLICT_ATTEMPTS = 8
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether `exc` is a deadlock or a serialization failure (psycopg's error, or Django's wrapper)."""
+    while exc is not None:
+        if getattr(exc, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def retry_on_conflict(fn, /, *args, attempts: int = CONFLICT_ATTEMPTS, what: str = "", **kwargs):
+    """Call `fn` (one whole transaction) again when the database aborted it as a deadlock victim or for
+    a serialization failure: up to `attempts` times in all, a short growing pause between, a warning
+    each time. Any other error, the last conflict, or a call inside an open transaction (which cannot
+    be retried in place) is raised. `fn` must start from the database's state, not from what the
+    failed attempt changed in memory."""
+    import logging
+    import random
+    import time
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if attempt == attempts or not is_conflict(exc) or connection.in_atomic_block:
+                raise
+            logging.getLogger(__name__).warning(
+                "%s: %s, retrying (attempt %s of %s)", what or fn.__name__, exc, attempt + 1, attempts
+            )
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not a secret

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections import Counter, defaultdict
@@ -18,7 +19,7 @@ from campaigns import stats
 from campaigns.models import Campaign, Message, MessageStatus
 from campaigns.state import Change, advance, counter_field
 from providers.events import FAILED, SENT
-from rcsconnect.db import bulk_update, bulk_update_statements, loaded_fields
+from rcsconnect.db import bulk_update, bulk_update_statements, loaded_fields, retry_on_conflict
 
 from .retry import retry_delay
 
@@ -74,9 +75,25 @@ class Result:
 
 
 def write_results(results: list[Result]) -> list[str]:
-    """Apply results; returns the msgIds that became sent (for callbacks that arrived early)."""
+    """Apply results; returns the msgIds that became sent (for callbacks that arrived early).
+
+    A deadlock or serialization failure (which the lock order below should make impossible) is
+    retried in place (`retry_on_conflict`); the retry loads the messages again, never reusing the
+    rows the failed attempt changed in memory.
+    """
     if not results:
         return []
+    first = [True]
+
+    def attempt() -> list[str]:
+        batch = results if first[0] else [dataclasses.replace(r, row=None) for r in results]
+        first[0] = False
+        return _write(batch)
+
+    return retry_on_conflict(attempt, what="writing send results")
+
+
+def _write(results: list[Result]) -> list[str]:
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         return _write_postgresql(results)
     batch = _Batch(results)
@@ -160,6 +177,9 @@ UNCHANGED_GATE = """SELECT count(*) = %s AS ok FROM (
 ) AS locked"""
 
 
+_AFTER = "(SELECT true AS after_previous_write)"  # stands for each write's condition until it is known
+
+
 def _write_unchanged(results: list[Result]) -> list[str] | None:
     """The batch in one statement (one round trip), applied to the messages as their claims left
     them; None, with nothing written, when any of them changed since (the caller loads them then).
@@ -171,9 +191,14 @@ def _write_unchanged(results: list[Result]) -> list[str] | None:
     batch = _Batch(results)
     batch.apply(sorted(rows.values(), key=lambda m: m.id))
     ok = "(SELECT ok FROM gate)"
-    writes = batch.statements(where=ok)
+    writes = batch.statements(where=_AFTER)
     parts = [f"gate AS ({UNCHANGED_GATE.format(table=Message._meta.db_table)})"]
-    parts += [f"w{n} AS ({sql})" for n, (sql, _) in enumerate(writes)]
+    for n, (sql, _) in enumerate(writes):
+        # The sub-statements of a WITH run in no defined order (PostgreSQL manual, 7.8.4): each write
+        # reads the one before it to completion first, so the rows are locked in the global order
+        # (messages, campaigns by id, stat buckets, error buckets by key; docs/engine.md).
+        after = ok if n == 0 else f"{ok} AND (SELECT count(*) FROM w{n - 1}) >= 0"  # noqa: S608
+        parts.append(f"w{n} AS ({sql.replace(_AFTER, after)} RETURNING 1)")
     sql = f"WITH {', '.join(parts)} SELECT ok FROM gate"  # noqa: S608 - generated statements, values are params
     params = [len(rows), list(rows), [m.claimed_version for m in rows.values()]]
     params += [p for _, ps in writes for p in ps]
