@@ -38,7 +38,7 @@ from rcsconnect.db import bulk_update, retry_on_conflict
 
 from . import stats
 from .models import Campaign, Contact, InboxMessage, Message
-from .state import advance, counter_field
+from .state import RANK, advance, counter_field
 
 # Carrier / CTIA-style keywords, matched against the whole reply with spaces and punctuation removed.
 OPT_OUT_WORDS = frozenset(
@@ -57,7 +57,6 @@ APPLIER_BATCH = 500
 KICK_MEMO_SECONDS = 0.1
 _applier_seen_at = float("-inf")  # time.monotonic() when this process last knew the mark was held
 logger = logging.getLogger(__name__)
-_ORDER = {"queued": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4, "clicked": 5, "replied": 5}
 
 
 @dataclass
@@ -270,7 +269,7 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
         events = list(claim)
         if not events:
             return result
-        events.sort(key=lambda e: (_at(e), _ORDER.get(e.status, 9), e.pk))
+        events.sort(key=lambda e: (_at(e), RANK.get(e.status, 9), e.pk))
         messages = _lock_messages(events)
         by_id = {m.pk: m for m in messages.values()}
         changed: dict[int, set[str]] = defaultdict(set)

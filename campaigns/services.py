@@ -21,6 +21,7 @@ from providers.models import Provider
 from rcsconnect.db import retry_on_conflict
 from templates_app.models import MessageTemplate
 
+from . import state
 from .models import Audience, AudienceImport, Campaign, Contact, Message, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -292,8 +293,9 @@ def _cancel(campaign_id: int) -> None:
         if campaign.status not in CANCELLABLE:
             raise CampaignError(f"The campaign is already {campaign.get_status_display()}.")
         now = timezone.now()
+        # state.CANCELLABLE, a leased message only once its lease ran out (one on the wire finishes).
         cancellable = Message.objects.filter(
-            Q(status=MessageStatus.QUEUED) | Q(status=MessageStatus.SENDING, lease_until__lt=now),
+            Q(status__in=state.CANCELLABLE) & (Q(lease_until__isnull=True) | Q(lease_until__lt=now)),
             campaign=campaign,
         )
         # One statement; on PostgreSQL its subquery locks the rows in id order (`FOR UPDATE`).
@@ -304,9 +306,10 @@ def _cancel(campaign_id: int) -> None:
             raise CampaignError(f"The campaign is already {campaign.get_status_display()}.")
         campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, now
         campaign.save(update_fields=["status", "finished_at"])
-        if n:
+        if n:  # the counters of cancel's transition (state.send_outcome's cancel) for n messages
+            deltas = state.cancel_counters(n)
             Campaign.objects.filter(pk=campaign.pk).update(
-                cancelled_count=F("cancelled_count") + n, processed_count=F("processed_count") + n
+                **{state.counter_field(k): F(state.counter_field(k)) + v for k, v in deltas.items()}
             )
 
 

@@ -1,8 +1,11 @@
-"""The one place where a message's status changes (WIRE.md 3, "Rules").
+"""The one place where a message's status changes (WIRE.md 3, "Rules"): the message state machine.
 
-Both the sending engine (send results) and the callback handler (vendor events) call `advance`.
-It mutates the message in memory and returns which fields changed and how the campaign funnel
-counters move; callers persist both in batches.
+Every writer asks it: the callback handler (vendor events: `advance`), the engine's result writer
+(a send's outcome: `send_outcome`), cancel (`cancel`, and `CANCELLABLE` for its set-based form),
+the claim and lease expiry (`CLAIM`: queued, or sending with its lease run out, -> sending). Each
+function mutates the message in memory and returns a `Change`: the fields that changed and how the
+campaign counters move (the funnel, `processed` and `cancelled`), worked out from the message's
+state before and after (`tally`). Callers persist both in batches; no counter moves otherwise.
 
 Rules:
 - Per channel, status only moves forward: queued < sent < failed < delivered < read. A late
@@ -24,8 +27,30 @@ from providers.events import CLICKED, DELIVERED, FAILED, QUEUED, READ, REPLIED, 
 from .models import Message, MessageStatus
 
 RCS, SMS = "RCS", "SMS"
-RANK = {"": 0, QUEUED: 0, SENT: 1, FAILED: 2, DELIVERED: 3, READ: 4}
+# The one status ordering: a channel status only moves up; events for one message are applied in
+# this order when they carry the same time (engagement last).
+RANK = {"": 0, QUEUED: 0, SENT: 1, FAILED: 2, DELIVERED: 3, READ: 4, CLICKED: 5, REPLIED: 5}
 FUNNEL = ("sent", "delivered_rcs", "delivered_sms", "read", "clicked", "replied", "failed")
+# Every campaign counter a transition moves: the funnel, plus the messages that left the queue for
+# good (`processed`; `waiting` is total - processed) and those cancelled.
+COUNTED = (*FUNNEL, "processed", "cancelled")
+# Not finished yet: waiting in the queue (maybe for a retry), or leased by a worker.
+UNFINISHED = (MessageStatus.QUEUED, MessageStatus.SENDING)
+# The claim's transition, as the claim's SQL applies it to many rows at once: a due queued message,
+# or a leased one whose lease ran out (its worker died), -> sending, with a new lease and one more
+# attempt. Neither end is finished, so no counter moves.
+CLAIM = {MessageStatus.QUEUED: MessageStatus.SENDING, MessageStatus.SENDING: MessageStatus.SENDING}
+# What cancel stops: a queued message, or a leased one whose lease ran out. A message on the wire
+# finishes as it is.
+CANCELLABLE = UNFINISHED
+# A send's outcome (the engine's result writer).
+OUTCOME_SENT, OUTCOME_FAILED, OUTCOME_RETRY, OUTCOME_RELEASE, OUTCOME_CANCEL = (
+    "sent",
+    "failed",
+    "retry",
+    "release",
+    "cancel",
+)
 
 
 @dataclass
@@ -36,6 +61,15 @@ class Change:
 
     def __bool__(self) -> bool:
         return bool(self.fields)
+
+
+def tally(message: Message) -> dict[str, bool]:
+    """Which campaign counters (`COUNTED`) count this message."""
+    return {
+        **funnel(message),
+        "processed": message.status not in UNFINISHED,
+        "cancelled": message.status == MessageStatus.CANCELLED,
+    }
 
 
 def funnel(message: Message) -> dict[str, bool]:
@@ -86,7 +120,7 @@ def advance(
     vendor_id: str = "",
 ) -> Change:
     """Apply one status or engagement event to `message` (in memory); return what changed."""
-    before = funnel(message)
+    before = tally(message)
     change = Change()
     if vendor_id and not message.vendor_id:
         _set(message, change, "vendor_id", vendor_id[:120])
@@ -132,11 +166,60 @@ def _finish(message: Message, change: Change, before: dict[str, bool], at: datet
         if overall == MessageStatus.FAILED and message.failed_at is None:
             _set(message, change, "failed_at", at)
         _set(message, change, "status", overall)
-    after = funnel(message)
-    for name in FUNNEL:
+    return _count(message, change, before)
+
+
+def _count(message: Message, change: Change, before: dict[str, bool]) -> Change:
+    after = tally(message)
+    for name in COUNTED:
         if after[name] != before[name]:
             change.counters[name] += 1 if after[name] else -1
     return change
+
+
+def send_outcome(
+    message: Message,
+    *,
+    outcome: str,
+    at: datetime,
+    vendor_id: str = "",
+    error_code: str = "",
+    error_message: str = "",
+    next_attempt_at: datetime | None = None,
+    refund: bool = False,
+) -> Change:
+    """Apply a send's outcome to the claimed `message` (in memory): its lease ends; sent or failed go
+    through `advance`; retry and release put an unfinished message back in the queue until
+    `next_attempt_at` (`refund`: the attempt does not count), cancel cancels it. A message finished
+    meanwhile (an early callback, another worker after its lease ran out, cancel) keeps its status:
+    only a "sent" is still recorded on it (its sent time and vendor id)."""
+    message.lease_until = None
+    if outcome == OUTCOME_SENT:
+        return advance(message, channel="", status=SENT, at=at, vendor_id=vendor_id)
+    if message.status not in UNFINISHED:
+        return Change()
+    if outcome == OUTCOME_FAILED:
+        return advance(
+            message, channel="", status=FAILED, at=at, error_code=error_code, error_message=error_message
+        )
+    before, change = tally(message), Change()
+    if refund:
+        _set(message, change, "attempts", max(0, message.attempts - 1))
+    if outcome == OUTCOME_CANCEL:
+        _set(message, change, "status", MessageStatus.CANCELLED)
+    else:
+        _set(message, change, "status", MessageStatus.QUEUED)
+        _set(message, change, "next_attempt_at", next_attempt_at or at)
+        if outcome == OUTCOME_RETRY and not refund:
+            _set(message, change, "error_code", error_code[:20])
+            _set(message, change, "error_message", error_message[:300])
+    return _count(message, change, before)
+
+
+def cancel_counters(cancelled: int) -> Counter:
+    """The counters `cancelled` messages in `CANCELLABLE` move when cancel stops them (what
+    `send_outcome(outcome=OUTCOME_CANCEL)` gives each; cancel applies it as one UPDATE)."""
+    return Counter(processed=cancelled, cancelled=cancelled)
 
 
 def counter_field(name: str) -> str:

@@ -155,14 +155,13 @@ def _bump(model, key: tuple, deltas: dict[str, int]) -> None:
 
 @transaction.atomic
 def rebuild(*, campaign_id: int | None = None, provider_id: int | None = None) -> int:
-    """Recompute the buckets of a campaign, a provider or everything from the messages."""
+    """Recompute the buckets and the campaign counters of a campaign, a provider or everything from
+    the messages (maintenance: run it while the campaigns it covers are not sending)."""
     scope = Q()
     if campaign_id is not None:
         scope &= Q(campaign_id=campaign_id)
     if provider_id is not None:
         scope &= Q(provider_id=provider_id)
-    StatBucket.objects.filter(scope).delete()
-    ErrorBucket.objects.filter(scope).delete()
     messages = Message.objects.filter(scope)
     delivered_rcs = Q(rcs_status__in=(DELIVERED, READ))
     conditions = {
@@ -174,6 +173,10 @@ def rebuild(*, campaign_id: int | None = None, provider_id: int | None = None) -
         "replied": Q(replied_at__isnull=False),
         "failed": Q(status=MessageStatus.FAILED),
     }
+    # The global lock order (docs/engine.md): campaign rows before stat and error buckets.
+    recount(campaign_id=campaign_id, provider_id=provider_id, conditions=conditions)
+    StatBucket.objects.filter(scope).delete()
+    ErrorBucket.objects.filter(scope).delete()
     buckets: dict[tuple, Counter] = defaultdict(Counter)
     for name, condition in conditions.items():
         rows = (
@@ -208,6 +211,30 @@ def rebuild(*, campaign_id: int | None = None, provider_id: int | None = None) -
         batch_size=1000,
     )
     return len(buckets)
+
+
+def recount(*, campaign_id=None, provider_id=None, conditions: dict[str, Q] | None = None) -> None:
+    """Set the campaigns' counters (`state.COUNTED`) to a count of their messages (part of `rebuild`)."""
+    from .state import UNFINISHED, counter_field
+
+    conditions = dict(conditions or {})
+    conditions["processed"] = ~Q(status__in=UNFINISHED)
+    conditions["cancelled"] = Q(status=MessageStatus.CANCELLED)
+    campaigns = Campaign.objects.all()
+    if campaign_id is not None:
+        campaigns = campaigns.filter(pk=campaign_id)
+    if provider_id is not None:
+        campaigns = campaigns.filter(provider_id=provider_id)
+    counts = {
+        row.pop("campaign_id"): row
+        for row in Message.objects.filter(campaign__in=campaigns)
+        .values("campaign_id")
+        .annotate(**{counter_field(n): Count("id", filter=c) for n, c in conditions.items()})
+        .order_by()
+    }
+    zero = dict.fromkeys((counter_field(n) for n in conditions), 0)
+    for pk in campaigns.order_by("id").values_list("id", flat=True):
+        Campaign.objects.filter(pk=pk).update(**{**zero, **counts.get(pk, {})})
 
 
 # -- reading ----------------------------------------------------------------------------------------

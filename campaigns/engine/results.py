@@ -15,10 +15,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns import stats
-from campaigns.models import Campaign, Message, MessageStatus
-from campaigns.state import Change, advance, counter_field
-from providers.events import FAILED, SENT
+from campaigns import state, stats
+from campaigns.models import Campaign, Message
+from campaigns.state import Change, counter_field
 from rcsconnect.db import bulk_update, bulk_update_statements, loaded_fields, retry_on_conflict
 
 from .retry import retry_delay
@@ -253,56 +252,46 @@ def _lock_statement() -> tuple[str, frozenset[str]]:
 def _apply(
     message: Message, result: Result, now, counters: dict[int, Counter], sent_ids: list[str]
 ) -> Change | None:
-    held = message.lease_until is not None  # no other worker finished it since we claimed it
-    message.lease_until = None
-    tally = counters[message.campaign_id or 0]
-    if message.status not in (MessageStatus.QUEUED, MessageStatus.SENDING):
-        # Already finished: by an early callback (count it now) or by a worker that re-claimed it.
-        change = None
-        if result.kind == DONE_SENT:
-            change = advance(message, channel="", status=SENT, at=now, vendor_id=result.vendor_id)
-            _count(tally, change)
-            sent_ids.append(message.msg_id)
-        if held:
-            tally["processed_count"] += 1
-        return change
-    if result.kind in (DONE_RELEASE, DONE_CANCEL) or (result.kind == DONE_RETRY and result.free):
-        message.attempts = max(0, message.attempts - 1)
-        if result.kind == DONE_CANCEL:
-            message.status = MessageStatus.CANCELLED
-            tally["cancelled_count"] += 1
-            tally["processed_count"] += 1
-        else:
-            message.status = MessageStatus.QUEUED
-            message.next_attempt_at = now + timedelta(seconds=result.retry_after or 0)
-        return None
-    if result.kind == DONE_RETRY:
+    """The result as a transition of the message state machine; the counters follow from it."""
+    outcome, refund, next_attempt_at = result.kind, False, None
+    if outcome in (DONE_RELEASE, DONE_CANCEL) or (outcome == DONE_RETRY and result.free):
+        refund = True
+        next_attempt_at = now + timedelta(seconds=result.retry_after or 0)
+    elif outcome == DONE_RETRY:
         if message.attempts < settings.RCS_MAX_ATTEMPTS:
-            message.status = MessageStatus.QUEUED
-            message.error_code, message.error_message = result.error_code[:20], result.error_message[:300]
-            message.next_attempt_at = now + timedelta(
-                seconds=retry_delay(message.attempts, result.retry_after)
+            next_attempt_at = now + timedelta(seconds=retry_delay(message.attempts, result.retry_after))
+        else:
+            reason = f"Gave up after {message.attempts} attempts: {result.error_message}".strip(": ")
+            outcome = DONE_FAILED
+            result = Result(
+                result.message_id,
+                DONE_FAILED,
+                error_code=result.error_code or "retries",
+                error_message=reason,
             )
-            return None
-        reason = f"Gave up after {message.attempts} attempts: {result.error_message}".strip(": ")
-        result = Result(
-            result.message_id, DONE_FAILED, error_code=result.error_code or "retries", error_message=reason
-        )
-    if result.kind == DONE_SENT:
-        change = advance(message, channel="", status=SENT, at=now, vendor_id=result.vendor_id)
+    change = state.send_outcome(
+        message,
+        outcome=OUTCOMES[outcome],
+        at=now,
+        vendor_id=result.vendor_id,
+        error_code=result.error_code,
+        error_message=result.error_message,
+        next_attempt_at=next_attempt_at,
+        refund=refund,
+    )
+    if outcome == DONE_SENT:
         sent_ids.append(message.msg_id)
-    else:
-        change = advance(
-            message,
-            channel="",
-            status=FAILED,
-            at=now,
-            error_code=result.error_code,
-            error_message=result.error_message,
-        )
-    _count(tally, change)
-    tally["processed_count"] += 1
+    _count(counters[message.campaign_id or 0], change)
     return change
+
+
+OUTCOMES = {
+    DONE_SENT: state.OUTCOME_SENT,
+    DONE_FAILED: state.OUTCOME_FAILED,
+    DONE_RETRY: state.OUTCOME_RETRY,
+    DONE_RELEASE: state.OUTCOME_RELEASE,
+    DONE_CANCEL: state.OUTCOME_CANCEL,
+}
 
 
 def _counter_updates(counters: dict[int, Counter], *, where: str = "") -> list[tuple[str, list]]:

@@ -96,18 +96,31 @@ def test_results_move_status_and_counters(settings):
 def test_a_result_for_a_message_a_callback_already_finished_counts_once():
     campaign = started(1)
     got = claim(provider_id=campaign.provider_id, limit=1, lease_seconds=30)
-    Message.objects.filter(pk=got.ids[0]).update(
-        status=MessageStatus.DELIVERED,
-        rcs_status="delivered",
-        sent_at=timezone.now(),
-        delivered_at=timezone.now(),
-    )
+    deliver_early(got.ids[0])  # the vendor's delivery report, applied before the send's result
+    campaign.refresh_from_db()
+    assert (campaign.processed_count, campaign.sent_count, campaign.delivered_rcs_count) == (1, 1, 1)
     write_results([Result(got.ids[0], DONE_SENT)])
     write_results([Result(got.ids[0], DONE_SENT)])  # a duplicate from a worker that re-claimed it
     m = Message.objects.get(pk=got.ids[0])
     assert m.status == MessageStatus.DELIVERED
     campaign.refresh_from_db()
-    assert campaign.processed_count == 1
+    assert (campaign.processed_count, campaign.sent_count, campaign.delivered_rcs_count) == (1, 1, 1)
+
+
+def deliver_early(message_id: int) -> None:
+    """A delivery report for the message, applied by the event applier (as the callback would)."""
+    from campaigns.events import apply_pending_for
+    from providers.models import ProviderEvent
+
+    message = Message.objects.get(pk=message_id)
+    ProviderEvent.objects.create(
+        provider_id=message.provider_id,
+        msg_id=message.msg_id,
+        channel="RCS",
+        status="delivered",
+        dedupe_key=f"early-{message.msg_id}",
+    )
+    assert apply_pending_for([message.msg_id]).applied == 1
 
 
 @pytest.mark.django_db
@@ -308,10 +321,7 @@ def test_a_batch_with_a_message_changed_since_its_claim_is_written_from_the_rows
         claim(provider_id=campaign.provider_id, limit=2, lease_seconds=30).messages, key=lambda m: m.id
     )
     # An early delivery report finished `a` after the claim (its row is a newer version now).
-    now = timezone.now()
-    Message.objects.filter(pk=a.id).update(
-        status="delivered", rcs_status="delivered", sent_at=now, delivered_at=now
-    )
+    deliver_early(a.id)
     with CaptureQueriesContext(connection) as queries:
         write_results([Result(a.id, DONE_SENT, row=a), Result(b.id, DONE_SENT, row=b)])
     # The one-statement write found `a` changed and wrote nothing (not even `b`); then both were
@@ -320,4 +330,54 @@ def test_a_batch_with_a_message_changed_since_its_claim_is_written_from_the_rows
     assert Message.objects.get(pk=a.id).status == MessageStatus.DELIVERED
     assert Message.objects.get(pk=b.id).status == MessageStatus.SENT
     campaign.refresh_from_db()
-    assert (campaign.sent_count, campaign.processed_count) == (1, 2)  # b once; a processed once
+    assert (campaign.sent_count, campaign.processed_count) == (2, 2)  # each once
+
+
+def _counters_and_buckets(campaign: Campaign) -> tuple:
+    from campaigns.state import COUNTED
+
+    campaign.refresh_from_db()
+    counters = {name: getattr(campaign, f"{name}_count") for name in COUNTED}
+    buckets = sorted(
+        StatBucket.objects.filter(campaign=campaign).values_list(
+            "hour", "sent", "delivered_rcs", "delivered_sms", "read", "clicked", "replied", "failed"
+        )
+    )
+    errors = sorted(ErrorBucket.objects.filter(campaign=campaign).values_list("hour", "code", "count"))
+    return counters, buckets, errors
+
+
+@pytest.mark.django_db
+def test_a_message_a_callback_finished_while_its_result_was_lost_still_counts_and_the_campaign_completes():
+    """The issue's `waiting: 510` on a completed campaign: a worker died (or its batch failed) after
+    the sends, their callbacks finished the messages, and nobody counted them processed."""
+    from campaigns import stats
+    from campaigns.services import campaign_complete_if_done
+
+    campaign = started(4)
+    got = claim(provider_id=campaign.provider_id, limit=4, lease_seconds=30)
+    a, b, c, d = sorted(got.ids)
+    write_results([Result(a, DONE_SENT), Result(b, DONE_FAILED, error_code="2002", error_message="bad")])
+    write_results([Result(c, DONE_RETRY, error_code="500", error_message="server error")])
+    deliver_early(c)  # the retried send did get through: its report finishes the queued message
+    deliver_early(d)  # d's result is never written (its worker was killed): its report finishes it
+    assert campaign_complete_if_done(campaign_id=campaign.pk)
+    before = _counters_and_buckets(campaign)
+    counters = before[0]
+    assert counters["processed"] == 4 and campaign.queued_count == 0
+    assert (counters["sent"], counters["delivered_rcs"], counters["failed"]) == (3, 2, 1)
+    stats.rebuild(campaign_id=campaign.pk)
+    assert _counters_and_buckets(campaign) == before  # the counters equal a recount from the messages
+
+
+@pytest.mark.django_db
+def test_rebuild_repairs_campaign_counters_from_the_messages():
+    from campaigns import stats
+
+    campaign = started(3)
+    ids = claim(provider_id=campaign.provider_id, limit=3, lease_seconds=30).ids
+    write_results([Result(i, DONE_SENT) for i in ids])
+    expected = _counters_and_buckets(campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(processed_count=1, sent_count=7)
+    stats.rebuild(campaign_id=campaign.pk)
+    assert _counters_and_buckets(campaign) == expected

@@ -42,7 +42,7 @@ def test_rcs_failed_with_fallback_then_sms_delivered_is_delivered_via_sms():
     c3 = advance(m, channel="SMS", status="delivered", at=T)
     assert m.status == MessageStatus.DELIVERED and m.delivered_via == "SMS"
     total = c1.counters + c2.counters + c3.counters
-    assert total == {"sent": 1, "delivered_sms": 1}
+    assert total == {"sent": 1, "delivered_sms": 1, "processed": 1}  # processed: left the queue
 
 
 def test_rcs_failed_without_fallback_is_failed():
@@ -80,3 +80,47 @@ def test_whole_message_failure_before_any_channel():
     m = msg()
     advance(m, channel="", status="failed", at=T, error_code="2002", error_message="invalid phone")
     assert m.status == MessageStatus.FAILED and m.error_code == "2002"
+
+
+@pytest.mark.parametrize("start", [MessageStatus.QUEUED, MessageStatus.SENDING])
+@pytest.mark.parametrize(
+    ("events", "outcome"),
+    [
+        ([], "sent"),
+        ([("RCS", "delivered")], "sent"),  # the callback came first
+        ([("RCS", "sent"), ("RCS", "read")], "retry"),  # it came first and the send timed out
+        ([("RCS", "delivered")], None),  # the send's result was lost (its worker died)
+        ([], "failed"),
+        ([], "cancel"),
+    ],
+)
+def test_a_message_is_processed_exactly_once_whatever_finishes_it_first(start, events, outcome):
+    """processed (and so waiting = total - processed) follows from the status alone: +1 when the
+    message leaves the queue for good, whichever writer moves it, never twice."""
+    from collections import Counter
+
+    from campaigns.state import send_outcome, tally
+
+    m = msg(status=start, attempts=1)
+    total = Counter()
+    for channel, status in events:
+        total += advance(m, channel=channel, status=status, at=T).counters
+    if outcome:
+        total += send_outcome(m, outcome=outcome, at=T, vendor_id="v1").counters
+        total += send_outcome(m, outcome=outcome, at=T, vendor_id="v1").counters  # a repeat changes nothing
+    assert total["processed"] == 1
+    assert m.lease_until is None or not outcome
+    # Every counter equals what the message's final state counts (a recount gives the same).
+    assert {k: v for k, v in total.items() if v} == {k: 1 for k, on in tally(m).items() if on}
+
+
+def test_a_retry_or_release_puts_an_unfinished_message_back_without_counting_it():
+    from campaigns.state import send_outcome
+
+    m = msg(status=MessageStatus.SENDING, attempts=2)
+    change = send_outcome(m, outcome="retry", at=T, next_attempt_at=T, error_code="500", error_message="x")
+    assert (m.status, m.attempts, m.error_code, m.next_attempt_at) == (MessageStatus.QUEUED, 2, "500", T)
+    assert not change.counters
+    m.status = MessageStatus.SENDING
+    change = send_outcome(m, outcome="release", at=T, next_attempt_at=T, refund=True)
+    assert (m.status, m.attempts) == (MessageStatus.QUEUED, 1) and not change.counters

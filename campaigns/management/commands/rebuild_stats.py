@@ -1,4 +1,4 @@
-"""Recompute the hourly stats buckets from the messages (after an import, or to repair them)."""
+"""Recompute the hourly stats buckets and the campaign counters from the messages (to repair them)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from campaigns import stats
 
 
 class Command(BaseCommand):
-    help = "Recompute StatBucket / ErrorBucket rows from messages (all, or one campaign / provider)."
+    help = "Recompute stat buckets and campaign counters from messages (all, a campaign, a provider)."
 
     def add_arguments(self, parser):
         parser.add_argument("--campaign", type=int, help="Campaign id.")
