@@ -3,6 +3,7 @@
 PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED` so concurrent workers take disjoint rows without
 waiting; SQLite serialises writers (IMMEDIATE transactions) so the same statements are safe there.
 A message whose lease ran out (its worker died) is due again and is claimed with the same msgId.
+The transition itself (queued, or sending with its lease run out, -> sending) is `state.CLAIM`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from campaigns import state
 from campaigns.models import Campaign, Message, MessageStatus
 from rcsconnect.db import loaded_fields
 
@@ -68,7 +70,7 @@ def claim(
         )
         if ids:
             Message.objects.filter(id__in=ids).update(
-                status=MessageStatus.SENDING, lease_until=lease_until, attempts=F("attempts") + 1
+                status=state.CLAIM[MessageStatus.QUEUED], lease_until=lease_until, attempts=F("attempts") + 1
             )
     return Claim(ids=ids, lease_until=lease_until)
 
@@ -87,7 +89,7 @@ WITH picked AS (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
-    UPDATE {message} AS m SET status = 'sending', lease_until = %(lease)s, attempts = m.attempts + 1
+    UPDATE {message} AS m SET status = %(to)s, lease_until = %(lease)s, attempts = m.attempts + 1
     FROM picked WHERE m.id = picked.id
     RETURNING {returning}, m.xmin::text AS version
 )
@@ -109,7 +111,7 @@ def _claim_postgresql(
         returning=", ".join(f'm."{f.column}"' for f in fields),
     )
     params = {"provider": provider_id, "now": now, "campaigns": list(campaign_ids), "limit": limit}
-    params["lease"] = lease_until
+    params["lease"], params["to"] = lease_until, state.CLAIM[MessageStatus.QUEUED]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
