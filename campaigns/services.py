@@ -22,6 +22,7 @@ from rcsconnect.db import retry_on_conflict
 from templates_app.models import MessageTemplate
 
 from . import state
+from .engine.complete import campaign_complete_if_done
 from .models import Audience, AudienceImport, Campaign, Contact, Message, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -311,22 +312,6 @@ def _cancel(campaign_id: int) -> None:
             Campaign.objects.filter(pk=campaign.pk).update(
                 **{state.counter_field(k): F(state.counter_field(k)) + v for k, v in deltas.items()}
             )
-
-
-def campaign_complete_if_done(*, campaign_id: int) -> bool:
-    """Mark a sending campaign completed once every message has left the queue."""
-    with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
-        if not campaign or campaign.status != Campaign.Status.SENDING or campaign.fanned_out_at is None:
-            return False
-        busy = Message.objects.filter(
-            campaign_id=campaign_id, status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]
-        )
-        if busy.exists():
-            return False
-        campaign.status, campaign.finished_at = Campaign.Status.COMPLETED, timezone.now()
-        campaign.save(update_fields=["status", "finished_at"])
-    return True
 
 
 # -- transactional sends ----------------------------------------------------------------------------

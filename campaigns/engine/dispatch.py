@@ -35,6 +35,7 @@ from providers.models import Provider
 
 from . import claim as claiming
 from .build import BuildError, CampaignContext, outbound
+from .complete import campaign_complete_if_done
 from .limiter import Limiter, get_limiter
 from .results import (
     DONE_CANCEL,
@@ -504,8 +505,6 @@ class Dispatcher:
             apply_pending_for(ids)
 
     def finish_campaigns(self) -> None:
-        from campaigns.services import campaign_complete_if_done
-
         candidates = Campaign.objects.filter(
             id__in=self.active_ids(), processed_count__gte=F("total_count")
         ).values_list("id", flat=True)
