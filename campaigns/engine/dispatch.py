@@ -20,9 +20,8 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -46,6 +45,7 @@ from .results import (
     Result,
     write_results,
 )
+from .send_loop import SendLoop
 
 log = logging.getLogger(__name__)
 
@@ -60,59 +60,6 @@ MAX_REBOOKS = 3
 SLOT_TTL_MARGIN = 5.0  # a slot outlives the HTTP timeouts; a dead worker's slot expires after it
 DONE_REBOOK = "rebook"  # handed back by a send that woke too late; never written
 STOP = object()  # tells the writer thread to finish
-SendCall = tuple[Callable[..., Coroutine[Any, Any, None]], tuple]  # a coroutine function and its arguments
-
-
-class SendLoop:
-    """A thread running an asyncio loop that makes every HTTP call of one dispatcher.
-
-    Up to the provider's concurrency of requests are in flight on it at once. (With a thread per
-    request in flight, the dispatcher spent more CPU handing the GIL between threads than sending:
-    at 100 in flight, 1.6 ms of CPU per request against 0.3 ms on one loop, on this machine.)
-    Other threads hand sends over with `submit`.
-    """
-
-    def __init__(self, name: str, *, fallback, limit: int):
-        from rcsconnect.http import AsyncOutbound
-
-        self.loop = asyncio.new_event_loop()
-        self.tasks: set[asyncio.Task] = set()
-        self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self.thread.start()
-
-        async def open_client() -> AsyncOutbound:
-            return AsyncOutbound(fallback, limit=limit)
-
-        self.client = asyncio.run_coroutine_threadsafe(open_client(), self.loop).result()
-
-    def submit(self, calls: list[SendCall]) -> None:
-        """Start these coroutines on the loop (one wake-up of the loop for the lot)."""
-        if calls:
-            self.loop.call_soon_threadsafe(self._spawn, calls)
-
-    def _spawn(self, calls: list[SendCall]) -> None:
-        for function, args in calls:
-            task = self.loop.create_task(function(*args))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-    def close(self) -> None:
-        """Wait for the sends still running, close the connections, stop the thread."""
-
-        async def finish() -> None:
-            while self.tasks:
-                await asyncio.gather(*self.tasks, return_exceptions=True)
-            await self.client.close()
-            await self.loop.shutdown_default_executor()  # the threads that fetched tokens
-
-        # Everything runs on the loop's own thread: the caller's thread may be running a loop of
-        # its own (an async caller, Playwright's sync API in tests), where this loop cannot run.
-        try:
-            asyncio.run_coroutine_threadsafe(finish(), self.loop).result()
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join()
-            self.loop.close()
 
 
 @dataclass
