@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from .engine.limiter import provider_pause
 from .forms import CampaignForm
 from .models import Campaign
 from .services import (
@@ -75,6 +76,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "estimate": campaign_estimate(campaign=campaign) if campaign.is_editable else None,
         "problems": campaign_check(campaign) if campaign.is_editable else [],
         "segments": sms_segments(campaign.sms_fallback_text) if campaign.sms_fallback_text else None,
+        "pause": _pause(campaign),
     }
     return render(request, "campaigns/campaign_detail.html", context)
 
@@ -82,7 +84,12 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
-    return render(request, "campaigns/_progress.html", {"campaign": campaign})
+    context = {"campaign": campaign, "pause": _pause(campaign)}
+    return render(request, "campaigns/_progress.html", context)
+
+
+def _pause(campaign: Campaign):
+    return provider_pause(campaign.provider) if campaign.status == Campaign.Status.SENDING else None
 
 
 @require_POST

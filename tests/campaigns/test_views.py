@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -128,3 +130,23 @@ def test_actions_and_locked_content(marketer_client):
     assert campaign.status == Campaign.Status.PAUSED
     response = marketer_client.post(reverse("campaigns:action", args=[campaign.pk, "pause"]), follow=True)
     assert "Only a sending campaign can be paused" in response.content.decode()
+
+
+def test_campaign_page_says_why_and_until_when_its_provider_is_paused(marketer_client, settings):
+    from campaigns.engine.limiter import get_limiter
+
+    settings.REDIS_URL = ""
+    campaign = make_campaign(size=2)
+    marketer_client.post(reverse("campaigns:action", args=[campaign.pk, "launch"]))
+    detail_url, progress_url = campaign.get_absolute_url(), reverse("campaigns:progress", args=[campaign.pk])
+    assert 'id="provider-paused"' not in marketer_client.get(progress_url).content.decode()
+
+    campaign.provider.set_health(campaign.provider.Health.UNHEALTHY, "401: invalid client secret")
+    get_limiter().pause(campaign.provider.pk, 30)
+    for url in (detail_url, progress_url):
+        page = marketer_client.get(url).content.decode()
+        assert 'id="provider-paused"' in page and "401: invalid client secret" in page
+        assert "is paused until" in page and re.search(r"\((29|30) s from now\)", page)
+
+    get_limiter().reset(campaign.provider.pk)
+    assert 'id="provider-paused"' not in marketer_client.get(progress_url).content.decode()
