@@ -226,3 +226,11 @@ def test_demo_password_is_kept_while_it_works_and_rotates_on_request(tmp_path):
     user.set_password("changed elsewhere")
     user.save()
     assert demo_password(user, path, rotate=False) not in (rotated, "changed elsewhere")
+
+
+def test_the_children_allow_list_adds_the_simulator_port_when_not_named(settings):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1:8025"]
+    assert quickstart.simulator_allowed(8025) == ["127.0.0.1:8025"]
+    assert quickstart.simulator_allowed(9100) == ["127.0.0.1:8025", "127.0.0.1:9100"]
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    assert quickstart.simulator_allowed(9100) == ["127.0.0.1"]

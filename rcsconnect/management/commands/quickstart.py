@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, OutputWrapper
 
 from rcsconnect.demo import demo_simulator_knobs
+from rcsconnect.http import AllowList
 
 SIMULATOR_PORT = 8025
 SIMULATOR_WAIT = 60.0  # seconds for the simulator to answer before giving up
@@ -129,10 +130,11 @@ class Command(BaseCommand):
             "web": [*manage, "runserver", f"{host}:{port}", "--noreload"],
             "tasks": [*manage, "qcluster"],
         }
+        env = {**os.environ, "OUTBOUND_ALLOW_HOSTS": ",".join(simulator_allowed(simulator_port))}
         for name, cmd in commands.items():
             if stop["requested"]:
                 return
-            processes[name] = subprocess.Popen(cmd, start_new_session=True)  # noqa: S603
+            processes[name] = subprocess.Popen(cmd, start_new_session=True, env=env)  # noqa: S603
             if name == "simulator" and not wait_until_answers(
                 "127.0.0.1", simulator_port, processes[name], stop, timeout=SIMULATOR_WAIT
             ):
@@ -150,6 +152,15 @@ class Command(BaseCommand):
                     stop["requested"] = True
             time.sleep(0.3)
         self.say("\nStopping...")
+
+
+def simulator_allowed(simulator_port: int) -> list[str]:
+    """OUTBOUND_ALLOW_HOSTS for the children: the configured entries plus the simulator's own port
+    (`.env` names the default one; `--simulator-port` may pick another)."""
+    entries = list(settings.OUTBOUND_ALLOW_HOSTS)
+    if not AllowList.from_settings().names("127.0.0.1", simulator_port):
+        entries.append(f"127.0.0.1:{simulator_port}")
+    return entries
 
 
 def wait_until_answers(host: str, port: int, proc: subprocess.Popen, stop: dict, timeout: float) -> bool:
