@@ -1,10 +1,5 @@
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    return redirect("campaigns:list")
+from django.http import HttpRequest, JsonResponse
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
