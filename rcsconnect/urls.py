@@ -15,6 +15,8 @@ urlpatterns = [
     path("c/<str:code>", follow_short_link, name="short_link"),
     path("", home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Pages outside base.html (the admin's, a browser's own guess) ask for /favicon.ico.
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
