@@ -84,7 +84,11 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
-    context = {"campaign": campaign, "pause": _pause(campaign)}
+    context = {
+        "campaign": campaign,
+        "pause": _pause(campaign),
+        "estimate": campaign_estimate(campaign=campaign) if campaign.is_editable else None,
+    }
     return render(request, "campaigns/_progress.html", context)
 
 

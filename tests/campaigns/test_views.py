@@ -150,3 +150,16 @@ def test_campaign_page_says_why_and_until_when_its_provider_is_paused(marketer_c
 
     get_limiter().reset(campaign.provider.pk)
     assert 'id="provider-paused"' not in marketer_client.get(progress_url).content.decode()
+
+
+def test_a_draft_shows_the_estimate_and_launch_asks_naming_the_recipient_count(marketer_client):
+    campaign = make_campaign(size=3, name="Spring")
+    page = marketer_client.get(campaign.get_absolute_url()).content.decode()
+    assert '<b class="c-total">3</b>recipients' in page
+    assert "3 recipients when launched (estimate)" in page
+    assert "return confirm(&#x27;Launch Spring to 3 recipients now?&#x27;)" in page or (
+        "confirm('Launch Spring to 3 recipients now?')" in page
+    )
+    marketer_client.post(reverse("campaigns:action", args=[campaign.pk, "launch"]))
+    page = marketer_client.get(reverse("campaigns:progress", args=[campaign.pk])).content.decode()
+    assert "when launched (estimate)" not in page and "confirm(" not in page.split("cancel")[0]

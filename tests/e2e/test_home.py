@@ -48,9 +48,12 @@ def test_home_checklist_ticks_itself_then_shows_the_figures(logged_in_page, live
     # The last step through the dashboard: launch a campaign from its page.
     campaign = make_campaign(provider=provider, template=template, audience=audience, name="Diwali sale")
     page.goto(f"{live_server.url}{campaign.get_absolute_url()}")
-    page.once("dialog", lambda dialog: dialog.accept())
+    assert page.locator(".c-total").inner_text() == "24"  # a draft shows the estimate's recipients
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: asked.append(dialog.message) or dialog.accept())
     page.click("button[name=launch]")
     page.locator("#campaign-status", has_text="Sending").wait_for()
+    assert asked == ["Launch Diwali sale to 24 recipients now?"]
     Campaign.objects.filter(pk=campaign.pk).update(processed_count=9, sent_count=9, delivered_rcs_count=6)
     page.reload()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
