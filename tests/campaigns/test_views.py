@@ -163,3 +163,17 @@ def test_a_draft_shows_the_estimate_and_launch_asks_naming_the_recipient_count(m
     marketer_client.post(reverse("campaigns:action", args=[campaign.pk, "launch"]))
     page = marketer_client.get(reverse("campaigns:progress", args=[campaign.pk])).content.decode()
     assert "when launched (estimate)" not in page and "confirm(" not in page.split("cancel")[0]
+
+
+def test_the_poll_that_sees_an_import_finish_refreshes_counters_and_contacts(
+    marketer_client, sync_tasks, django_capture_on_commit_callbacks
+):
+    audience = make_audience(0)
+    upload = SimpleUploadedFile("a.csv", b"phone\n+919812345671\n+919812345672\n", "text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer_client.post(audience.get_absolute_url(), {"file": upload, "default_region": ""})
+    url = reverse("campaigns:import_progress", args=[AudienceImport.objects.get(audience=audience).pk])
+    polled = marketer_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="audience-counts" hx-swap-oob="true"' in polled and '<b id="contact-total">2</b>' in polled
+    assert 'id="audience-contacts" hx-swap-oob="true"' in polled and "+919812345672" in polled
+    assert "hx-swap-oob" not in marketer_client.get(url).content.decode()  # not an htmx poll
