@@ -34,3 +34,11 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.phone
+
+    @property
+    def name(self) -> str:
+        """The contact's name from its attributes (name, full_name, or first and last name), or ""."""
+        attrs = {str(k).lower(): str(v).strip() for k, v in (self.attributes or {}).items() if v}
+        if attrs.get("name") or attrs.get("full_name"):
+            return attrs.get("name") or attrs["full_name"]
+        return " ".join(p for p in (attrs.get("first_name", ""), attrs.get("last_name", "")) if p)
