@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from .engine.limiter import provider_pause
 from .forms import CampaignForm
-from .models import Campaign
+from .models import Audience, Campaign
 from .services import (
     CampaignError,
     campaign_cancel,
@@ -52,14 +52,24 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         campaign = form.save()
         messages.success(request, f"Campaign {campaign} saved. Check the estimate, then launch it.")
         return redirect(campaign)
-    return render(request, "campaigns/campaign_form.html", {"form": form, "campaign": campaign})
+    context = {"form": form, "campaign": campaign, "attributes": _audience_attributes(form)}
+    return render(request, "campaigns/campaign_form.html", context)
 
 
 @require_safe
 def campaign_mapping(request: HttpRequest) -> HttpResponse:
     """The placeholder rows for the template picked in the builder (htmx)."""
     form = CampaignForm(request.GET)
-    return render(request, "campaigns/_mapping.html", {"form": form})
+    return render(
+        request, "campaigns/_mapping.html", {"form": form, "attributes": _audience_attributes(form)}
+    )
+
+
+def _audience_attributes(form: CampaignForm) -> list[str]:
+    """The chosen audience's attribute names, offered for the placeholder mapping."""
+    raw = form["audience"].value()
+    audience = Audience.objects.filter(pk=raw).first() if str(raw or "").isdigit() else None
+    return audience.attribute_names() if audience else []
 
 
 @require_safe

@@ -18,6 +18,13 @@ class Audience(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("campaigns:audience_detail", args=[self.pk])
 
+    def attribute_names(self, sample: int = 500) -> list[str]:
+        """The attribute names of the audience's contacts (from the first `sample` of them), sorted."""
+        names: set[str] = set()
+        for attributes in self.contacts.order_by("id").values_list("attributes", flat=True)[:sample]:
+            names.update(str(k) for k in (attributes or {}))
+        return sorted(names)
+
 
 class Contact(models.Model):
     audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="contacts")
