@@ -128,18 +128,18 @@ def load(*, simulator_url: str, stdout: TextIO) -> None:
             provider=provider,
             name=spec["name"],
             language="en",
-            defaults={k: _with_static_media(v) for k, v in spec.items() if k != "name"},
+            defaults={k: with_static_media(v) for k, v in spec.items() if k != "name"},
         )
         created += was_created
     stdout.write(f"Demo templates: {created} created, {len(DEMO_TEMPLATES) - created} already there.\n")
 
 
-def _with_static_media(value):
+def with_static_media(value):
     """`value` with every "static:<path>" string made an absolute URL of that static file."""
     if isinstance(value, dict):
-        return {k: _with_static_media(v) for k, v in value.items()}
+        return {k: with_static_media(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_with_static_media(v) for v in value]
+        return [with_static_media(v) for v in value]
     if isinstance(value, str) and value.startswith(STATIC_MEDIA):
         return settings.PUBLIC_BASE_URL + static(value.removeprefix(STATIC_MEDIA))
     return value
