@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Extra quickstart flags, e.g. `make run ARGS=--rotate-password` for a new demo password.
+ARGS ?=
 
 .PHONY: run test setup env lint bench clean
 
@@ -23,7 +25,7 @@ setup: $(VENV)/.installed .env
 
 ## 1. Set up and run the product: web server, task cluster and vendor simulator, stopped with Ctrl-C.
 run: setup
-	$(BIN)/python manage.py quickstart
+	$(BIN)/python manage.py quickstart $(ARGS)
 
 ## 2. Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL).
 test: setup

@@ -40,15 +40,10 @@ def audience_detail(request: HttpRequest, pk: int) -> HttpResponse:
             )
         messages.success(request, f"Importing {upload.name}: progress below.")
         return redirect(audience)
-    contacts = Paginator(audience.contacts.order_by("id"), 50).get_page(request.GET.get("page"))
-    total, subscribed = audience.contacts.count(), audience.contacts.filter(subscribed=True).count()
     context = {
         "audience": audience,
         "form": form,
-        "contacts": contacts,
-        "total": total,
-        "subscribed": subscribed,
-        "unsubscribed": total - subscribed,
+        **_contacts_context(audience, request.GET.get("page")),
         "imports": audience.imports.all()[:10],
     }
     return render(request, "campaigns/audience_detail.html", context)
@@ -56,8 +51,23 @@ def audience_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_safe
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(AudienceImport, pk=pk)
-    return render(request, "campaigns/_import_row.html", {"job": job})
+    job = get_object_or_404(AudienceImport.objects.select_related("audience"), pk=pk)
+    context = {"job": job}
+    if job.is_finished and request.htmx:
+        # The poll that sees the import finish also refreshes the audience's counters and contacts.
+        context.update(oob=True, **_contacts_context(job.audience, None))
+    return render(request, "campaigns/_import_row.html", context)
+
+
+def _contacts_context(audience: Audience, page: str | None) -> dict:
+    contacts = Paginator(audience.contacts.order_by("id"), 50).get_page(page)
+    total, subscribed = audience.contacts.count(), audience.contacts.filter(subscribed=True).count()
+    return {
+        "contacts": contacts,
+        "total": total,
+        "subscribed": subscribed,
+        "unsubscribed": total - subscribed,
+    }
 
 
 @require_safe

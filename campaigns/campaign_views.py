@@ -7,8 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from .engine.limiter import provider_pause
 from .forms import CampaignForm
-from .models import Campaign
+from .models import Audience, Campaign
 from .services import (
     CampaignError,
     campaign_cancel,
@@ -51,14 +52,24 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         campaign = form.save()
         messages.success(request, f"Campaign {campaign} saved. Check the estimate, then launch it.")
         return redirect(campaign)
-    return render(request, "campaigns/campaign_form.html", {"form": form, "campaign": campaign})
+    context = {"form": form, "campaign": campaign, "attributes": _audience_attributes(form)}
+    return render(request, "campaigns/campaign_form.html", context)
 
 
 @require_safe
 def campaign_mapping(request: HttpRequest) -> HttpResponse:
     """The placeholder rows for the template picked in the builder (htmx)."""
     form = CampaignForm(request.GET)
-    return render(request, "campaigns/_mapping.html", {"form": form})
+    return render(
+        request, "campaigns/_mapping.html", {"form": form, "attributes": _audience_attributes(form)}
+    )
+
+
+def _audience_attributes(form: CampaignForm) -> list[str]:
+    """The chosen audience's attribute names, offered for the placeholder mapping."""
+    raw = form["audience"].value()
+    audience = Audience.objects.filter(pk=raw).first() if str(raw or "").isdigit() else None
+    return audience.attribute_names() if audience else []
 
 
 @require_safe
@@ -75,6 +86,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "estimate": campaign_estimate(campaign=campaign) if campaign.is_editable else None,
         "problems": campaign_check(campaign) if campaign.is_editable else [],
         "segments": sms_segments(campaign.sms_fallback_text) if campaign.sms_fallback_text else None,
+        "pause": _pause(campaign),
     }
     return render(request, "campaigns/campaign_detail.html", context)
 
@@ -82,7 +94,16 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
-    return render(request, "campaigns/_progress.html", {"campaign": campaign})
+    context = {
+        "campaign": campaign,
+        "pause": _pause(campaign),
+        "estimate": campaign_estimate(campaign=campaign) if campaign.is_editable else None,
+    }
+    return render(request, "campaigns/_progress.html", context)
+
+
+def _pause(campaign: Campaign):
+    return provider_pause(campaign.provider) if campaign.status == Campaign.Status.SENDING else None
 
 
 @require_POST

@@ -85,9 +85,19 @@ def thread(*, provider: Provider, phone: str) -> list[InboxMessage]:
     """Every entry of one conversation, oldest first, with the message each one answers or carries."""
     return list(
         InboxMessage.objects.filter(provider=provider, phone=phone)
-        .select_related("message", "message__campaign", "created_by")
+        .select_related("message", "message__campaign", "created_by", "contact")
         .order_by("created_at", "id")
     )
+
+
+def contact_name(entries: list[InboxMessage]) -> str:
+    """The name of the contact a conversation is with: from its latest entry linked to a contact,
+    else from any contact with that number."""
+    for entry in reversed(entries):
+        if entry.contact is not None and entry.contact.name:
+            return entry.contact.name
+    phone = entries[0].phone if entries else ""
+    return next((c.name for c in Contact.objects.filter(phone=phone).order_by("-id")[:20] if c.name), "")
 
 
 def is_unsubscribed(phone: str) -> bool:

@@ -415,3 +415,11 @@ def series(
         )
         hour += timedelta(hours=1)
     return points
+
+
+def overall_stats(since: datetime) -> Funnel:
+    """Every provider's funnel since `since` (hourly buckets): the home page's figures."""
+    sums = StatBucket.objects.filter(hour__gte=hour_of(since)).aggregate(
+        **{name: Sum(name) for name in BUCKET_FIELDS}
+    )
+    return Funnel(queued=None, **{name: sums[name] or 0 for name in BUCKET_FIELDS})

@@ -38,6 +38,7 @@ def _thread_context(provider: Provider, phone: str, **extra) -> dict:
         "provider": provider,
         "phone": phone,
         "entries": entries,
+        "contact_name": inbox.contact_name(entries),
         "unsubscribed": inbox.is_unsubscribed(phone),
         "reply_max": inbox.REPLY_MAX,
         **extra,

@@ -15,9 +15,8 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 from django import forms
-from django.conf import settings
 
-from rcsconnect.http import BlockedAddressError, check_host
+from rcsconnect.http import AllowList, BlockedAddressError, check_host
 
 from .kinds.base import ProviderKind
 from .models import MAX_RATE_CEILING, Provider
@@ -54,11 +53,13 @@ def check_vendor_url(url: str) -> str | None:
     """An error message for a vendor URL that is not HTTPS or resolves to a refused address."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    allowed = {h.strip().lower() for h in settings.OUTBOUND_ALLOW_HOSTS}
-    if parts.scheme != "https" and not (parts.scheme == "http" and host in allowed):
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if parts.scheme != "https" and not (
+        parts.scheme == "http" and AllowList.from_settings().names(host, port)
+    ):
         return "Use an https:// URL."
     try:
-        check_host(host, parts.port or (443 if parts.scheme == "https" else 80))
+        check_host(host, port)
     except BlockedAddressError:
         return "This host resolves to a private, loopback or reserved address."
     except (socket.gaierror, UnicodeError):

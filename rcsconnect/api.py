@@ -131,7 +131,7 @@ class _LoginFirst:
 
 
 class DocsView(_LoginFirst, SpectacularSwaggerView):
-    pass
+    template_name = "rcsconnect/api_docs.html"  # Swagger UI inside the site's page (navigation kept)
 
 
 class RedocView(_LoginFirst, SpectacularRedocView):

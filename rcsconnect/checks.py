@@ -22,5 +22,5 @@ def check_outbound_allow_list(app_configs, **kwargs):
     try:
         AllowList.build(tuple(settings.OUTBOUND_ALLOW_HOSTS), tuple(settings.OUTBOUND_ALLOW_NETWORKS))
     except ValueError as exc:
-        return [Error(f"OUTBOUND_ALLOW_NETWORKS: {exc}", id="rcs.E002")]
+        return [Error(f"OUTBOUND_ALLOW_HOSTS / OUTBOUND_ALLOW_NETWORKS: {exc}", id="rcs.E002")]
     return []

@@ -91,9 +91,26 @@ def is_public_address(ip: IPAddress) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def split_allow_entry(entry: str) -> tuple[str, int | None]:
+    """An OUTBOUND_ALLOW_HOSTS entry as (host, port): `host`, `host:port`, `[v6]:port` or a bare IPv6
+    address (its colons are not a port). Raises ValueError for a port that is not a number."""
+    entry = entry.strip().lower()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif entry.count(":") == 1:
+        host, port = entry.split(":")
+    else:
+        host, port = entry, ""
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"{entry!r}: the port must be a number from 1 to 65535")
+    return host.rstrip("."), int(port) if port else None
+
+
 @dataclass(frozen=True)
 class AllowList:
-    hosts: frozenset[str]
+    # (host, None) lets a host through on every port, (host, port) on that port only.
+    hosts: frozenset[tuple[str, int | None]]
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
     @classmethod
@@ -104,20 +121,27 @@ class AllowList:
     @lru_cache(maxsize=8)
     def build(cls, hosts: tuple[str, ...], networks: tuple[str, ...]) -> AllowList:
         return cls(
-            hosts=frozenset(h.strip().lower().rstrip(".") for h in hosts if h.strip()),
+            hosts=frozenset(split_allow_entry(h) for h in hosts if h.strip()),
             networks=tuple(ipaddress.ip_network(n.strip(), strict=False) for n in networks if n.strip()),
         )
 
-    def permits(self, host: str, ip: IPAddress) -> bool:
-        if host.lower().rstrip(".").strip("[]") in self.hosts:
+    def names(self, host: str, port: int | None) -> bool:
+        """Whether an entry names this host (on every port, or on `port`)."""
+        host = host.lower().rstrip(".").strip("[]")
+        return (host, None) in self.hosts or (port is not None and (host, port) in self.hosts)
+
+    def permits(self, host: str, ip: IPAddress, port: int | None = None) -> bool:
+        if self.names(host, port):
             return True
         candidates = [ip] + ([inner] if (inner := embedded_ipv4(ip)) else [])
         return any(c in net for c in candidates for net in self.networks if net.version == c.version)
 
 
-def address_allowed(host: str, ip: IPAddress, allow: AllowList | None = None) -> bool:
+def address_allowed(
+    host: str, ip: IPAddress, allow: AllowList | None = None, port: int | None = None
+) -> bool:
     allow = allow or AllowList.from_settings()
-    return is_public_address(ip) or allow.permits(host, ip)
+    return is_public_address(ip) or allow.permits(host, ip, port)
 
 
 def check_host(host: str, port: int = 443) -> list[str]:
@@ -125,7 +149,9 @@ def check_host(host: str, port: int = 443) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     allow = AllowList.from_settings()
     addresses = [info[4][0] for info in infos]
-    permitted = [a for a in addresses if address_allowed(host, ipaddress.ip_address(a.split("%")[0]), allow)]
+    permitted = [
+        a for a in addresses if address_allowed(host, ipaddress.ip_address(a.split("%")[0]), allow, port)
+    ]
     if not permitted:
         raise BlockedAddressError(host, addresses[0] if addresses else None)
     return permitted
@@ -139,7 +165,7 @@ def _guarded_create_connection(conn: HTTPConnection) -> socket.socket:
     refused: str | None = None
     for family, socktype, proto, _canon, sockaddr in infos:
         ip = ipaddress.ip_address(sockaddr[0].split("%")[0])
-        if not address_allowed(host, ip, allow):
+        if not address_allowed(host, ip, allow, conn.port):
             refused = refused or str(ip)
             continue
         sock = socket.socket(family, socktype, proto)
@@ -151,7 +177,7 @@ def _guarded_create_connection(conn: HTTPConnection) -> socket.socket:
                 sock.bind(conn.source_address)
             sock.connect(sockaddr)
             peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
-            if not address_allowed(host, peer, allow):
+            if not address_allowed(host, peer, allow, conn.port):
                 sock.close()
                 raise BlockedAddressError(host, str(peer))
             return sock
@@ -307,7 +333,7 @@ class GuardedConnector(aiohttp.TCPConnector):
         permitted = [
             info
             for info in infos
-            if address_allowed(host, ipaddress.ip_address(info["host"].split("%")[0]), allow)
+            if address_allowed(host, ipaddress.ip_address(info["host"].split("%")[0]), allow, port)
         ]
         if not permitted:
             raise BlockedAddressError(host, infos[0]["host"] if infos else None)

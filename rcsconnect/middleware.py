@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 PUBLIC_PREFIXES = (
     "/accounts/login/",
     "/static/",
+    "/favicon.ico",
     "/callbacks/",
     "/c/",
     "/healthz",

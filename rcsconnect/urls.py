@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from campaigns.home_views import home
 from campaigns.link_views import follow_short_link
 from providers.callbacks import CallbackView
 
@@ -12,8 +13,10 @@ urlpatterns = [
     # request for it, and these two take most of the traffic.
     path("callbacks/<str:token>/", CallbackView.as_view(), name="callback"),
     path("c/<str:code>", follow_short_link, name="short_link"),
-    path("", views.home, name="home"),
+    path("", home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Pages outside base.html (the admin's, a browser's own guess) ask for /favicon.ico.
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

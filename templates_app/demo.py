@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from django.conf import settings
+from django.templatetags.static import static
+
 from providers.models import Provider
 
 from .models import MessageTemplate
 
 DEMO_PROVIDER = "Demo RCS (simulator)"
+# Demo images ship in static/demo/ (no external host: the demo works offline). `load` turns this
+# prefix into an absolute URL on RCS_PUBLIC_BASE_URL, which vendors can fetch.
+STATIC_MEDIA = "static:"
 
 DEMO_TEMPLATES = [
     {
@@ -49,10 +55,10 @@ DEMO_TEMPLATES = [
                 "title": "Weekend sale: {{1}} off",
                 "description": "Use code ```{{2}}``` at checkout. Ends Sunday.",
                 "media": {
-                    "url": "https://picsum.photos/seed/rcs-sale/600/400",
+                    "url": STATIC_MEDIA + "demo/sale.png",
                     "height": "MEDIUM",
                     "thumbnail_url": "",
-                    "content_type": "image/jpeg",
+                    "content_type": "image/png",
                 },
                 "suggestions": [
                     {
@@ -80,10 +86,10 @@ DEMO_TEMPLATES = [
                     "title": title,
                     "description": description,
                     "media": {
-                        "url": f"https://picsum.photos/seed/rcs-{slug}/400/300",
+                        "url": f"{STATIC_MEDIA}demo/{slug}.png",
                         "height": "SHORT",
                         "thumbnail_url": "",
-                        "content_type": "image/jpeg",
+                        "content_type": "image/png",
                     },
                     "suggestions": [
                         {
@@ -122,7 +128,18 @@ def load(*, simulator_url: str, stdout: TextIO) -> None:
             provider=provider,
             name=spec["name"],
             language="en",
-            defaults={k: v for k, v in spec.items() if k != "name"},
+            defaults={k: with_static_media(v) for k, v in spec.items() if k != "name"},
         )
         created += was_created
     stdout.write(f"Demo templates: {created} created, {len(DEMO_TEMPLATES) - created} already there.\n")
+
+
+def with_static_media(value):
+    """`value` with every "static:<path>" string made an absolute URL of that static file."""
+    if isinstance(value, dict):
+        return {k: with_static_media(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_static_media(v) for v in value]
+    if isinstance(value, str) and value.startswith(STATIC_MEDIA):
+        return settings.PUBLIC_BASE_URL + static(value.removeprefix(STATIC_MEDIA))
+    return value

@@ -15,7 +15,7 @@ from providers.models import Provider
 
 from . import builder
 from .forms import CloneForm, ImportForm, SendTestForm, TemplateForm
-from .limits import validate_content
+from .limits import CAROUSEL_MAX, CAROUSEL_MIN, validate_content
 from .models import MessageTemplate
 from .rendering import RenderError, placeholders
 from .services import campaigns_using, preview_request, template_clone, template_delete, template_save
@@ -72,6 +72,7 @@ def _builder_context(form, fmt, content, samples, errors=None, warnings=None, te
             "alignments": [("LEFT", "Image left"), ("RIGHT", "Image right")],
             "widths": [("MEDIUM", "Medium"), ("SMALL", "Small")],
         },
+        "limits": {"carousel_min": CAROUSEL_MIN, "carousel_max": CAROUSEL_MAX},
         "has_errors": bool(errors) or bool(form.errors),
     }
 

@@ -11,11 +11,13 @@ Redis the same decisions run in short database transactions on `ProviderThrottle
 
 from __future__ import annotations
 
+import datetime
 import math
 import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -332,3 +334,22 @@ def get_limiter() -> Limiter:
         if url not in _limiters:
             _limiters[url] = RedisLimiter(url) if url else DatabaseLimiter()
         return _limiters[url]
+
+
+@dataclass(frozen=True)
+class ProviderPause:
+    """Why and until when a provider's sends wait (shown on the campaign page)."""
+
+    until: datetime.datetime
+    seconds: int  # left, rounded up
+    reason: str
+
+
+def provider_pause(provider) -> ProviderPause | None:
+    """The provider's current dispatch pause (authentication failing), or None."""
+    seconds = get_limiter().paused_for(provider.pk)
+    if seconds <= 0:
+        return None
+    until = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=seconds)
+    reason = provider.health_reason or "the provider refused our credentials"
+    return ProviderPause(until=until, seconds=math.ceil(seconds), reason=reason)

@@ -18,6 +18,13 @@ class Audience(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("campaigns:audience_detail", args=[self.pk])
 
+    def attribute_names(self, sample: int = 500) -> list[str]:
+        """The attribute names of the audience's contacts (from the first `sample` of them), sorted."""
+        names: set[str] = set()
+        for attributes in self.contacts.order_by("id").values_list("attributes", flat=True)[:sample]:
+            names.update(str(k) for k in (attributes or {}))
+        return sorted(names)
+
 
 class Contact(models.Model):
     audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="contacts")
@@ -34,3 +41,11 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.phone
+
+    @property
+    def name(self) -> str:
+        """The contact's name from its attributes (name, full_name, or first and last name), or ""."""
+        attrs = {str(k).lower(): str(v).strip() for k, v in (self.attributes or {}).items() if v}
+        if attrs.get("name") or attrs.get("full_name"):
+            return attrs.get("name") or attrs["full_name"]
+        return " ".join(p for p in (attrs.get("first_name", ""), attrs.get("last_name", "")) if p)

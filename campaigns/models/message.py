@@ -81,3 +81,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.msg_id
+
+    @property
+    def summary(self) -> str:
+        """The first text of the content as sent (text, or a card's title or description)."""
+        from templates_app.rendering import text_fields
+
+        content = self.content or {}
+        return next((value for _, kind, value in text_fields(content) if kind == "text" and value), "")

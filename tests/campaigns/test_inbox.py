@@ -122,3 +122,24 @@ def test_support_can_read_but_not_answer(client, conversation):
     client.force_login(user)
     assert client.get("/inbox/").status_code == 200
     assert client.post(f"/inbox/{provider.pk}/+919812345678/reply/", {"text": "hi"}).status_code == 403
+
+
+def test_thread_names_the_contact_and_quotes_the_card_a_reply_answers(marketer_client):
+    audience = make_audience(phones=["+919812345679"])
+    Contact.objects.filter(phone="+919812345679").update(
+        attributes={"First_Name": "Asha", "last_name": "Rao"}
+    )
+    campaign = make_campaign(audience=audience)
+    card = {"type": "RICH_CARD", "card": {"title": "Weekend sale: 30% off", "description": "Ends Sunday."}}
+    sent = make_message(campaign.provider, campaign, to="+919812345679", content=card)
+    inbound(campaign.provider, "+919812345679", "Which shops?", message=sent, minutes=1)
+    html = marketer_client.get(f"/inbox/{campaign.provider.pk}/+919812345679/").content.decode()
+    assert '<span id="contact-name">Asha Rao</span>' in html and '<b class="who">Asha Rao</b>' in html
+    assert '<blockquote class="answered">Weekend sale: 30% off</blockquote>' in html
+
+
+def test_contact_name_comes_from_name_attributes():
+    assert Contact(phone="+1", attributes={"name": "Meera"}).name == "Meera"
+    assert Contact(phone="+1", attributes={"full_name": "Dev K"}).name == "Dev K"
+    assert Contact(phone="+1", attributes={"first_name": "Ravi"}).name == "Ravi"
+    assert Contact(phone="+1", attributes={"order": "A-1"}).name == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -128,3 +130,50 @@ def test_actions_and_locked_content(marketer_client):
     assert campaign.status == Campaign.Status.PAUSED
     response = marketer_client.post(reverse("campaigns:action", args=[campaign.pk, "pause"]), follow=True)
     assert "Only a sending campaign can be paused" in response.content.decode()
+
+
+def test_campaign_page_says_why_and_until_when_its_provider_is_paused(marketer_client, settings):
+    from campaigns.engine.limiter import get_limiter
+
+    settings.REDIS_URL = ""
+    campaign = make_campaign(size=2)
+    marketer_client.post(reverse("campaigns:action", args=[campaign.pk, "launch"]))
+    detail_url, progress_url = campaign.get_absolute_url(), reverse("campaigns:progress", args=[campaign.pk])
+    assert 'id="provider-paused"' not in marketer_client.get(progress_url).content.decode()
+
+    campaign.provider.set_health(campaign.provider.Health.UNHEALTHY, "401: invalid client secret")
+    get_limiter().pause(campaign.provider.pk, 30)
+    for url in (detail_url, progress_url):
+        page = marketer_client.get(url).content.decode()
+        assert 'id="provider-paused"' in page and "401: invalid client secret" in page
+        assert "is paused until" in page and re.search(r"\((29|30) s from now\)", page)
+
+    get_limiter().reset(campaign.provider.pk)
+    assert 'id="provider-paused"' not in marketer_client.get(progress_url).content.decode()
+
+
+def test_a_draft_shows_the_estimate_and_launch_asks_naming_the_recipient_count(marketer_client):
+    campaign = make_campaign(size=3, name="Spring")
+    page = marketer_client.get(campaign.get_absolute_url()).content.decode()
+    assert '<b class="c-total">3</b>recipients' in page
+    assert "3 recipients when launched (estimate)" in page
+    assert "return confirm(&#x27;Launch Spring to 3 recipients now?&#x27;)" in page or (
+        "confirm('Launch Spring to 3 recipients now?')" in page
+    )
+    marketer_client.post(reverse("campaigns:action", args=[campaign.pk, "launch"]))
+    page = marketer_client.get(reverse("campaigns:progress", args=[campaign.pk])).content.decode()
+    assert "when launched (estimate)" not in page and "confirm(" not in page.split("cancel")[0]
+
+
+def test_the_poll_that_sees_an_import_finish_refreshes_counters_and_contacts(
+    marketer_client, sync_tasks, django_capture_on_commit_callbacks
+):
+    audience = make_audience(0)
+    upload = SimpleUploadedFile("a.csv", b"phone\n+919812345671\n+919812345672\n", "text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer_client.post(audience.get_absolute_url(), {"file": upload, "default_region": ""})
+    url = reverse("campaigns:import_progress", args=[AudienceImport.objects.get(audience=audience).pk])
+    polled = marketer_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="audience-counts" hx-swap-oob="true"' in polled and '<b id="contact-total">2</b>' in polled
+    assert 'id="audience-contacts" hx-swap-oob="true"' in polled and "+919812345672" in polled
+    assert "hx-swap-oob" not in marketer_client.get(url).content.decode()  # not an htmx poll

@@ -54,8 +54,11 @@ def test_import_build_launch_pause_resume_complete(
     page.click("#campaign-form button[type=submit]")
     assert page.locator("#estimate .recipients").inner_text() == "3"
 
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: asked.append(dialog.message) or dialog.accept())
     page.click("button[name=launch]")
     assert page.locator("#campaign-status").inner_text() == "Sending"
+    assert asked == ["Launch Browser campaign to 3 recipients now?"]
     page.click("button[name=pause]")
     assert page.locator("#campaign-status").inner_text() == "Paused"
     page.click("button[name=resume]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-PUBLIC = ("login", "healthz", "callback")
+PUBLIC = ("login", "healthz", "callback", "favicon")
 
 
 def _dashboard_urls():

@@ -13,7 +13,13 @@ import time
 import pytest
 import requests
 
-from rcsconnect.http import AsyncOutbound, BlockedAddressError, is_public_address, outbound_session
+from rcsconnect.http import (
+    AsyncOutbound,
+    BlockedAddressError,
+    is_public_address,
+    outbound_session,
+    split_allow_entry,
+)
 
 REFUSED = [
     "127.0.0.1",
@@ -276,3 +282,60 @@ def test_async_path_raises_requests_errors_and_times_out(settings, local_server,
             json={},
         )
     assert _async_send(f"http://127.0.0.1:{local_server.server_port}/", json={}).status_code == 202
+
+
+# -- allow-list entries naming a port ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("entry", "parsed"),
+    [
+        ("127.0.0.1:8025", ("127.0.0.1", 8025)),
+        ("LocalHost.", ("localhost", None)),
+        ("::1", ("::1", None)),
+        ("[::1]:8025", ("::1", 8025)),
+        ("[::1]", ("::1", None)),
+    ],
+)
+def test_allow_entries_name_a_host_and_maybe_a_port(entry, parsed):
+    assert split_allow_entry(entry) == parsed
+
+
+@pytest.mark.parametrize("entry", ["127.0.0.1:http", "127.0.0.1:0", "[::1]:70000"])
+def test_an_allow_entry_with_a_bad_port_is_a_configuration_error(settings, entry):
+    from rcsconnect.checks import check_outbound_allow_list
+
+    settings.OUTBOUND_ALLOW_HOSTS = [entry]
+    errors = check_outbound_allow_list(None)
+    assert [e.id for e in errors] == ["rcs.E002"] and "port" in errors[0].msg
+
+
+def test_an_entry_with_a_port_lets_through_that_port_only(settings, local_server):
+    port = local_server.server_port
+    settings.OUTBOUND_ALLOW_HOSTS = [f"127.0.0.1:{port}"]
+    assert outbound_session().get(f"http://127.0.0.1:{port}/").text == "ok"
+    assert _async_send(f"http://127.0.0.1:{port}/", json={}).status_code == 202
+    settings.OUTBOUND_ALLOW_HOSTS = [f"127.0.0.1:{port + 1 if port < 65535 else port - 1}"]
+    with pytest.raises(BlockedAddressError):
+        outbound_session().get(f"http://127.0.0.1:{port}/")
+    with pytest.raises(BlockedAddressError):
+        _async_send(f"http://127.0.0.1:{port}/", json={})
+
+
+def test_vendor_url_check_reads_the_port_of_an_entry(settings):
+    from providers.forms import check_vendor_url
+
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1:8025"]
+    settings.OUTBOUND_ALLOW_NETWORKS = []
+    assert check_vendor_url("http://127.0.0.1:8025/rcs") is None
+    assert check_vendor_url("http://127.0.0.1:8026/rcs") == "Use an https:// URL."
+    assert check_vendor_url("https://127.0.0.1/rcs") is not None  # port 443: not allow-listed
+    assert check_vendor_url("https://localhost/rcs") is not None
+
+
+def test_the_quick_start_env_allow_lists_only_the_simulator(tmp_path):
+    from rcsconnect.envfile import SIMULATOR_PORT, write_env
+
+    assert write_env(tmp_path / ".env")
+    lines = (tmp_path / ".env").read_text().splitlines()
+    assert [line for line in lines if line.startswith("OUTBOUND_ALLOW_HOSTS=")] == [
+        f"OUTBOUND_ALLOW_HOSTS=127.0.0.1:{SIMULATOR_PORT}"
+    ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import os
-import queue
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -14,7 +15,11 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
+
+from rcsconnect.management.commands import quickstart
+from rcsconnect.management.commands.demo_data import demo_password
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,8 +43,8 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
-def test_quickstart_serves_login_and_ctrl_c_stops_every_process(tmp_path):
-    marker = f"RCS_QUICKSTART_TEST={uuid.uuid4().hex}"
+def _start(tmp_path, marker: str, *extra: str) -> tuple[subprocess.Popen, int, int]:
+    """quickstart with its output (and its children's) going into a pipe, as in `make run | tee`."""
     web_port, sim_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
@@ -50,6 +55,7 @@ def test_quickstart_serves_login_and_ctrl_c_stops_every_process(tmp_path):
             marker.split("=")[0]: marker.split("=")[1],
         }
     )
+    read_end, write_end = os.pipe()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -59,56 +65,172 @@ def test_quickstart_serves_login_and_ctrl_c_stops_every_process(tmp_path):
             str(web_port),
             "--simulator-port",
             str(sim_port),
+            "--password-file",
+            str(tmp_path / "demo-password"),
+            *extra,
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        stdout=write_end,
+        stderr=write_end,
     )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    output, password = [], None
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=1)
-            except queue.Empty:
-                assert proc.poll() is None, "quickstart exited early:\n" + "".join(output)
-                continue
-            output.append(line)
-            if match := re.search(r"Login\s+demo / (\S+)", line):
-                password = match.group(1)
-            if "Ctrl-C" in line:
-                break
-        assert password, "no login printed:\n" + "".join(output)
+    os.close(write_end)
+    proc.read_fd = read_end  # type: ignore[attr-defined]
+    return proc, web_port, sim_port
 
-        base = f"http://127.0.0.1:{web_port}"
-        session = requests.Session()
-        for _ in range(100):
-            try:
-                if session.get(f"{base}/accounts/login/", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        response = session.post(
-            f"{base}/accounts/login/",
-            data={
-                "username": "demo",
-                "password": password,
-                "csrfmiddlewaretoken": session.cookies["csrftoken"],
-            },
-            headers={"Referer": f"{base}/accounts/login/"},
-            timeout=10,
-        )
-        assert response.status_code == 200 and "/accounts/login/" not in response.url, response.url
-        assert session.get(f"{base}/providers/", timeout=10).status_code == 200
-        assert len(_processes_with(marker)) >= 3  # quickstart, web server, task cluster (+ workers)
+
+def _read_until_running(proc: subprocess.Popen) -> tuple[str, str]:
+    """The output up to the "Stop Ctrl-C" line and the password printed."""
+    output = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and b"Ctrl-C" not in output:
+        ready, _, _ = select.select([proc.read_fd], [], [], 1)
+        if ready:
+            chunk = os.read(proc.read_fd, 65536)
+            assert chunk, "quickstart closed its output early:\n" + output.decode()
+            output += chunk
+        else:
+            assert proc.poll() is None, "quickstart exited early:\n" + output.decode()
+    text = output.decode(errors="replace")
+    assert "Ctrl-C" in text, "quickstart did not start:\n" + text
+    match = re.search(r"Login\s+demo / (\S+)", text)
+    assert match, "no login printed:\n" + text
+    return text, match.group(1)
+
+
+def _stop_with_reader_gone(proc: subprocess.Popen, marker: str, sig: int) -> None:
+    """The reader of the pipe quits (tee ended, terminal closed), then the signal comes: every process
+    of the run must still end."""
+    try:
+        os.close(proc.read_fd)
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         proc.wait(timeout=60)
     deadline = time.monotonic() + 10
     while _processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_with(marker) == [], "processes left behind after Ctrl-C"
+    assert _processes_with(marker) == [], f"processes left behind after {signal.Signals(sig).name}"
+
+
+def _login(base: str, password: str) -> requests.Session:
+    session = requests.Session()
+    for _ in range(100):
+        try:
+            if session.get(f"{base}/accounts/login/", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    response = session.post(
+        f"{base}/accounts/login/",
+        data={"username": "demo", "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/accounts/login/"},
+        timeout=10,
+    )
+    assert response.status_code == 200 and "/accounts/login/" not in response.url, response.url
+    return session
+
+
+def test_quickstart_piped_stops_every_process_on_sigint_and_sigterm_and_keeps_the_password(tmp_path):
+    marker = f"RCS_QUICKSTART_TEST={uuid.uuid4().hex}"
+    proc, web_port, _ = _start(tmp_path, marker)
+    try:
+        _, password = _read_until_running(proc)
+        session = _login(f"http://127.0.0.1:{web_port}", password)
+        assert session.get(f"http://127.0.0.1:{web_port}/providers/", timeout=10).status_code == 200
+        assert (
+            len(_processes_with(marker)) >= 4
+        )  # quickstart, simulator, web server, task cluster (+ workers)
+    finally:
+        _stop_with_reader_gone(proc, marker, signal.SIGINT)
+
+    # A second run on the same database keeps the login (open sessions stay valid), and SIGTERM (the
+    # terminal gone, a service manager) stops everything as Ctrl-C does.
+    proc, web_port, _ = _start(tmp_path, marker)
+    try:
+        _, again = _read_until_running(proc)
+        assert again == password
+        assert len(_processes_with(marker)) >= 4
+    finally:
+        _stop_with_reader_gone(proc, marker, signal.SIGTERM)
+
+
+class _FakeChild:
+    """Stands in for a started process: alive until the test ends."""
+
+    def __init__(self, cmd):
+        self.cmd = cmd
+
+    def poll(self):
+        return None
+
+
+def test_the_task_cluster_starts_only_once_the_simulator_answers(monkeypatch):
+    port = _free_port()
+    started: list[tuple[str, bool]] = []
+    server: list[http.server.HTTPServer] = []
+
+    def answering() -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/", timeout=1).status_code > 0
+        except requests.ConnectionError:
+            return False
+
+    def popen(cmd, **kwargs):
+        name = cmd[2]
+        started.append((name, answering()))
+        if name == "run_simulator":
+            # The simulator takes a while to listen, as on a loaded machine.
+            def listen_later():
+                time.sleep(1.5)
+                server.append(http.server.HTTPServer(("127.0.0.1", port), http.server.BaseHTTPRequestHandler))
+                server[0].serve_forever()
+
+            threading.Thread(target=listen_later, daemon=True).start()
+        return _FakeChild(cmd)
+
+    monkeypatch.setattr(quickstart.subprocess, "Popen", popen)
+    processes: dict = {}
+    try:
+        quickstart.Command().start_processes(processes, {"requested": False}, "127.0.0.1", _free_port(), port)
+    finally:
+        if server:
+            server[0].shutdown()
+    assert [name for name, _ in started] == ["run_simulator", "runserver", "qcluster"]
+    assert dict(started) == {"run_simulator": False, "runserver": True, "qcluster": True}
+
+
+def test_a_stop_asked_while_waiting_for_the_simulator_starts_nothing_more(monkeypatch):
+    started = []
+    monkeypatch.setattr(
+        quickstart.subprocess, "Popen", lambda cmd, **kw: started.append(cmd[2]) or _FakeChild(cmd)
+    )
+    stop = {"requested": False}
+    threading.Timer(0.5, lambda: stop.update(requested=True)).start()
+    quickstart.Command().start_processes({}, stop, "127.0.0.1", _free_port(), _free_port())
+    assert started == ["run_simulator"]
+
+
+@pytest.mark.django_db
+def test_demo_password_is_kept_while_it_works_and_rotates_on_request(tmp_path):
+    from django.contrib.auth.models import User
+
+    path = tmp_path / "demo-password"
+    user = User.objects.create_user("demo")
+    first = demo_password(user, path, rotate=False)
+    user.save()
+    assert demo_password(user, path, rotate=False) == first
+    rotated = demo_password(user, path, rotate=True)
+    user.save()
+    assert rotated != first and user.check_password(rotated) and path.read_text().strip() == rotated
+    # A file that no longer opens the login (another database) gives a new password.
+    user.set_password("changed elsewhere")
+    user.save()
+    assert demo_password(user, path, rotate=False) not in (rotated, "changed elsewhere")
+
+
+def test_the_children_allow_list_adds_the_simulator_port_when_not_named(settings):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1:8025"]
+    assert quickstart.simulator_allowed(8025) == ["127.0.0.1:8025"]
+    assert quickstart.simulator_allowed(9100) == ["127.0.0.1:8025", "127.0.0.1:9100"]
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    assert quickstart.simulator_allowed(9100) == ["127.0.0.1"]

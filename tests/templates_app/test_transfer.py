@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from templates_app.demo import DEMO_TEMPLATES
+from templates_app.demo import DEMO_TEMPLATES, with_static_media
 from templates_app.limits import validate_content
 from templates_app.models import MessageTemplate
 from templates_app.transfer import templates_export, templates_import
@@ -92,7 +92,8 @@ def test_export_shape(provider):
 
 @pytest.mark.parametrize("spec", DEMO_TEMPLATES, ids=lambda s: s["name"])
 def test_demo_templates_are_valid(spec):
-    assert validate_content(spec["content"], sample_values=spec["sample_values"])[0] == {}
+    content = with_static_media(spec["content"])  # as `load` stores it: shipped images, absolute URLs
+    assert validate_content(content, sample_values=spec["sample_values"])[0] == {}
 
 
 def test_demo_load_is_idempotent_and_skips_without_provider(db, echo_kind):

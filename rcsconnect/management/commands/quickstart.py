@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import io
 import json
 import os
@@ -10,14 +11,17 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, OutputWrapper
 
 from rcsconnect.demo import demo_simulator_knobs
+from rcsconnect.http import AllowList
 
 SIMULATOR_PORT = 8025
+SIMULATOR_WAIT = 60.0  # seconds for the simulator to answer before giving up
 
 
 class Command(BaseCommand):
@@ -28,8 +32,20 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--simulator-port", type=int, default=SIMULATOR_PORT)
         parser.add_argument("--no-demo", action="store_true", help="Skip demo data.")
+        parser.add_argument("--rotate-password", action="store_true", help="New demo login password.")
+        parser.add_argument("--password-file", type=Path, default=None, help="Default: var/demo-password.")
 
-    def handle(self, *args, host: str, port: int, simulator_port: int, no_demo: bool, **options):
+    def handle(
+        self,
+        *args,
+        host: str,
+        port: int,
+        simulator_port: int,
+        no_demo: bool,
+        rotate_password: bool,
+        password_file: Path | None,
+        **options,
+    ):
         os.makedirs(settings.BASE_DIR / "var", exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
@@ -39,24 +55,66 @@ class Command(BaseCommand):
         username, password = "demo", None
         if not no_demo:
             out = io.StringIO()
-            username, password = call_command("demo_data", simulator_port=simulator_port, stdout=out).split()
+            username, password = call_command(
+                "demo_data",
+                simulator_port=simulator_port,
+                rotate_password=rotate_password,
+                password_file=password_file,
+                stdout=out,
+            ).split()
 
-        processes = self.start_processes(host, port, simulator_port)
-        url = f"http://{host}:{port}/"
-        self.stdout.write(self.style.SUCCESS("\nrcsconnect is running"))
-        self.stdout.write(f"  Dashboard  {url}")
-        if password:
-            self.stdout.write(f"  Login      {username} / {password}")
-        self.stdout.write(f"  Admin      {url}admin/")
-        self.stdout.write(f"  Simulator  http://127.0.0.1:{simulator_port}/ (local vendor)")
-        self.stdout.write("  Stop       Ctrl-C\n")
-        self.supervise(processes)
+        # From here on a signal only asks to stop: the `finally` below stops every child, whatever
+        # happens to our own output (a closed pipe must not skip it).
+        stop = {"requested": False}
 
-    def start_processes(self, host: str, port: int, simulator_port: int) -> dict[str, subprocess.Popen]:
+        def request_stop(signum, frame):
+            stop["requested"] = True
+
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, request_stop)
+        processes: dict[str, subprocess.Popen] = {}
+        try:
+            self.start_processes(processes, stop, host, port, simulator_port)
+            if stop["requested"]:
+                return
+            url = f"http://{host}:{port}/"
+            self.say(self.style.SUCCESS("\nrcsconnect is running"))
+            self.say(f"  Dashboard  {url}")
+            if password:
+                self.say(f"  Login      {username} / {password}   (new one: make run ARGS=--rotate-password)")
+            self.say(f"  Admin      {url}admin/")
+            self.say(f"  Simulator  http://127.0.0.1:{simulator_port}/ (local vendor)")
+            self.say("  Stop       Ctrl-C\n")
+            self.supervise(processes, stop)
+        finally:
+            stop_all(processes.values())
+            self.say("Stopped.")
+
+    def say(self, text: str) -> None:
+        """Write a line; once our output is gone (the reader of a pipe quit), stay quiet."""
+        try:
+            self.stdout.write(text)
+            self.stdout.flush()
+        except (BrokenPipeError, OSError):
+            # Point the descriptor at /dev/null so the interpreter's final flush does not fail again.
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            self.stdout = OutputWrapper(open(os.devnull, "w"))  # noqa: SIM115
+
+    def start_processes(
+        self, processes: dict[str, subprocess.Popen], stop: dict, host: str, port: int, simulator_port: int
+    ) -> None:
+        """Start the simulator, wait until it answers, then the web server and the task cluster.
+
+        The task cluster sends the demo campaign at once: started before the simulator listens, its
+        first sends fail to connect and the provider pauses (RCS_AUTH_PAUSE_SECONDS).
+        Each child leads its own process group so that stopping it also stops what it spawned
+        (qcluster's worker processes).
+        """
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         commands = {
-            "web": [*manage, "runserver", f"{host}:{port}", "--noreload"],
-            "tasks": [*manage, "qcluster"],
             # A lively demo: some reads missing, some clicks (followed, so click tracking counts
             # them) and replies; numbers ending in 0 fall back to SMS (the default rule).
             "simulator": [
@@ -69,30 +127,57 @@ class Command(BaseCommand):
                 *("--reply-share", "0.1", "--free-text-share", "0.3", "--follow-clicks", "true"),
                 *simulator_flags(demo_simulator_knobs()),
             ],
+            "web": [*manage, "runserver", f"{host}:{port}", "--noreload"],
+            "tasks": [*manage, "qcluster"],
         }
-        # Each child leads its own process group so that stopping it also stops what it spawned
-        # (qcluster's worker processes).
-        return {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()}  # noqa: S603
+        env = {**os.environ, "OUTBOUND_ALLOW_HOSTS": ",".join(simulator_allowed(simulator_port))}
+        for name, cmd in commands.items():
+            if stop["requested"]:
+                return
+            processes[name] = subprocess.Popen(cmd, start_new_session=True, env=env)  # noqa: S603
+            if name == "simulator" and not wait_until_answers(
+                "127.0.0.1", simulator_port, processes[name], stop, timeout=SIMULATOR_WAIT
+            ):
+                if not stop["requested"]:
+                    self.stderr.write(f"The simulator did not answer on port {simulator_port}; stopping.")
+                    stop["requested"] = True
+                return
 
-    def supervise(self, processes: dict[str, subprocess.Popen]) -> None:
-        stop = {"requested": False}
-
-        def request_stop(signum, frame):
-            stop["requested"] = True
-
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
-        try:
-            while not stop["requested"]:
-                for name, proc in processes.items():
-                    if proc.poll() is not None:
+    def supervise(self, processes: dict[str, subprocess.Popen], stop: dict) -> None:
+        while not stop["requested"]:
+            for name, proc in processes.items():
+                if proc.poll() is not None:
+                    with contextlib.suppress(OSError):
                         self.stderr.write(f"{name} exited with code {proc.returncode}; stopping the rest.")
-                        stop["requested"] = True
-                time.sleep(0.3)
+                    stop["requested"] = True
+            time.sleep(0.3)
+        self.say("\nStopping...")
+
+
+def simulator_allowed(simulator_port: int) -> list[str]:
+    """OUTBOUND_ALLOW_HOSTS for the children: the configured entries plus the simulator's own port
+    (`.env` names the default one; `--simulator-port` may pick another)."""
+    entries = list(settings.OUTBOUND_ALLOW_HOSTS)
+    if not AllowList.from_settings().names("127.0.0.1", simulator_port):
+        entries.append(f"127.0.0.1:{simulator_port}")
+    return entries
+
+
+def wait_until_answers(host: str, port: int, proc: subprocess.Popen, stop: dict, timeout: float) -> bool:
+    """True once an HTTP request to host:port gets any answer; False if `proc` dies, a stop is asked
+    or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop["requested"] and proc.poll() is None:
+        conn = http.client.HTTPConnection(host, port, timeout=1)
+        try:
+            conn.request("GET", "/")
+            conn.getresponse()
+            return True
+        except OSError:
+            time.sleep(0.2)
         finally:
-            self.stdout.write("\nStopping...")
-            stop_all(processes.values())
-            self.stdout.write("Stopped.")
+            conn.close()
+    return False
 
 
 def stop_all(processes, grace: float = 10.0) -> None:

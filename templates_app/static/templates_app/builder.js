@@ -23,6 +23,18 @@
 
   function renumber() {
     form.querySelectorAll("[data-field]").forEach((el) => { el.name = pathOf(el); });
+    capLists();
+  }
+
+  // A list with data-max (a carousel's cards) stops adding at its limit and says why.
+  function capLists() {
+    form.querySelectorAll("[data-list][data-max]").forEach((list) => {
+      const full = items(list.querySelector(":scope > .items")).length >= Number(list.dataset.max);
+      const add = list.querySelector(":scope > [data-add]");
+      if (add) add.disabled = full;
+      const why = list.querySelector(":scope > .at-max");
+      if (why) why.hidden = !full;
+    });
   }
 
   function activeFieldset() {
@@ -187,6 +199,7 @@
     if (add) {
       event.preventDefault();
       const list = add.closest("[data-list]");
+      if (list.dataset.max && items(list.querySelector(":scope > .items")).length >= Number(list.dataset.max)) return;
       const tpl = document.getElementById(`tpl-${add.dataset.add}`);
       const holder = document.createElement("div");
       holder.innerHTML = tpl.innerHTML;
