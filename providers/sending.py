@@ -113,8 +113,18 @@ def _attempt(
     error: BaseException | None = None
     try:
         # The factory's sessions have a lean path for JSON calls (rcsconnect.http.OutboundSession).
-        send = getattr(session, "send_json", None) or session.request
-        response = send(request.method, request.url, headers=request.headers, json=request.json)
+        if send_json := getattr(session, "send_json", None):
+            response = send_json(
+                request.method,
+                request.url,
+                headers=request.headers,
+                json=request.json,
+                follow_redirects=kind.follow_redirects,
+            )
+        else:
+            response = session.request(
+                request.method, request.url, headers=request.headers, json=request.json
+            )
     except TRANSPORT_ERRORS as exc:
         error = exc
     return _answered(kind, request, response, error, started)
@@ -141,7 +151,11 @@ async def _attempt_async(
     error: BaseException | None = None
     try:
         response = await client.send_json(
-            request.method, request.url, headers=request.headers, json=request.json
+            request.method,
+            request.url,
+            headers=request.headers,
+            json=request.json,
+            follow_redirects=kind.follow_redirects,
         )
     except TRANSPORT_ERRORS as exc:
         error = exc

@@ -24,7 +24,15 @@ from providers.events import (
 )
 
 from .base import Outcome, PreparedRequest, ProviderKind, SendResult, TemplateStatus, TemplateStatusError
-from .common import drop_empty, kv_list, parse_timestamp, response_json, status_result, transport_result
+from .common import (
+    drop_empty,
+    follow_redirects_field,
+    kv_list,
+    parse_timestamp,
+    response_json,
+    status_result,
+    transport_result,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -100,6 +108,7 @@ class GenericRcsKind(ProviderKind):
             help_text="Optional: the BSP's endpoint answering GET ?name=a&name=b with the templates' "
             "approval status (used by sync_templates --provider). Same authentication as sending.",
         ),
+        "follow_redirects": follow_redirects_field(),
     }
     secret_fields: ClassVar[dict[str, forms.Field]] = {
         "password": forms.CharField(label="Password", required=False, max_length=500),

@@ -27,7 +27,15 @@ from providers.events import (
 )
 
 from .base import Outcome, PreparedRequest, ProviderKind, SendResult
-from .common import drop_empty, kv_list, parse_timestamp, response_json, status_result, transport_result
+from .common import (
+    drop_empty,
+    follow_redirects_field,
+    kv_list,
+    parse_timestamp,
+    response_json,
+    status_result,
+    transport_result,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -74,6 +82,7 @@ class JioCxKind(ProviderKind):
         "click_domain": forms.CharField(
             label="Click tracking domain", required=False, max_length=200, help_text="For a custom domain."
         ),
+        "follow_redirects": follow_redirects_field(),
     }
     secret_fields: ClassVar[dict[str, forms.Field]] = {
         "api_key": forms.CharField(label="API key", required=False, max_length=500),

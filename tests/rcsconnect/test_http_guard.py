@@ -13,7 +13,13 @@ import time
 import pytest
 import requests
 
-from rcsconnect.http import AsyncOutbound, BlockedAddressError, is_public_address, outbound_session
+from rcsconnect.http import (
+    AsyncOutbound,
+    BlockedAddressError,
+    RedirectRefused,
+    is_public_address,
+    outbound_session,
+)
 
 REFUSED = [
     "127.0.0.1",
@@ -75,8 +81,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     redirect_to: str | None = None
 
     def do_POST(self):  # noqa: N802 - http.server API
+        self.server.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
         if self.server.redirect_to and self.path == "/redirect":
-            self.send_response(307)
+            self.send_response(getattr(self.server, "redirect_status", 307))
             self.send_header("Location", self.server.redirect_to)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -98,6 +105,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):  # noqa: N802 - http.server API
+        self.server.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
         if self.server.redirect_to and self.path == "/redirect":
             self.send_response(302)
             self.send_header("Location", self.server.redirect_to)
@@ -113,12 +121,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def local_server():
+def _serve():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.redirect_to = None
+    server.seen = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    return server
+
+
+@pytest.fixture
+def local_server():
+    server = _serve()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def other_origin():
+    """A second server: another port of the same host is another origin."""
+    server = _serve()
     yield server
     server.shutdown()
     server.server_close()
@@ -194,14 +217,14 @@ def test_lean_json_path_raises_requests_errors(settings, local_server):
 
 
 # -- the engine's asyncio session (rcsconnect.http.AsyncOutbound) --------------------------------------
-def _async_send(url: str, *, session=None, headers=None, json=None):
+def _async_send(url: str, *, session=None, headers=None, json=None, follow=False):
     """One request through AsyncOutbound on a fresh loop in a thread of its own, as the sending
     engine makes it (this thread may already run a loop: Playwright's sync API leaves one)."""
 
     async def send():
         client = AsyncOutbound(session or outbound_session(), limit=4)
         try:
-            return await client.send_json("POST", url, headers=headers, json=json)
+            return await client.send_json("POST", url, headers=headers, json=json, follow_redirects=follow)
         finally:
             await client.close()
 
@@ -245,22 +268,70 @@ def test_async_path_answers_like_session_request(settings, local_server):
     assert seen["headers"]["user-agent"] == "rcsconnect/0.1"
 
 
-def _lean_send(url: str, *, json=None):
-    return outbound_session().send_json("POST", url, json=json)
+def _lean_send(url: str, *, headers=None, json=None, follow=False):
+    return outbound_session().send_json("POST", url, headers=headers, json=json, follow_redirects=follow)
 
 
-@pytest.mark.parametrize("send", [_lean_send, _async_send], ids=["lean_json_path", "async_path"])
-def test_json_paths_follow_redirects_through_the_guard(settings, local_server, send):
+SENDERS = pytest.mark.parametrize("send", [_lean_send, _async_send], ids=["lean_json_path", "async_path"])
+CREDENTIALS = {"x-apikey": "k-secret", "Authorization": "Bearer t-secret", "X-Custom": "c-secret"}
+
+
+@SENDERS
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_json_paths_refuse_redirects_once_naming_the_target(
+    settings, local_server, other_origin, send, status
+):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    target = f"http://127.0.0.1:{other_origin.server_port}/elsewhere"
+    local_server.redirect_to, local_server.redirect_status = target, status
+    with pytest.raises(RedirectRefused) as refused:
+        send(f"http://127.0.0.1:{local_server.server_port}/redirect", headers=CREDENTIALS, json={"n": 1})
+    assert target in str(refused.value) and str(status) in str(refused.value)
+    assert [(m, p) for m, p, _h in local_server.seen] == [("POST", "/redirect")]  # sent once
+    assert other_origin.seen == []
+
+
+@SENDERS
+def test_followed_redirect_keeps_credentials_on_the_origin_only(settings, local_server, other_origin, send):
     settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
     port = local_server.server_port
     local_server.redirect_to = f"http://127.0.0.1:{port}/moved"
-    answer = send(f"http://127.0.0.1:{port}/redirect", json={"n": 1})
+    answer = send(f"http://127.0.0.1:{port}/redirect", headers=CREDENTIALS, json={"n": 1}, follow=True)
     assert (
         answer.status_code == 202 and answer.json()["path"] == "/moved" and answer.json()["body"] == {"n": 1}
     )
+    assert [p for _m, p, _h in local_server.seen] == ["/redirect", "/moved"]
+    assert local_server.seen[1][2]["x-apikey"] == "k-secret"  # same origin: headers kept
+
+    local_server.seen.clear()
+    local_server.redirect_to = f"http://127.0.0.1:{other_origin.server_port}/there"
+    answer = send(f"http://127.0.0.1:{port}/redirect", headers=CREDENTIALS, json={"n": 2}, follow=True)
+    assert answer.json()["body"] == {"n": 2} and len(local_server.seen) == 1
+    [(method, path, headers)] = other_origin.seen
+    assert (method, path) == ("POST", "/there")
+    assert not {"x-apikey", "authorization", "x-custom"} & set(headers)
+    assert "secret" not in json.dumps(headers)
+
     local_server.redirect_to = f"http://127.0.0.2:{port}/"
     with pytest.raises(BlockedAddressError):
-        send(f"http://127.0.0.1:{port}/redirect", json={"n": 1})
+        send(f"http://127.0.0.1:{port}/redirect", json={"n": 1}, follow=True)
+
+
+@SENDERS
+def test_followed_303_becomes_a_get_without_body(settings, local_server, send):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    local_server.redirect_to, local_server.redirect_status = "/done", 303
+    answer = send(f"http://127.0.0.1:{local_server.server_port}/redirect", json={"n": 1}, follow=True)
+    assert answer.status_code == 200 and answer.text == "ok"
+    assert [(m, p) for m, p, _h in local_server.seen] == [("POST", "/redirect"), ("GET", "/done")]
+
+
+def test_redirect_loop_ends(settings, local_server):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    local_server.redirect_to = "/redirect"
+    with pytest.raises(RedirectRefused, match="more than"):
+        _lean_send(f"http://127.0.0.1:{local_server.server_port}/redirect", json={}, follow=True)
+    assert len(local_server.seen) == 6
 
 
 def test_async_path_raises_requests_errors_and_times_out(settings, local_server, monkeypatch):
