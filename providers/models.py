@@ -138,7 +138,8 @@ class CallbackLog(models.Model):
 
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="callback_logs")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    body = models.TextField()
+    body = models.TextField()  # as text; the exact bytes in `raw` when text cannot hold them
+    raw = models.BinaryField(null=True, blank=True, editable=False)
     content_type = models.CharField(max_length=100, blank=True)
     remote_addr = models.CharField(max_length=64, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -150,6 +151,10 @@ class CallbackLog(models.Model):
 
     def __str__(self) -> str:
         return f"callback {self.pk} from {self.provider}"
+
+    def raw_body(self) -> bytes:
+        """The body exactly as received."""
+        return bytes(self.raw) if self.raw is not None else self.body.encode()
 
 
 class ProviderEvent(models.Model):

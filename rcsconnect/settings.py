@@ -282,3 +282,6 @@ RCS_EVENTS_APPLIER_BUDGET = env.float("RCS_EVENTS_APPLIER_BUDGET", default=30.0)
 RCS_EVENTS_APPLIER_TTL = env.int("RCS_EVENTS_APPLIER_TTL", default=120)
 # Seconds the applier waits after a part batch, so events arriving one by one are applied in batches.
 RCS_EVENTS_APPLIER_PAUSE = env.float("RCS_EVENTS_APPLIER_PAUSE", default=0.25)
+# Events one callback body may carry; beyond it the body is stored (with its error), nothing is
+# applied and the vendor gets 413 (split the batch). 20,000 store in about 2 s.
+RCS_CALLBACK_MAX_EVENTS = env.int("RCS_CALLBACK_MAX_EVENTS", default=20_000)
