@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from rcsconnect.http import BlockedAddressError
-from rcsconnect.logging import MASK, SECRET_NAMES
+from rcsconnect.logging import MASK, SECRET_NAMES, redact, secret_forms
 
 from .auth import AuthError
 from .kinds.base import Outcome, PreparedRequest, ProviderKind, SendResult
@@ -190,9 +190,33 @@ def _answered(
     started: float,
 ) -> SendAttempt:
     result = kind.classify(response, error)
-    body = response.text[:RESPONSE_BODY_MAX] if response is not None else ""
+    # A vendor may echo the request back: what is kept or shown of its answer carries no credential.
+    secrets = credential_values(kind, request)
+    body = redact(response.text[:RESPONSE_BODY_MAX], secrets) if response is not None else ""
+    if result.error_message:
+        result = replace(result, error_message=redact(result.error_message, secrets))
     status = response.status_code if response is not None else None
     return SendAttempt(request, status, body, result, time.monotonic() - started)
+
+
+_NOT_SECRET_HEADERS = frozenset({"content-type", "accept", "user-agent", "content-length"})
+
+
+def credential_values(
+    kind: ProviderKind | type[ProviderKind], request: PreparedRequest | None = None, *, headers: bool = True
+) -> tuple:
+    """What must never be shown back: the provider's secrets, its Basic user:password, its
+    configured header values and the values of the request's own headers (auth included)."""
+    provider = getattr(kind, "provider", None)
+    values = [str(v) for v in ((getattr(provider, "secrets", None) or {}).values()) if isinstance(v, str)]
+    config = (getattr(provider, "config", None) or {}) if provider is not None else {}
+    if config.get("username") and (provider.secrets or {}).get("password"):
+        values.append(f"{config['username']}:{provider.secrets['password']}")
+    if headers:
+        values += [str(row.get("value", "")) for row in config.get("headers") or [] if isinstance(row, dict)]
+    if request is not None:
+        values += [str(v) for k, v in request.headers.items() if k.lower() not in _NOT_SECRET_HEADERS]
+    return tuple(v for v in values if len(v) >= 4)
 
 
 def health_change(provider: Provider, result: SendResult) -> bool:
@@ -237,19 +261,17 @@ def _mask_auth(value: str) -> str:
     return MASK
 
 
-def _secret_values(kind: ProviderKind | type[ProviderKind]) -> list[str]:
-    provider = getattr(kind, "provider", None)
-    secrets = (getattr(provider, "secrets", None) or {}) if provider is not None else {}
-    return [str(v) for v in secrets.values() if isinstance(v, str) and len(v) >= 4]
+def _secret_values(kind: ProviderKind | type[ProviderKind]) -> tuple[str, ...]:
+    return secret_forms(credential_values(kind, headers=False))
 
 
-def _scrub(text: str, secret_values: list[str]) -> str:
+def _scrub(text: str, secret_values: tuple[str, ...]) -> str:
     for value in secret_values:
         text = text.replace(value, MASK)
     return text
 
 
-def _mask_json(data: Any, keys: set[str], secret_values: list[str]) -> Any:
+def _mask_json(data: Any, keys: set[str], secret_values: tuple[str, ...]) -> Any:
     if isinstance(data, dict):
         return {
             k: (MASK if str(k).lower() in keys else _mask_json(v, keys, secret_values))

@@ -169,6 +169,24 @@ def test_provider_may_opt_in_to_following_redirects(vendor, session):
     assert second["headers"]["Authorization"] == basic("sim-user", "sim-pass")  # same origin
 
 
+def test_credentials_echoed_by_the_vendor_are_redacted_in_every_form(vendor, session):
+    provider = make_provider(vendor.url, "basic", headers=[{"name": "X-Tenant-Key", "value": "hdr-value-42"}])
+    creds = basic("sim-user", "sim-pass")  # "Basic <base64>"
+    echoed = {
+        "headers": {"Authorization": creds, "X-Tenant-Key": "hdr-value-42"},
+        "escaped": json.dumps({"Authorization": creds}),  # \"Authorization\": \"Basic ...\"
+        "bearer": "Bearer eyJhbGciOi.J9-abc_123",
+        "password": "sim-pass",
+        "b64": creds.split()[1],
+    }
+    vendor.answers = [(400, {"error": {"code": 1, "message": json.dumps(echoed)}, "echo": echoed}, {})]
+    attempt = send_message(provider, message(), session=session)
+    shown = attempt.response_body + attempt.result.error_message
+    assert "\\\"Authorization\\\"" in attempt.response_body  # the JSON-escaped form was there
+    for leaked in (creds.split()[1], "sim-pass", "hdr-value-42", "eyJhbGciOi.J9-abc_123"):
+        assert leaked not in shown, leaked
+
+
 def test_jiocx_sends_api_key_header(vendor, session):
     provider = Provider.objects.create(
         kind="jiocx",
