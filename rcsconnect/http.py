@@ -54,6 +54,11 @@ _ALWAYS_BLOCKED = [
     ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud metadata
     ipaddress.ip_network("100.64.0.0/10"),  # carrier-grade NAT
     ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
+    # IPv6 forms that reach IPv4 (or a site) by other means; `is_global` calls them global.
+    ipaddress.ip_network("::/96"),  # IPv4-compatible (deprecated, RFC 4291): ::7f00:1 is 127.0.0.1
+    ipaddress.ip_network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT, RFC 2765; ::ffff:0:0/96 is mapped)
+    ipaddress.ip_network("64:ff9b:1::/48"),  # local-use NAT64 (RFC 8215): translator's own choice
+    ipaddress.ip_network("fec0::/10"),  # site-local (deprecated, RFC 3879)
 ]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 

@@ -36,6 +36,19 @@ REFUSED = [
     "fd00:ec2::254",
     "64:ff9b::7f00:1",
     "2002:7f00:1::1",
+    "2002:a9fe:a9fe::1",  # 6to4 around the metadata address
+    "2002:c0a8:101::1",
+    "::7f00:1",  # IPv4-compatible
+    "::a9fe:a9fe",
+    "::8.8.8.8",
+    "::ffff:0:7f00:1",  # IPv4-translated
+    "::ffff:0:808:808",
+    "64:ff9b:1::7f00:1",  # local-use NAT64
+    "64:ff9b:1::808:808",
+    "fec0::1",  # site-local
+    "fefe::1",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+    "2001::53aa:64c:0:0",
 ]
 
 
@@ -57,6 +70,8 @@ GUARDED_URLS = [
     "http://169.254.169.254/latest/meta-data/",
     "http://[::1]:9/",
     "http://[::ffff:127.0.0.1]:9/",
+    "http://[::7f00:1]:9/",
+    "http://[::a9fe:a9fe]/latest/meta-data/",
     "https://localhost:9/",  # a host name that resolves to 127.0.0.1
 ]
 
