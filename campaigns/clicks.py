@@ -167,6 +167,8 @@ def _replace_in_text(text: str, replace) -> str:
 # -- following ------------------------------------------------------------------------------------
 def click_record(*, code: str, user_agent: str = "", method: str = "GET") -> str | None:
     """The target URL of `code` (None when unknown), counting the click when a person made it."""
+    if not code.isascii() or not code.isalnum() or len(code) > 32:
+        return None  # not a code of ours (a NUL would make PostgreSQL refuse the query)
     link = ShortLink.objects.filter(code=code).only("pk", "url", "message_id").first()
     if link is None:
         return None

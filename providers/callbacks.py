@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -59,7 +60,13 @@ PROVIDER_CACHE_SECONDS = 5.0
 _providers: dict[str, tuple[float, Provider]] = {}
 
 
+# Callback tokens are URL-safe base64 (secrets.token_urlsafe); anything else is no token of ours.
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
 def provider_for_token(token: str) -> Provider | None:
+    if not TOKEN_RE.fullmatch(token):
+        return None  # never looked up: a NUL in it would make PostgreSQL refuse the query
     now = time.monotonic()
     hit = _providers.get(token)
     if hit and hit[0] > now:
@@ -105,7 +112,10 @@ def callback_authenticate(provider: Provider, *, body: bytes, headers: Any) -> N
         matched = False
         for secret in secrets:
             expected = hmac.new(str(secret).encode(), body, hashlib.sha256).hexdigest()
-            matched |= hmac.compare_digest(expected, digest.strip().lower())
+            # As bytes: compare_digest refuses str with non-ASCII characters (a header may hold any).
+            matched |= hmac.compare_digest(
+                expected.encode(), digest.strip().lower().encode("utf-8", "replace")
+            )
         if not matched:
             raise CallbackAuthError("signature does not match")
     credentials = [_credential(c) for c in provider.callback_basic_credentials or []]

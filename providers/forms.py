@@ -58,7 +58,11 @@ def check_vendor_url(url: str) -> str | None:
     if parts.scheme != "https" and not (parts.scheme == "http" and host in allowed):
         return "Use an https:// URL."
     try:
-        check_host(host, parts.port or (443 if parts.scheme == "https" else 80))
+        port = parts.port
+    except ValueError:
+        return "The port must be a number from 1 to 65535."
+    try:
+        check_host(host, port or (443 if parts.scheme == "https" else 80))
     except BlockedAddressError:
         return "This host resolves to a private, loopback or reserved address."
     except (socket.gaierror, UnicodeError):

@@ -35,6 +35,8 @@ _PATTERN = re.compile(
 # or token characters, with a digit or a symbol in it (not a word such as "Basic authentication").
 _SCHEME = re.compile(r"(?i)\b(basic|bearer)(\s+)(?=[A-Za-z0-9._~+/-]*[0-9._~+/=-])[A-Za-z0-9._~+/-]{8,}=*")
 MASK = "********"
+# A callback URL's token identifies (and, without HMAC, authenticates) a provider: never logged.
+_CALLBACK_PATH = re.compile(r"/callbacks/[^/\s'\"]+/?")
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -87,7 +89,7 @@ class RedactSecretsFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string must not stop logging
             return True
-        cleaned = redact(message)
+        cleaned = _CALLBACK_PATH.sub("/callbacks/" + MASK + "/", redact(message))
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
