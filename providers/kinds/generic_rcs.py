@@ -17,7 +17,6 @@ from providers.events import (
     RCS,
     REPLIED,
     SMS,
-    STATUSES,
     CallbackShapeError,
     DeliveryEvent,
     InboundMessage,
@@ -339,7 +338,7 @@ def _first(values: Any) -> str:
 
 
 def _status_event(item: Any) -> DeliveryEvent | InboundMessage | None:
-    """Shape 3a: one entry of `statuses`. Items with an unknown status are skipped."""
+    """Shape 3a: one entry of `statuses` (not a dict: skipped)."""
     if not isinstance(item, dict):
         return None
     status = str(item.get("status", "")).strip().lower()
@@ -352,12 +351,13 @@ def _status_event(item: Any) -> DeliveryEvent | InboundMessage | None:
             postback_data=str(item.get("postbackData") or ""),
             timestamp=when,
         )
-    if status not in STATUSES or not msg_id:
-        return None
     error = item.get("error") if isinstance(item.get("error"), dict) else {}
+    # An unknown status or channel, or no msgId, is kept as it came: the callback store reports the
+    # record as unprocessed (answer "partial", docs/callbacks.md) instead of dropping it silently.
+    channel = str(item.get("channel") or RCS).strip().upper()
     return DeliveryEvent(
         msg_id=msg_id,
-        channel=SMS if str(item.get("channel", RCS)).upper() == SMS else RCS,
+        channel=channel,
         status=status,
         timestamp=when,
         error_code=str(error.get("code") or ""),

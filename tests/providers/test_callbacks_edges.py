@@ -98,3 +98,22 @@ def test_storage_time_grows_linearly_with_events(client, generic):
     # 8x the events: linear is ~8x; the quadratic statement took well over 20x on PostgreSQL.
     assert big < small * 16 + 0.5, (small, big)
     assert ProviderEvent.objects.count() == 200 + 2000 + 8000
+
+
+def test_unusable_records_are_answered_partial_with_the_record(client, generic):
+    make_message(generic, msg_id="m-1")
+    raw = statuses(
+        {"msgId": "m-1", "channel": "RCS", "status": "delivered"},
+        {"msgId": "m-1", "channel": "RCS", "status": "bounced"},
+        {"channel": "RCS", "status": "read"},
+        {"msgId": "m-1", "channel": "FAX", "status": "read"},
+    )
+    response = post(client, generic, raw)
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["status"], answer["processed"]) == ("partial", 1)
+    errors = [u["error"] for u in answer["unprocessed"]]
+    assert len(errors) == 3
+    assert "bounced" in errors[0] and "msgId" in errors[1] and "FAX" in errors[2]
+    assert [u["record"].get("status") for u in answer["unprocessed"]] == ["bounced", "read", "read"]
+    assert list(ProviderEvent.objects.values_list("status", flat=True)) == ["delivered"]
