@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -45,6 +46,7 @@ from .models import CallbackLog, Provider, ProviderEvent
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-RCS-Signature"
+TIMESTAMP_HEADER = "X-RCS-Timestamp"
 # ProviderEvent.status of a user message that names none of our msgIds (an InboundMessage).
 INBOUND = "inbound"
 ENGAGEMENT = ("clicked", "replied")
@@ -101,9 +103,22 @@ class CallbackResult:
 
 
 # -- authentication -------------------------------------------------------------------------------
-def callback_authenticate(provider: Provider, *, body: bytes, headers: Any) -> None:
-    """Check the optional HMAC signature and Basic credentials; raise CallbackAuthError on failure."""
+def callback_authenticate(provider: Provider, *, body: bytes, headers: Any, now: float | None = None) -> str:
+    """Check the optional HMAC signature (with its timestamp, WIRE.md 3 "Replay window") and Basic
+    credentials; raise CallbackAuthError on failure. Returns the matched signature ("" unsigned)."""
     secrets = [s for s in provider.callback_hmac_secrets or [] if s]
+    stamp = headers.get(TIMESTAMP_HEADER, "").strip()
+    if not stamp and provider.callback_require_timestamp:
+        raise CallbackAuthError(f"missing {TIMESTAMP_HEADER} header (epoch seconds)")
+    signed = body
+    if stamp:
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            raise CallbackAuthError(f"malformed {TIMESTAMP_HEADER} header (epoch seconds)")
+        tolerance = settings.RCS_CALLBACK_TIMESTAMP_TOLERANCE
+        if abs((time.time() if now is None else now) - int(stamp)) > tolerance:
+            raise CallbackAuthError(f"{TIMESTAMP_HEADER} is more than {tolerance} s from our clock")
+        signed = stamp.encode() + b"." + body
+    digest = ""
     if secrets:
         given = headers.get(SIGNATURE_HEADER, "").strip()
         algorithm, _, digest = given.partition("=")
@@ -111,7 +126,7 @@ def callback_authenticate(provider: Provider, *, body: bytes, headers: Any) -> N
             raise CallbackAuthError(f"missing or malformed {SIGNATURE_HEADER} header (sha256=<hex>)")
         matched = False
         for secret in secrets:
-            expected = hmac.new(str(secret).encode(), body, hashlib.sha256).hexdigest()
+            expected = hmac.new(str(secret).encode(), signed, hashlib.sha256).hexdigest()
             # As bytes: compare_digest refuses str with non-ASCII characters (a header may hold any).
             matched |= hmac.compare_digest(
                 expected.encode(), digest.strip().lower().encode("utf-8", "replace")
@@ -130,6 +145,7 @@ def callback_authenticate(provider: Provider, *, body: bytes, headers: Any) -> N
             matched |= user_ok & password_ok
         if not matched:
             raise CallbackAuthError("basic credentials do not match")
+    return f"{stamp}:{digest.strip().lower()}" if secrets else ""
 
 
 def _credential(value: Any) -> tuple[str, str] | None:
@@ -154,9 +170,25 @@ def _basic_auth(header: str) -> tuple[str, str]:
     return user, password
 
 
-def sign_body(body: bytes, secret: str) -> str:
-    """The `X-RCS-Signature` value a vendor sends for `body` (used by the simulator and tests)."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign_body(body: bytes, secret: str, timestamp: int | str | None = None) -> str:
+    """The `X-RCS-Signature` value a vendor sends for `body`, over `<timestamp>.<body>` when it also
+    sends `X-RCS-Timestamp` (used by the simulator and tests)."""
+    signed = body if timestamp is None else f"{timestamp}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def _seen_key(provider: Provider, signature: str) -> str:
+    return f"rcs:callback-seen:{provider.pk}:{hashlib.sha256(signature.encode()).hexdigest()[:32]}"
+
+
+def callback_seen(provider: Provider, signature: str) -> bool:
+    """Whether this exact signed callback was stored within the replay window (then it is not again)."""
+    return bool(signature) and cache.get(_seen_key(provider, signature)) is not None
+
+
+def callback_mark_seen(provider: Provider, signature: str) -> None:
+    if signature:
+        cache.set(_seen_key(provider, signature), 1, timeout=2 * settings.RCS_CALLBACK_TIMESTAMP_TOLERANCE)
 
 
 # -- normalise and store --------------------------------------------------------------------------
@@ -442,16 +474,21 @@ class CallbackView(APIView):
             return Response({"status": "error", "error": "unknown callback URL"}, status=403)
         body = request.body
         try:
-            callback_authenticate(provider, body=body, headers=request.headers)
+            signature = callback_authenticate(provider, body=body, headers=request.headers)
         except CallbackAuthError as exc:
             logger.warning("callback for provider %s refused: %s", provider.pk, exc)
             return Response({"status": "error", "error": f"authentication failed: {exc}"}, status=403)
+        if callback_seen(provider, signature):
+            # A replay (or a vendor's resend) of a callback stored moments ago: nothing new to store.
+            return Response({"status": "success", "processed": 0, "unprocessed": [], "duplicate": True})
         result = callback_receive(
             provider=provider,
             body=body,
             content_type=request.content_type or "",
             remote_addr=request.META.get("REMOTE_ADDR", ""),
         )
+        if result.http_status != 503:
+            callback_mark_seen(provider, signature)
         return Response(result.response(), status=result.http_status)
 
     put = post

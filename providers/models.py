@@ -69,6 +69,8 @@ class Provider(models.Model):
     # Optional stronger callback checks; each holds up to two values so secrets can be rotated.
     callback_hmac_secrets = EncryptedJSONField(default=list, blank=True)
     callback_basic_credentials = EncryptedJSONField(default=list, blank=True)
+    # WIRE.md 3 "Replay window": refuse signed callbacks that do not carry X-RCS-Timestamp.
+    callback_require_timestamp = models.BooleanField("Require X-RCS-Timestamp on callbacks", default=False)
 
     health = models.CharField(max_length=12, choices=Health.choices, default=Health.HEALTHY)
     health_reason = models.CharField(max_length=300, blank=True)

@@ -288,3 +288,5 @@ RCS_EVENTS_APPLIER_PAUSE = env.float("RCS_EVENTS_APPLIER_PAUSE", default=0.25)
 # Events one callback body may carry; beyond it the body is stored (with its error), nothing is
 # applied and the vendor gets 413 (split the batch). 20,000 store in about 2 s.
 RCS_CALLBACK_MAX_EVENTS = env.int("RCS_CALLBACK_MAX_EVENTS", default=20_000)
+# WIRE.md 3 "Replay window": seconds an X-RCS-Timestamp may differ from our clock, either way.
+RCS_CALLBACK_TIMESTAMP_TOLERANCE = env.int("RCS_CALLBACK_TIMESTAMP_TOLERANCE", default=300)

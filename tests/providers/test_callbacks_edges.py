@@ -117,3 +117,85 @@ def test_unusable_records_are_answered_partial_with_the_record(client, generic):
     assert "bounced" in errors[0] and "msgId" in errors[1] and "FAX" in errors[2]
     assert [u["record"].get("status") for u in answer["unprocessed"]] == ["bounced", "read", "read"]
     assert list(ProviderEvent.objects.values_list("status", flat=True)) == ["delivered"]
+
+
+# -- WIRE.md 3 "Replay window" ----------------------------------------------------------------------
+SECRET = "hmac-secret-1"
+
+
+@pytest.fixture
+def signed(db):
+    from providers import callbacks
+
+    callbacks._providers.clear()
+    provider = make_provider(kind="generic_rcs", callback_hmac_secrets=[SECRET])
+    make_message(provider, msg_id="m-1")
+    return provider
+
+
+def _signed_post(client, provider, raw, *, ts=None, secret=SECRET):
+    from providers.callbacks import sign_body
+
+    headers = {"X-RCS-Signature": sign_body(raw, secret, ts)}
+    if ts is not None:
+        headers["X-RCS-Timestamp"] = str(ts)
+    return post(client, provider, raw, **headers)
+
+
+ONE = statuses({"msgId": "m-1", "channel": "RCS", "status": "delivered"})
+
+
+@pytest.mark.usefixtures("clean_cache")
+def test_timestamped_signature_covers_timestamp_and_body(client, signed):
+    now = int(time.time())
+    assert _signed_post(client, signed, ONE, ts=now).status_code == 200
+    # The body signed alone, sent with a timestamp: refused.
+    from providers.callbacks import sign_body
+
+    response = post(
+        client, signed, ONE, **{"X-RCS-Signature": sign_body(ONE, SECRET), "X-RCS-Timestamp": str(now)}
+    )
+    assert response.status_code == 403 and "signature" in response.json()["error"]
+
+
+@pytest.mark.usefixtures("clean_cache")
+@pytest.mark.parametrize("offset", [301, -301, 10_000])
+def test_a_timestamp_outside_the_window_is_refused_with_json(client, signed, offset):
+    response = _signed_post(client, signed, ONE, ts=int(time.time()) + offset)
+    assert response.status_code == 403
+    assert response.json()["status"] == "error" and "300 s" in response.json()["error"]
+    assert not CallbackLog.objects.exists()
+
+
+@pytest.mark.usefixtures("clean_cache")
+def test_the_tolerance_is_a_setting_and_malformed_timestamps_are_refused(client, signed, settings):
+    settings.RCS_CALLBACK_TIMESTAMP_TOLERANCE = 1000
+    assert _signed_post(client, signed, ONE, ts=int(time.time()) - 900).status_code == 200
+    response = post(client, signed, ONE, **{"X-RCS-Signature": "sha256=00", "X-RCS-Timestamp": "soon"})
+    assert response.status_code == 403 and "malformed" in response.json()["error"]
+
+
+@pytest.mark.usefixtures("clean_cache")
+def test_a_provider_can_require_the_timestamp(client, signed):
+    assert _signed_post(client, signed, ONE).status_code == 200  # not required: works as before
+    signed.callback_require_timestamp = True
+    signed.save()
+    from providers import callbacks
+
+    callbacks._providers.clear()
+    other = statuses({"msgId": "m-1", "channel": "RCS", "status": "read"})
+    response = _signed_post(client, signed, other)
+    assert response.status_code == 403 and "X-RCS-Timestamp" in response.json()["error"]
+    assert _signed_post(client, signed, other, ts=int(time.time())).status_code == 200
+
+
+@pytest.mark.usefixtures("clean_cache")
+def test_a_replayed_signed_callback_stores_one_log_row(client, signed):
+    now = int(time.time())
+    for _ in range(3):
+        response = _signed_post(client, signed, ONE, ts=now)
+        assert response.status_code == 200 and response.json()["status"] == "success"
+    assert CallbackLog.objects.count() == 1
+    assert ProviderEvent.objects.count() == 1
+    assert _signed_post(client, signed, ONE, ts=now + 1).status_code == 200  # a new timestamp: a new callback
+    assert CallbackLog.objects.count() == 2
