@@ -19,6 +19,7 @@ from django.conf import settings
 
 from rcsconnect.http import BlockedAddressError, check_host
 
+from .headers import HEADERS, headers_store
 from .kinds.base import ProviderKind
 from .models import MAX_RATE_CEILING, Provider
 
@@ -30,6 +31,8 @@ STORED_HELP = "Stored. Leave blank to keep it."
 class KeyValueForm(forms.Form):
     name = forms.CharField(required=False, max_length=200)
     value = forms.CharField(required=False, max_length=2000)
+    # Headers only (providers.headers): a secret value is write-only, blank keeps the stored one.
+    secret = forms.BooleanField(required=False, label="Secret")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -47,6 +50,8 @@ def _rows(formset: forms.BaseFormSet) -> list[dict[str, str]]:
         data = form.cleaned_data
         if data and not data.get("DELETE") and data.get("name", "").strip():
             rows.append({"name": data["name"].strip(), "value": data.get("value", "")})
+            if data.get("secret"):
+                rows[-1]["secret"] = True
     return rows
 
 
@@ -257,6 +262,10 @@ class ProviderForm(forms.ModelForm):
         provider.kind = self.kind.slug
         provider.config = self.config_values()
         provider.secrets = self.secret_values()
+        if HEADERS in self.kind.key_value_fields:
+            provider.config[HEADERS], provider.secrets = headers_store(
+                provider.config.get(HEADERS, []), provider.secrets
+            )
         provider.dlt_template_ids = self.cleaned_data["dlt_template_ids"]
         provider.sms_params = _rows(self.sms_formset())
         data = self.cleaned_data

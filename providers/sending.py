@@ -22,6 +22,7 @@ from rcsconnect.http import BlockedAddressError
 from rcsconnect.logging import MASK, SECRET_NAMES, redact, secret_forms
 
 from .auth import AuthError
+from .headers import headers_resolved, secret_header_names
 from .kinds.base import Outcome, PreparedRequest, ProviderKind, SendResult
 
 if TYPE_CHECKING:
@@ -213,7 +214,11 @@ def credential_values(
     if config.get("username") and (provider.secrets or {}).get("password"):
         values.append(f"{config['username']}:{provider.secrets['password']}")
     if headers:
-        values += [str(row.get("value", "")) for row in config.get("headers") or [] if isinstance(row, dict)]
+        values += list(headers_resolved(config, getattr(provider, "secrets", None) or {}).values())
+    else:
+        secret_names = secret_header_names(config)
+        resolved = headers_resolved(config, getattr(provider, "secrets", None) or {})
+        values += [v for k, v in resolved.items() if k.lower() in secret_names]
     if request is not None:
         values += [str(v) for k, v in request.headers.items() if k.lower() not in _NOT_SECRET_HEADERS]
     return tuple(v for v in values if len(v) >= 4)
@@ -238,7 +243,9 @@ def record_provider_health(provider: Provider, result: SendResult) -> None:
 
 def masked(request: PreparedRequest, kind: ProviderKind | type[ProviderKind]) -> dict[str, Any]:
     """The request as shown in the inspector: method, URL, headers and body with secrets masked."""
+    provider = getattr(kind, "provider", None)
     keys = {k.lower() for k in kind.redaction_keys} | set(SECRET_NAMES)
+    keys |= secret_header_names(getattr(provider, "config", None) or {})
     secret_values = _secret_values(kind)
     headers = {}
     for name, value in request.headers.items():

@@ -21,6 +21,7 @@ from providers.events import (
     DeliveryEvent,
     InboundMessage,
 )
+from providers.headers import headers_resolved
 
 from .base import Outcome, PreparedRequest, ProviderKind, SendResult, TemplateStatus, TemplateStatusError
 from .common import (
@@ -157,7 +158,7 @@ class GenericRcsKind(ProviderKind):
             sms_body["customParam"] = kv_list(sms.params) if sms.params else kv_list(provider.sms_params)
             body["smsContent"] = sms_body
         headers = {"Content-Type": "application/json"}
-        headers.update({row["name"]: row["value"] for row in kv_list(config.get("headers"))})
+        headers.update(headers_resolved(config, self.provider.secrets))
         return PreparedRequest(
             method=config.get("method", "POST"), url=config.get("endpoint", ""), headers=headers, json=body
         )
@@ -211,7 +212,7 @@ class GenericRcsKind(ProviderKind):
     def template_statuses(self, session: requests.Session, names: list[str]) -> list[TemplateStatus]:
         url = self.provider.config.get("template_status_url", "")
         headers = {"Accept": "application/json"}
-        headers.update({row["name"]: row["value"] for row in kv_list(self.provider.config.get("headers"))})
+        headers.update(headers_resolved(self.provider.config, self.provider.secrets))
         params = [("name", name) for name in names]
         response = session.get(url, params=params, headers={**headers, **self.auth_headers(session)})
         if response.status_code in (401, 403) and self.provider.config.get("auth_type") == AUTH_OAUTH2:
