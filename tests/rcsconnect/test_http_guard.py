@@ -362,3 +362,19 @@ def test_async_path_raises_requests_errors_and_times_out(settings, local_server,
             json={},
         )
     assert _async_send(f"http://127.0.0.1:{local_server.server_port}/", json={}).status_code == 202
+
+
+def test_token_request_does_not_follow_a_redirect(settings, local_server, other_origin):
+    from providers.auth import AuthError, fetch_token
+    from providers.models import Provider
+
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    local_server.redirect_to = f"http://127.0.0.1:{other_origin.server_port}/token"
+    provider = Provider(
+        kind="generic_rcs",
+        config={"client_url": f"http://127.0.0.1:{local_server.server_port}/redirect", "client_id": "cid"},
+        secrets={"client_secret": "cs-secret"},
+    )
+    with pytest.raises(AuthError, match="Redirect"):
+        fetch_token(provider, outbound_session())
+    assert len(local_server.seen) == 1 and other_origin.seen == []
