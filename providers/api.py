@@ -107,6 +107,7 @@ class ProviderSerializer(serializers.ModelSerializer):
             "principal_entity_id",
             "dlt_template_ids",
             "callback_url",
+            "callback_require_timestamp",
             "health",
             "health_reason",
             "created_at",

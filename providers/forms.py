@@ -131,6 +131,7 @@ class ProviderForm(forms.ModelForm):
             "india",
             "principal_entity_id",
             "enabled",
+            "callback_require_timestamp",
         ]
 
     def __init__(self, *args: Any, kind: type[ProviderKind], **kwargs: Any):

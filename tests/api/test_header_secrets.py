@@ -130,3 +130,10 @@ def test_migration_moves_stored_secret_headers(db):
     assert provider.config["headers"][0] == {"name": "X-Api-Key", "value": "", "secret": True}
     assert provider.secrets["header:x-api-key"] == TOKEN
     assert headers_resolved(provider.config, provider.secrets) == {"X-Api-Key": TOKEN, "X-Team": "growth"}
+
+
+def test_require_timestamp_is_set_through_the_api(api):
+    response = api.post(URL, {**body([]), "callback_require_timestamp": True}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["callback_require_timestamp"] is True
+    assert Provider.objects.get().callback_require_timestamp

@@ -278,3 +278,11 @@ def test_a_header_marked_secret_in_the_form_is_write_only(marketer_client):
     assert marketer_client.post(reverse("providers:edit", args=[p.pk]), data).status_code == 302
     p.refresh_from_db()
     assert p.secrets["header:x-two"] == "tenant-secret-42"  # blank keeps it
+
+
+def test_the_callback_timestamp_requirement_is_set_in_the_form(marketer_client):
+    create(marketer_client, callback_require_timestamp="on")
+    p = Provider.objects.get()
+    assert p.callback_require_timestamp
+    page = marketer_client.get(reverse("providers:edit", args=[p.pk])).content.decode()
+    assert "Require X-RCS-Timestamp on callbacks" in page
