@@ -199,3 +199,18 @@ def test_a_replayed_signed_callback_stores_one_log_row(client, signed):
     assert ProviderEvent.objects.count() == 1
     assert _signed_post(client, signed, ONE, ts=now + 1).status_code == 200  # a new timestamp: a new callback
     assert CallbackLog.objects.count() == 2
+
+
+def test_jiocx_events_without_message_id_or_of_unknown_type_are_unprocessed(client):
+    provider = make_provider(kind="jiocx", config={"base_url": "https://api.jiocx.example.com/"})
+    make_message(provider, msg_id="m-6")
+    body = json.dumps(
+        [
+            {"entity": {"eventType": "DELIVERED", "messageId": "m-6"}},
+            {"entity": {"eventType": "DELIVERED"}},
+            {"entity": {"eventType": "TELEPORTED", "messageId": "m-6"}},
+        ]
+    ).encode()
+    answer = post(client, provider, body).json()
+    assert (answer["status"], answer["processed"]) == ("partial", 1)
+    assert len(answer["unprocessed"]) == 2 and "teleported" in answer["unprocessed"][1]["error"]
