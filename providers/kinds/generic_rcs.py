@@ -214,16 +214,24 @@ class GenericRcsKind(ProviderKind):
         headers = {"Accept": "application/json"}
         headers.update(headers_resolved(self.provider.config, self.provider.secrets))
         params = [("name", name) for name in names]
-        response = session.get(url, params=params, headers={**headers, **self.auth_headers(session)})
+        # Redirects are not followed (credentials and configured headers would go along): a 3xx is
+        # a TemplateStatusError naming it, below.
+        response = session.get(
+            url, params=params, headers={**headers, **self.auth_headers(session)}, allow_redirects=False
+        )
         if response.status_code in (401, 403) and self.provider.config.get("auth_type") == AUTH_OAUTH2:
             # As for a send: the cached token may have expired at the vendor; refresh it once.
             auth = self.auth_headers(session, refresh=True)
-            response = session.get(url, params=params, headers={**headers, **auth})
+            response = session.get(url, params=params, headers={**headers, **auth}, allow_redirects=False)
         if response.status_code in (401, 403):
             from providers.auth import AuthError
 
             refused = _vendor_error(response)
             raise AuthError(f"The template status endpoint refused our credentials ({refused}).")
+        if response.is_redirect:
+            raise TemplateStatusError(
+                f"HTTP {response.status_code}: redirected to {response.headers['Location']}"
+            )
         if not 200 <= response.status_code < 300:
             raise TemplateStatusError(_vendor_error(response))
         data = response_json(response)

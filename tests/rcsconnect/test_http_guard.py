@@ -121,7 +121,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 - http.server API
         self.server.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
-        if self.server.redirect_to and self.path == "/redirect":
+        if self.server.redirect_to and self.path.split("?")[0] == "/redirect":
             self.send_response(302)
             self.send_header("Location", self.server.redirect_to)
             self.end_headers()
@@ -378,3 +378,25 @@ def test_token_request_does_not_follow_a_redirect(settings, local_server, other_
     with pytest.raises(AuthError, match="Redirect"):
         fetch_token(provider, outbound_session())
     assert len(local_server.seen) == 1 and other_origin.seen == []
+
+
+def test_template_status_request_does_not_follow_a_redirect(settings, local_server, other_origin):
+    from providers.kinds.base import TemplateStatusError
+    from providers.models import Provider
+
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    target = f"http://127.0.0.1:{other_origin.server_port}/elsewhere"
+    local_server.redirect_to = target
+    provider = Provider(
+        kind="generic_rcs",
+        config={
+            "auth_type": "none",
+            "template_status_url": f"http://127.0.0.1:{local_server.server_port}/redirect",
+            "headers": [{"name": "X-Api-Token", "value": "", "secret": True}],
+        },
+        secrets={"header:x-api-token": "tok-secret"},
+    )
+    with pytest.raises(TemplateStatusError, match="elsewhere"):
+        provider.kind_class(provider).template_statuses(outbound_session(), ["a"])
+    assert len(local_server.seen) == 1 and local_server.seen[0][2]["x-api-token"] == "tok-secret"
+    assert other_origin.seen == []
