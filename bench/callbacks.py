@@ -35,6 +35,7 @@ DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rcs_bench_callbacks"
 BARE_PATH = "/callbacks/bench-bare/"  # bench.callbacks_urls: the bare view
 DEFAULT_REDIS = "redis://127.0.0.1:6379/5"  # cache + task broker; "" for the database ones
 NAME = "callbacks"
+BATCH_EVENTS = 10_000  # one vendor body carrying this many statuses (the batch row)
 
 LUA = r"""
 local counter, threads = 0, 1
@@ -304,6 +305,7 @@ def run(options) -> list[Row]:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
+    batch = json.loads(_django(env, "batch", str(BATCH_EVENTS)).strip().splitlines()[-1])
     acknowledged = cb["requests"] - cb["non2xx"] + warm["requests"] - warm["non2xx"]
     applied = counts["applied_events"]
     lost = max(0, acknowledged - applied)
@@ -348,7 +350,25 @@ def run(options) -> list[Row]:
         Row(NAME, "applier: all applied this long after the load ended", drain, "s"),
         *_cpu_rows(cb_cpu, cb["requests"], bare_cpu, bare["requests"], cb["duration_us"] / 1e6),
         Row(NAME, "applier: events applied per second (load + drain)", applied_rate, "events/s"),
+        batch_row(batch),
     ]
+
+
+def batch_row(batch: dict) -> Row:
+    return Row(
+        NAME,
+        f"{BATCH_EVENTS:,} events in one body stored ({batch['bytes'] / 1e6:.1f} MB)",
+        batch["seconds"],
+        "s",
+        target="< 2 s",
+        ok=batch["seconds"] < 2 and batch["stored"] == BATCH_EVENTS,
+    )
+
+
+def run_batch_only(options=None) -> list[Row]:
+    """The one-body row alone, on an already migrated `RCS_BENCH_DATABASE_URL` (no wrk, no gunicorn)."""
+    env = _env(os.environ.get("RCS_BENCH_DATABASE_URL", DEFAULT_DB))
+    return [batch_row(json.loads(_django(env, "batch", str(BATCH_EVENTS)).strip().splitlines()[-1]))]
 
 
 def _cpu_rows(cb: dict, cb_requests: int, bare: dict, bare_requests: int, seconds: float) -> list[Row]:
@@ -449,8 +469,41 @@ def _count() -> None:
     )
 
 
+def _batch(n: int) -> None:
+    """Store one callback body of `n` statuses (new events, unknown msgIds) and time it."""
+    import django
+
+    django.setup()
+    from providers.callbacks import callback_receive
+    from providers.models import Provider, ProviderEvent
+
+    provider = Provider.objects.filter(nickname="Bench batch").first() or Provider.objects.create(
+        kind="generic_rcs",
+        nickname="Bench batch",
+        sender_id="bench",
+        config={"endpoint": "https://vendor.example/messages", "method": "POST", "auth_type": "none"},
+    )
+    run = time.time_ns()
+    statuses = [
+        {"msgId": f"batch-{run}-{i}", "channel": "RCS", "status": "delivered", "timestamp": 1767000000 + i}
+        for i in range(n)
+    ]
+    body = json.dumps({"payloadVersion": "0.1", "statuses": statuses}).encode()
+    # Warm, as a serving worker is: the first callback of a process imports and connects.
+    callback_receive(provider=provider, body=json.dumps({"statuses": statuses[:1]}).encode())
+    started = time.perf_counter()
+    result = callback_receive(provider=provider, body=body, content_type="application/json")
+    seconds = time.perf_counter() - started
+    stored = ProviderEvent.objects.filter(msg_id__startswith=f"batch-{run}-").count()
+    print(
+        json.dumps({"seconds": seconds, "bytes": len(body), "stored": stored, "status": result.http_status})
+    )
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
+    if command == "batch":
+        _batch(int(sys.argv[2]))
     if command == "seed":
         _seed(int(sys.argv[2]))
     elif command == "count":

@@ -19,6 +19,7 @@ import re
 import secrets
 import string
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -69,20 +70,42 @@ def is_preview_bot(user_agent: str) -> bool:
 
 
 # -- shortening -----------------------------------------------------------------------------------
-def shorten_urls(content: dict[str, Any], *, message: Message) -> dict[str, Any]:
+def shorten_urls(
+    content: dict[str, Any], *, message: Message, template: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A copy of `content` with every OPEN_URL and text URL replaced by the message's short links.
 
-    Idempotent: the same (message, URL) always gets the same link, so a retried send carries the
-    same short URLs; URLs that are already our short links are left as they are.
+    `template` is the content before its placeholders were filled (None: `content` is written as
+    is by its author). Only URLs the template holds become short links: a rendered URL must start
+    with a template URL's fixed part (up to its first placeholder) on that URL's own host, so a URL
+    inside a contact attribute (a name `https://evil.example/phish`) is never put behind our click
+    domain. Idempotent: the same (message, URL) always gets the same link, so a retried send carries
+    the same short URLs; URLs that are already our short links are left as they are.
     """
     rewritten = copy.deepcopy(content)
+    prefixes: list[str] = []
+    _walk(template if template is not None else content, lambda url: prefixes.append(url) or url)
+    prefixes = [_fixed_part(p) for p in prefixes]
     urls: list[str] = []
     _walk(rewritten, lambda url: urls.append(url) or url)
+    urls = [u for u in urls if _from_template(u, prefixes)]
     if not urls:
         return rewritten
     links = short_links_for(message, urls)
     _walk(rewritten, lambda url: short_url(links[url].code) if url in links else url)
     return rewritten
+
+
+def _fixed_part(url: str) -> str:
+    return url.split("{{", 1)[0]
+
+
+def _from_template(url: str, prefixes: list[str]) -> bool:
+    host = urlsplit(url).netloc.lower()
+    return any(
+        url == prefix or (url.startswith(prefix) and urlsplit(prefix).netloc.lower() == host)
+        for prefix in prefixes
+    )
 
 
 def short_links_for(message: Message, urls: list[str]) -> dict[str, ShortLink]:
@@ -144,6 +167,8 @@ def _replace_in_text(text: str, replace) -> str:
 # -- following ------------------------------------------------------------------------------------
 def click_record(*, code: str, user_agent: str = "", method: str = "GET") -> str | None:
     """The target URL of `code` (None when unknown), counting the click when a person made it."""
+    if not code.isascii() or not code.isalnum() or len(code) > 32:
+        return None  # not a code of ours (a NUL would make PostgreSQL refuse the query)
     link = ShortLink.objects.filter(code=code).only("pk", "url", "message_id").first()
     if link is None:
         return None

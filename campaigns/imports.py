@@ -27,10 +27,11 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import phonenumbers
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from .models import AudienceImport, Contact
@@ -123,6 +124,24 @@ class Tally:
     duplicate: int = 0
     bytes_read: int = 0
     existing: set[int] = field(default_factory=set)
+
+
+# A cell a spreadsheet would read as a formula (CSV injection, OWASP): written with a leading quote.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ReportWriter:
+    """The rejected-rows CSV: a csv.writer whose cells cannot start a spreadsheet formula."""
+
+    def __init__(self, file):
+        self.writer = csv.writer(file)
+
+    def writerow(self, row: list) -> None:
+        self.writer.writerow([_inert(cell) for cell in row])
+
+
+def _inert(cell: Any) -> Any:
+    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_START) else cell
 
 
 def read_rows(binary, region: str, report, tally: Tally, seen: set[int]) -> Iterator[Row]:
@@ -272,8 +291,10 @@ class ChunkWriter:
             connection.close()
 
     def _store(self, rows: list[Row], progress: dict) -> None:
-        write_chunk(self.job.audience_id, rows)
-        AudienceImport.objects.filter(pk=self.job.pk).update(**progress)
+        # A savepoint inside a caller's transaction: a failed chunk leaves it usable to mark the job.
+        with transaction.atomic():
+            write_chunk(self.job.audience_id, rows)
+            AudienceImport.objects.filter(pk=self.job.pk).update(**progress)
 
 
 def run_import(job: AudienceImport) -> AudienceImport:
@@ -285,7 +306,7 @@ def run_import(job: AudienceImport) -> AudienceImport:
     tally.existing = {int(p[1:]) for p in existing if p[1:].isdigit()}
     seen: set[int] = set()
     with tempfile.NamedTemporaryFile("w+", newline="", suffix=".csv", delete=False) as report_file:
-        report = csv.writer(report_file)
+        report = ReportWriter(report_file)
         report.writerow(["line", "phone", "reason"])
         writer = ChunkWriter(job)
         try:
@@ -302,6 +323,12 @@ def run_import(job: AudienceImport) -> AudienceImport:
         except (ImportError_, UnicodeDecodeError, csv.Error) as exc:
             writer.close()  # what was read before the problem is stored, as it would be without a thread
             job.status, job.error = AudienceImport.Status.FAILED, str(exc)[:500]
+        except DatabaseError as exc:
+            # Storing a chunk failed: the job ends FAILED with the reason, not RUNNING forever.
+            writer.close(quietly=True)
+            log.exception("import %s: storing a chunk failed", job.pk)
+            job.status = AudienceImport.Status.FAILED
+            job.error = f"Storing the contacts failed ({type(exc).__name__}); rows stored before it are kept."
         except BaseException:
             writer.close(quietly=True)
             raise

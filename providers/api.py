@@ -18,6 +18,7 @@ from rcsconnect.api import ApiMixin, query_str
 
 from . import services
 from .forms import check_vendor_url
+from .headers import HEADERS, headers_store
 from .kinds import registry
 from .models import MAX_RATE_CEILING, Provider
 
@@ -55,6 +56,8 @@ def _kv_rows(value: Any) -> list[dict[str, str]]:
             raise forms.ValidationError("Each value is a string.")
         if row["name"].strip():
             rows.append({"name": row["name"].strip()[:200], "value": value_[:2000]})
+            if row.get("secret") is True:
+                rows[-1]["secret"] = True
     return rows
 
 
@@ -104,6 +107,7 @@ class ProviderSerializer(serializers.ModelSerializer):
             "principal_entity_id",
             "dlt_template_ids",
             "callback_url",
+            "callback_require_timestamp",
             "health",
             "health_reason",
             "created_at",
@@ -175,6 +179,8 @@ class ProviderSerializer(serializers.ModelSerializer):
             except forms.ValidationError as exc:
                 errors[f"secrets.{key}"] = exc.messages
 
+        if config_in is not None and HEADERS in kv_fields:
+            config[HEADERS], secrets = headers_store(config.get(HEADERS, []), secrets)
         for key in getattr(kind, "url_fields", ()) if config_in is not None else ():
             problem = config.get(key) and f"config.{key}" not in errors and check_vendor_url(config[key])
             if problem:

@@ -130,6 +130,7 @@ def fetch_token(provider: Provider, session: requests.Session) -> dict[str, Any]
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
     oauth = OAuth2Session(client=BackendApplicationClient(client_id=client_id))
     oauth.trust_env = False
+    oauth.max_redirects = 0  # a redirect is not followed: the request (and its credentials) goes once
     for prefix, adapter in session.adapters.items():  # the guarded, pooled adapters
         oauth.mount(prefix, adapter)
     extra = {row["name"]: row.get("value", "") for row in config.get("extra_params", []) if row.get("name")}

@@ -21,13 +21,15 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -44,18 +46,29 @@ from .models import CallbackLog, Provider, ProviderEvent
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-RCS-Signature"
+TIMESTAMP_HEADER = "X-RCS-Timestamp"
 # ProviderEvent.status of a user message that names none of our msgIds (an InboundMessage).
 INBOUND = "inbound"
 ENGAGEMENT = ("clicked", "replied")
 NOT_STORED = "could not store the callback; please retry"  # with a 503: the vendor sends it again
 
 
+# Events of one body inserted with its log row in one statement, and per statement beyond that.
+ONE_STATEMENT_EVENTS = 100
+EVENT_CHUNK = 1000
+
 # The provider behind a token is cached per process this long (a changed secret applies within it).
 PROVIDER_CACHE_SECONDS = 5.0
 _providers: dict[str, tuple[float, Provider]] = {}
 
 
+# Callback tokens are URL-safe base64 (secrets.token_urlsafe); anything else is no token of ours.
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
 def provider_for_token(token: str) -> Provider | None:
+    if not TOKEN_RE.fullmatch(token):
+        return None  # never looked up: a NUL in it would make PostgreSQL refuse the query
     now = time.monotonic()
     hit = _providers.get(token)
     if hit and hit[0] > now:
@@ -90,9 +103,22 @@ class CallbackResult:
 
 
 # -- authentication -------------------------------------------------------------------------------
-def callback_authenticate(provider: Provider, *, body: bytes, headers: Any) -> None:
-    """Check the optional HMAC signature and Basic credentials; raise CallbackAuthError on failure."""
+def callback_authenticate(provider: Provider, *, body: bytes, headers: Any, now: float | None = None) -> str:
+    """Check the optional HMAC signature (with its timestamp, WIRE.md 3 "Replay window") and Basic
+    credentials; raise CallbackAuthError on failure. Returns the matched signature ("" unsigned)."""
     secrets = [s for s in provider.callback_hmac_secrets or [] if s]
+    stamp = headers.get(TIMESTAMP_HEADER, "").strip()
+    if not stamp and provider.callback_require_timestamp:
+        raise CallbackAuthError(f"missing {TIMESTAMP_HEADER} header (epoch seconds)")
+    signed = body
+    if stamp:
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            raise CallbackAuthError(f"malformed {TIMESTAMP_HEADER} header (epoch seconds)")
+        tolerance = settings.RCS_CALLBACK_TIMESTAMP_TOLERANCE
+        if abs((time.time() if now is None else now) - int(stamp)) > tolerance:
+            raise CallbackAuthError(f"{TIMESTAMP_HEADER} is more than {tolerance} s from our clock")
+        signed = stamp.encode() + b"." + body
+    digest = ""
     if secrets:
         given = headers.get(SIGNATURE_HEADER, "").strip()
         algorithm, _, digest = given.partition("=")
@@ -100,8 +126,11 @@ def callback_authenticate(provider: Provider, *, body: bytes, headers: Any) -> N
             raise CallbackAuthError(f"missing or malformed {SIGNATURE_HEADER} header (sha256=<hex>)")
         matched = False
         for secret in secrets:
-            expected = hmac.new(str(secret).encode(), body, hashlib.sha256).hexdigest()
-            matched |= hmac.compare_digest(expected, digest.strip().lower())
+            expected = hmac.new(str(secret).encode(), signed, hashlib.sha256).hexdigest()
+            # As bytes: compare_digest refuses str with non-ASCII characters (a header may hold any).
+            matched |= hmac.compare_digest(
+                expected.encode(), digest.strip().lower().encode("utf-8", "replace")
+            )
         if not matched:
             raise CallbackAuthError("signature does not match")
     credentials = [_credential(c) for c in provider.callback_basic_credentials or []]
@@ -116,6 +145,7 @@ def callback_authenticate(provider: Provider, *, body: bytes, headers: Any) -> N
             matched |= user_ok & password_ok
         if not matched:
             raise CallbackAuthError("basic credentials do not match")
+    return f"{stamp}:{digest.strip().lower()}" if secrets else ""
 
 
 def _credential(value: Any) -> tuple[str, str] | None:
@@ -140,9 +170,25 @@ def _basic_auth(header: str) -> tuple[str, str]:
     return user, password
 
 
-def sign_body(body: bytes, secret: str) -> str:
-    """The `X-RCS-Signature` value a vendor sends for `body` (used by the simulator and tests)."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign_body(body: bytes, secret: str, timestamp: int | str | None = None) -> str:
+    """The `X-RCS-Signature` value a vendor sends for `body`, over `<timestamp>.<body>` when it also
+    sends `X-RCS-Timestamp` (used by the simulator and tests)."""
+    signed = body if timestamp is None else f"{timestamp}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def _seen_key(provider: Provider, signature: str) -> str:
+    return f"rcs:callback-seen:{provider.pk}:{hashlib.sha256(signature.encode()).hexdigest()[:32]}"
+
+
+def callback_seen(provider: Provider, signature: str) -> bool:
+    """Whether this exact signed callback was stored within the replay window (then it is not again)."""
+    return bool(signature) and cache.get(_seen_key(provider, signature)) is not None
+
+
+def callback_mark_seen(provider: Provider, signature: str) -> None:
+    if signature:
+        cache.set(_seen_key(provider, signature), 1, timeout=2 * settings.RCS_CALLBACK_TIMESTAMP_TOLERANCE)
 
 
 # -- normalise and store --------------------------------------------------------------------------
@@ -161,10 +207,28 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
+def text_of(body: bytes) -> str:
+    """A body as text a database column holds: invalid UTF-8 and NUL (which PostgreSQL text and
+    jsonb refuse) as U+FFFD. The exact bytes are kept beside it when they differ."""
+    text = body.decode("utf-8", errors="replace")
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _without_nul(item: Any) -> Any:
+    """The event with NUL (from a `\\u0000` in a JSON string) replaced in its text fields."""
+    changes = {
+        f.name: value.replace("\x00", "\ufffd")
+        for f in fields(item)
+        if isinstance(value := getattr(item, f.name), str) and "\x00" in value
+    }
+    return replace(item, **changes) if changes else item
+
+
 def to_provider_event(
     provider: Provider, item: DeliveryEvent | InboundMessage, *, log: CallbackLog | None, now: datetime
 ) -> ProviderEvent:
     """One normalised event as an unsaved ProviderEvent (raises ValueError when it is unusable)."""
+    item = _without_nul(item)
     if isinstance(item, InboundMessage):
         if not item.from_number:
             raise ValueError("an inbound message without the sender's number")
@@ -215,7 +279,7 @@ def _parse(log: CallbackLog) -> CallbackResult:
     result = CallbackResult()
     now = timezone.now()
     try:
-        items = provider.kind_class(provider).parse_callback(json.loads(log.body))
+        items = provider.kind_class(provider).parse_callback(json.loads(log.raw_body()))
     except (ValueError, CallbackShapeError, LookupError, NotImplementedError) as exc:
         # JSONDecodeError is a ValueError; LookupError / NotImplementedError: kind not installed.
         reason = "body is not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
@@ -224,6 +288,13 @@ def _parse(log: CallbackLog) -> CallbackResult:
     except Exception as exc:  # a bug in a kind must not lose the body: it is kept for a replay
         logger.exception("provider kind %s could not parse callback %s", provider.kind, log.pk or "(new)")
         result.http_status, result.error = 400, f"unrecognised callback: {type(exc).__name__}"
+        return result
+    if len(items) > settings.RCS_CALLBACK_MAX_EVENTS:
+        result.http_status = 413
+        result.error = (
+            f"too many events: {len(items)} in one callback, at most {settings.RCS_CALLBACK_MAX_EVENTS}; "
+            "split the batch"
+        )
         return result
     for item in items:
         try:
@@ -238,7 +309,7 @@ def _outcome(log: CallbackLog, result: CallbackResult) -> None:
     """Write what processing gave onto the log (not saved)."""
     log.processed_at = timezone.now()
     log.event_count = result.processed
-    log.error = (result.error or "; ".join(u["error"] for u in result.unprocessed))[:500]
+    log.error = text_of((result.error or "; ".join(u["error"] for u in result.unprocessed)).encode())[:500]
 
 
 def _store(log: CallbackLog, result: CallbackResult) -> None:
@@ -262,7 +333,18 @@ def _insert(log: CallbackLog, events: list[ProviderEvent]) -> None:
         with transaction.atomic():
             log.save(force_insert=True)
             if events:
-                ProviderEvent.objects.bulk_create(events, ignore_conflicts=True)
+                ProviderEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=EVENT_CHUNK)
+        return
+    if len(events) > ONE_STATEMENT_EVENTS:
+        # A big batch goes in chunks: one statement with thousands of `(SELECT id FROM log)` rows
+        # costs PostgreSQL time that grows with the square of their number (20,000 took 13 s).
+        with transaction.atomic(), connection.cursor() as cursor:
+            log.save(force_insert=True)
+            for event in events:
+                event.callback_id = log.pk
+            for start in range(0, len(events), EVENT_CHUNK):
+                sql, params = _insert_values(ProviderEvent, events[start : start + EVENT_CHUNK])
+                cursor.execute(f"{sql} ON CONFLICT DO NOTHING", params)
         return
     log_sql, params = _insert_values(CallbackLog, [log])
     sql = f"WITH log AS ({log_sql} RETURNING id)"
@@ -322,9 +404,11 @@ def callback_receive(
     acknowledge is durable, and a failure to store answers 503 so the vendor retries. A body we
     cannot parse is still stored (with its error) and answered 400.
     """
+    text = text_of(body)
     log = CallbackLog(
         provider=provider,
-        body=body.decode("utf-8", errors="replace"),
+        body=text,
+        raw=None if text.encode() == body else body,
         content_type=content_type[:100],
         remote_addr=remote_addr[:64],
     )
@@ -390,16 +474,21 @@ class CallbackView(APIView):
             return Response({"status": "error", "error": "unknown callback URL"}, status=403)
         body = request.body
         try:
-            callback_authenticate(provider, body=body, headers=request.headers)
+            signature = callback_authenticate(provider, body=body, headers=request.headers)
         except CallbackAuthError as exc:
             logger.warning("callback for provider %s refused: %s", provider.pk, exc)
             return Response({"status": "error", "error": f"authentication failed: {exc}"}, status=403)
+        if callback_seen(provider, signature):
+            # A replay (or a vendor's resend) of a callback stored moments ago: nothing new to store.
+            return Response({"status": "success", "processed": 0, "unprocessed": [], "duplicate": True})
         result = callback_receive(
             provider=provider,
             body=body,
             content_type=request.content_type or "",
             remote_addr=request.META.get("REMOTE_ADDR", ""),
         )
+        if result.http_status != 503:
+            callback_mark_seen(provider, signature)
         return Response(result.response(), status=result.http_status)
 
     put = post

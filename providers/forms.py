@@ -18,6 +18,7 @@ from django import forms
 
 from rcsconnect.http import AllowList, BlockedAddressError, check_host
 
+from .headers import HEADERS, headers_store
 from .kinds.base import ProviderKind
 from .models import MAX_RATE_CEILING, Provider
 
@@ -29,6 +30,8 @@ STORED_HELP = "Stored. Leave blank to keep it."
 class KeyValueForm(forms.Form):
     name = forms.CharField(required=False, max_length=200)
     value = forms.CharField(required=False, max_length=2000)
+    # Headers only (providers.headers): a secret value is write-only, blank keeps the stored one.
+    secret = forms.BooleanField(required=False, label="Secret")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -46,6 +49,8 @@ def _rows(formset: forms.BaseFormSet) -> list[dict[str, str]]:
         data = form.cleaned_data
         if data and not data.get("DELETE") and data.get("name", "").strip():
             rows.append({"name": data["name"].strip(), "value": data.get("value", "")})
+            if data.get("secret"):
+                rows[-1]["secret"] = True
     return rows
 
 
@@ -53,7 +58,10 @@ def check_vendor_url(url: str) -> str | None:
     """An error message for a vendor URL that is not HTTPS or resolves to a refused address."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "The port must be a number from 1 to 65535."
     if parts.scheme != "https" and not (
         parts.scheme == "http" and AllowList.from_settings().names(host, port)
     ):
@@ -123,6 +131,7 @@ class ProviderForm(forms.ModelForm):
             "india",
             "principal_entity_id",
             "enabled",
+            "callback_require_timestamp",
         ]
 
     def __init__(self, *args: Any, kind: type[ProviderKind], **kwargs: Any):
@@ -254,6 +263,10 @@ class ProviderForm(forms.ModelForm):
         provider.kind = self.kind.slug
         provider.config = self.config_values()
         provider.secrets = self.secret_values()
+        if HEADERS in self.kind.key_value_fields:
+            provider.config[HEADERS], provider.secrets = headers_store(
+                provider.config.get(HEADERS, []), provider.secrets
+            )
         provider.dlt_template_ids = self.cleaned_data["dlt_template_ids"]
         provider.sms_params = _rows(self.sms_formset())
         data = self.cleaned_data

@@ -69,6 +69,8 @@ class Provider(models.Model):
     # Optional stronger callback checks; each holds up to two values so secrets can be rotated.
     callback_hmac_secrets = EncryptedJSONField(default=list, blank=True)
     callback_basic_credentials = EncryptedJSONField(default=list, blank=True)
+    # WIRE.md 3 "Replay window": refuse signed callbacks that do not carry X-RCS-Timestamp.
+    callback_require_timestamp = models.BooleanField("Require X-RCS-Timestamp on callbacks", default=False)
 
     health = models.CharField(max_length=12, choices=Health.choices, default=Health.HEALTHY)
     health_reason = models.CharField(max_length=300, blank=True)
@@ -138,7 +140,8 @@ class CallbackLog(models.Model):
 
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="callback_logs")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    body = models.TextField()
+    body = models.TextField()  # as text; the exact bytes in `raw` when text cannot hold them
+    raw = models.BinaryField(null=True, blank=True, editable=False)
     content_type = models.CharField(max_length=100, blank=True)
     remote_addr = models.CharField(max_length=64, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -150,6 +153,10 @@ class CallbackLog(models.Model):
 
     def __str__(self) -> str:
         return f"callback {self.pk} from {self.provider}"
+
+    def raw_body(self) -> bytes:
+        """The body exactly as received."""
+        return bytes(self.raw) if self.raw is not None else self.body.encode()
 
 
 class ProviderEvent(models.Model):

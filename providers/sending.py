@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from rcsconnect.http import BlockedAddressError
-from rcsconnect.logging import MASK, SECRET_NAMES
+from rcsconnect.logging import MASK, SECRET_NAMES, redact, secret_forms
 
 from .auth import AuthError
+from .headers import headers_resolved, secret_header_names
 from .kinds.base import Outcome, PreparedRequest, ProviderKind, SendResult
 
 if TYPE_CHECKING:
@@ -113,8 +114,18 @@ def _attempt(
     error: BaseException | None = None
     try:
         # The factory's sessions have a lean path for JSON calls (rcsconnect.http.OutboundSession).
-        send = getattr(session, "send_json", None) or session.request
-        response = send(request.method, request.url, headers=request.headers, json=request.json)
+        if send_json := getattr(session, "send_json", None):
+            response = send_json(
+                request.method,
+                request.url,
+                headers=request.headers,
+                json=request.json,
+                follow_redirects=kind.follow_redirects,
+            )
+        else:
+            response = session.request(
+                request.method, request.url, headers=request.headers, json=request.json
+            )
     except TRANSPORT_ERRORS as exc:
         error = exc
     return _answered(kind, request, response, error, started)
@@ -141,7 +152,11 @@ async def _attempt_async(
     error: BaseException | None = None
     try:
         response = await client.send_json(
-            request.method, request.url, headers=request.headers, json=request.json
+            request.method,
+            request.url,
+            headers=request.headers,
+            json=request.json,
+            follow_redirects=kind.follow_redirects,
         )
     except TRANSPORT_ERRORS as exc:
         error = exc
@@ -176,9 +191,37 @@ def _answered(
     started: float,
 ) -> SendAttempt:
     result = kind.classify(response, error)
-    body = response.text[:RESPONSE_BODY_MAX] if response is not None else ""
+    # A vendor may echo the request back: what is kept or shown of its answer carries no credential.
+    secrets = credential_values(kind, request)
+    body = redact(response.text[:RESPONSE_BODY_MAX], secrets) if response is not None else ""
+    if result.error_message:
+        result = replace(result, error_message=redact(result.error_message, secrets))
     status = response.status_code if response is not None else None
     return SendAttempt(request, status, body, result, time.monotonic() - started)
+
+
+_NOT_SECRET_HEADERS = frozenset({"content-type", "accept", "user-agent", "content-length"})
+
+
+def credential_values(
+    kind: ProviderKind | type[ProviderKind], request: PreparedRequest | None = None, *, headers: bool = True
+) -> tuple:
+    """What must never be shown back: the provider's secrets, its Basic user:password, its
+    configured header values and the values of the request's own headers (auth included)."""
+    provider = getattr(kind, "provider", None)
+    values = [str(v) for v in ((getattr(provider, "secrets", None) or {}).values()) if isinstance(v, str)]
+    config = (getattr(provider, "config", None) or {}) if provider is not None else {}
+    if config.get("username") and (provider.secrets or {}).get("password"):
+        values.append(f"{config['username']}:{provider.secrets['password']}")
+    if headers:
+        values += list(headers_resolved(config, getattr(provider, "secrets", None) or {}).values())
+    else:
+        secret_names = secret_header_names(config)
+        resolved = headers_resolved(config, getattr(provider, "secrets", None) or {})
+        values += [v for k, v in resolved.items() if k.lower() in secret_names]
+    if request is not None:
+        values += [str(v) for k, v in request.headers.items() if k.lower() not in _NOT_SECRET_HEADERS]
+    return tuple(v for v in values if len(v) >= 4)
 
 
 def health_change(provider: Provider, result: SendResult) -> bool:
@@ -200,7 +243,9 @@ def record_provider_health(provider: Provider, result: SendResult) -> None:
 
 def masked(request: PreparedRequest, kind: ProviderKind | type[ProviderKind]) -> dict[str, Any]:
     """The request as shown in the inspector: method, URL, headers and body with secrets masked."""
+    provider = getattr(kind, "provider", None)
     keys = {k.lower() for k in kind.redaction_keys} | set(SECRET_NAMES)
+    keys |= secret_header_names(getattr(provider, "config", None) or {})
     secret_values = _secret_values(kind)
     headers = {}
     for name, value in request.headers.items():
@@ -223,19 +268,17 @@ def _mask_auth(value: str) -> str:
     return MASK
 
 
-def _secret_values(kind: ProviderKind | type[ProviderKind]) -> list[str]:
-    provider = getattr(kind, "provider", None)
-    secrets = (getattr(provider, "secrets", None) or {}) if provider is not None else {}
-    return [str(v) for v in secrets.values() if isinstance(v, str) and len(v) >= 4]
+def _secret_values(kind: ProviderKind | type[ProviderKind]) -> tuple[str, ...]:
+    return secret_forms(credential_values(kind, headers=False))
 
 
-def _scrub(text: str, secret_values: list[str]) -> str:
+def _scrub(text: str, secret_values: tuple[str, ...]) -> str:
     for value in secret_values:
         text = text.replace(value, MASK)
     return text
 
 
-def _mask_json(data: Any, keys: set[str], secret_values: list[str]) -> Any:
+def _mask_json(data: Any, keys: set[str], secret_values: tuple[str, ...]) -> Any:
     if isinstance(data, dict):
         return {
             k: (MASK if str(k).lower() in keys else _mask_json(v, keys, secret_values))

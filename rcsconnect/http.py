@@ -2,8 +2,9 @@
 
 Vendor URLs are typed in by users, so every connection goes through an address guard: the host
 name is resolved, each address is checked, and the socket is opened to a checked address (never
-re-resolved), then the peer address is checked again. Redirects open new connections through the
-same guard. Operators lift the guard for named hosts or networks with `OUTBOUND_ALLOW_HOSTS` /
+re-resolved), then the peer address is checked again. Redirects of vendor JSON requests are not
+followed unless the provider opts in (`Hops`); followed hops open new connections through the same
+guard. Operators lift the guard for named hosts or networks with `OUTBOUND_ALLOW_HOSTS` /
 `OUTBOUND_ALLOW_NETWORKS` (the local vendor simulator lives on loopback).
 
 Two kinds of session come from here: `outbound_session` (requests, blocking: Send Test, token
@@ -15,13 +16,13 @@ and answer with `requests.Response` objects or requests' exception types.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json as jsonlib
 import socket
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urljoin
 
 import aiohttp
 import requests
@@ -53,6 +54,11 @@ _ALWAYS_BLOCKED = [
     ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud metadata
     ipaddress.ip_network("100.64.0.0/10"),  # carrier-grade NAT
     ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
+    # IPv6 forms that reach IPv4 (or a site) by other means; `is_global` calls them global.
+    ipaddress.ip_network("::/96"),  # IPv4-compatible (deprecated, RFC 4291): ::7f00:1 is 127.0.0.1
+    ipaddress.ip_network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT, RFC 2765; ::ffff:0:0/96 is mapped)
+    ipaddress.ip_network("64:ff9b:1::/48"),  # local-use NAT64 (RFC 8215): translator's own choice
+    ipaddress.ip_network("fec0::/10"),  # site-local (deprecated, RFC 3879)
 ]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -238,7 +244,13 @@ class OutboundSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
     def send_json(
-        self, method: str, url: str, *, headers: dict[str, str] | None = None, json: Any = None
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        follow_redirects: bool = False,
     ) -> requests.Response:
         """One JSON request on the session's own guarded pools, without requests' per-call machinery.
 
@@ -246,22 +258,30 @@ class OutboundSession(requests.Session):
         time preparing and merging settings this session never uses (cookies, proxies, hooks, auth,
         environment). This path uses the same connection pools (so the same address guard and TLS
         verification), the session's headers and timeouts, and answers with a `requests.Response`
-        and requests' exception types. A redirect is followed by `request()`, which re-checks the
-        guard on every hop.
+        and requests' exception types. A redirect raises `RedirectRefused` unless `follow_redirects`
+        (see `Hops`): the request is sent once per hop, never twice to the same hop.
         """
+        body, own_headers = _json_body(json, headers)
+        hops = Hops(url, method, body, own_headers)
+        while True:
+            answer = self._urlopen(hops.method, hops.url, hops.body, {**self.headers, **hops.headers})
+            location = answer.get_redirect_location()
+            if not location:
+                return _response(hops.url, answer.status, answer.headers, answer.reason, answer.data)
+            hops.follow(answer.status, location, allowed=follow_redirects)
+
+    def _urlopen(self, method: str, url: str, body: bytes | None, headers: dict[str, Any]) -> Any:
         adapter = self.get_adapter(url)
         target = requests.PreparedRequest()
         target.url = url
         pool = adapter.get_connection_with_tls_context(target, verify=self.verify, proxies=None, cert=None)
-        body, json_headers = _json_body(json, headers)
-        all_headers = {**self.headers, **json_headers}
         connect, read = self.default_timeout
         try:
-            answer = pool.urlopen(
+            return pool.urlopen(
                 method,
                 parse_url(url).request_uri,
                 body=body,
-                headers=all_headers,
+                headers=headers,
                 redirect=False,
                 assert_same_host=False,
                 preload_content=True,
@@ -281,9 +301,60 @@ class OutboundSession(requests.Session):
             raise requests.exceptions.SSLError(exc) from exc
         except (ProtocolError, OSError, Urllib3Error) as exc:
             raise requests.ConnectionError(exc) from exc
-        if answer.get_redirect_location():
-            return self.request(method, url, headers=headers, json=json)
-        return _response(url, answer.status, answer.headers, answer.reason, answer.data)
+
+
+MAX_REDIRECTS = 5
+
+
+class RedirectRefused(requests.RequestException):
+    """The vendor answered a redirect that is not followed (the provider did not opt in, or too many hops)."""
+
+    def __init__(self, status: int, target: str, why: str):
+        self.status = status
+        self.target = target
+        super().__init__(f"The vendor answered {status}, redirecting to {target}: {why}")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = parse_url(url)
+    scheme = (parsed.scheme or "").lower()
+    return scheme, (parsed.host or "").lower(), parsed.port or {"http": 80, "https": 443}.get(scheme)
+
+
+class Hops:
+    """Where a JSON request goes next when a vendor redirects it (only when the provider opts in).
+
+    Each hop is sent once. 307/308 keep the method and body; 301/302 turn a POST, and 303 anything,
+    into a GET without body (RFC 9110 15.4). The request's own headers (credentials and the
+    provider's configured headers) go only to the origin of the first URL: another origin gets
+    the body and Content-Type alone.
+    """
+
+    def __init__(self, url: str, method: str, body: bytes | None, headers: dict[str, str]):
+        self.url, self.method, self.body, self.headers = url, method, body, headers
+        self.origin = _origin(url)
+        self.own_headers = headers
+        self.count = 0
+
+    def follow(self, status: int, location: str, *, allowed: bool) -> None:
+        target = urljoin(self.url, location)
+        if not allowed:
+            raise RedirectRefused(status, target, "redirects are not followed for this provider.")
+        self.count += 1
+        if self.count > MAX_REDIRECTS:
+            raise RedirectRefused(status, target, f"more than {MAX_REDIRECTS} redirects.")
+        if parse_url(target).scheme not in ("http", "https"):
+            raise RedirectRefused(status, target, "not an HTTP(S) address.")
+        if status == 303 or (status in (301, 302) and self.method == "POST"):
+            self.method, self.body = "GET", None
+        if _origin(target) == self.origin:
+            self.headers = self.own_headers
+        else:
+            content_type = {k: v for k, v in self.own_headers.items() if k.lower() == "content-type"}
+            self.headers = content_type
+        if self.body is None:
+            self.headers = {k: v for k, v in self.headers.items() if k.lower() != "content-type"}
+        self.url = target
 
 
 def _json_body(json: Any, headers: dict[str, str] | None) -> tuple[bytes | None, dict[str, str]]:
@@ -347,8 +418,8 @@ class AsyncOutbound:
     guard on every new connection, TLS verified, no proxies from the environment, the fallback's
     connect and read timeouts and User-Agent on every call. Answers are `requests.Response` objects
     and errors requests' exception types, so provider kinds classify them exactly as they classify
-    the blocking session's. A redirect is followed by the fallback session in a worker thread,
-    which re-checks the guard on every hop. Create, use and close it inside one running loop.
+    the blocking session's. Redirects as in `OutboundSession.send_json` (refused unless the
+    provider opts in; followed hops go through the guard). Create, use and close it inside one running loop.
     """
 
     def __init__(self, fallback: OutboundSession, *, limit: int):
@@ -363,15 +434,35 @@ class AsyncOutbound:
         )
 
     async def send_json(
-        self, method: str, url: str, *, headers: dict[str, str] | None = None, json: Any = None
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        follow_redirects: bool = False,
     ) -> requests.Response:
         """One JSON request; what `OutboundSession.send_json` does, without blocking the loop."""
-        body, all_headers = _json_body(json, headers)
+        body, own_headers = _json_body(json, headers)
+        hops = Hops(url, method, body, own_headers)
+        while True:
+            status, answer_headers, reason, content = await self._request(
+                hops.method, hops.url, hops.body, hops.headers
+            )
+            location = answer_headers.get("Location") if status in REDIRECT_STATUSES else None
+            if not location:
+                return _response(hops.url, status, answer_headers, reason, content)
+            hops.follow(status, location, allowed=follow_redirects)
+
+    async def _request(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, Any, str | None, bytes]:
         try:
             async with self.session.request(
-                method, url, data=body, headers=all_headers, allow_redirects=False
+                method, url, data=body, headers=headers, allow_redirects=False
             ) as answer:
                 content = await answer.read()
+                return answer.status, answer.headers, answer.reason, content
         except BlockedAddressError:
             raise
         except aiohttp.ConnectionTimeoutError as exc:
@@ -382,10 +473,6 @@ class AsyncOutbound:
             raise requests.exceptions.SSLError(str(exc)) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise requests.ConnectionError(f"{exc.__class__.__name__}: {exc}") from exc
-        if answer.status in REDIRECT_STATUSES and "Location" in answer.headers:
-            follow = partial(self.fallback.request, method, url, headers=headers, json=json)
-            return await asyncio.get_running_loop().run_in_executor(None, follow)
-        return _response(url, answer.status, answer.headers, answer.reason, content)
 
     async def close(self) -> None:
         await self.session.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 # Path prefixes reachable without a session: vendors and recipients are not users.
@@ -30,3 +33,57 @@ class LoginRequiredMiddleware:
         if request.headers.get("Accept", "").startswith("application/json"):
             return JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
         return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+
+
+# Machine-facing prefixes: every error they answer is JSON with a reason, never an HTML page.
+JSON_PREFIXES = ("/api/", "/callbacks/")
+REASONS = {
+    400: "Bad request.",
+    403: "Forbidden.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    413: "Request body too large.",
+    500: "Server error.",
+}
+logger = logging.getLogger(__name__)
+
+
+class JsonErrorsMiddleware:
+    """Error answers of the API (`{"detail": ...}`) and the callback endpoint (`{"status": "error",
+    "error": ...}`) in JSON: input Django or the JSON decoder gives up on (a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE: 413; JSON nested too deep for the decoder: 400; undecodable
+    text: 400) is answered as a client error, and Django's HTML error pages are turned into JSON."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith(JSON_PREFIXES)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return _json_error(request, response.status_code, REASONS.get(response.status_code, "Error."))
+        return response
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if not request.path.startswith(JSON_PREFIXES):
+            return None
+        if isinstance(exc, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return _json_error(request, 413, f"Request body too large (at most {limit} bytes).")
+        if isinstance(exc, RecursionError):
+            return _json_error(request, 400, "JSON nested too deeply.")
+        if isinstance(exc, UnicodeError):
+            return _json_error(request, 400, "The request is not valid UTF-8.")
+        if isinstance(exc, SuspiciousOperation):
+            logger.warning("suspicious request refused: %s", exc)
+            return _json_error(request, 400, "Bad request.")
+        return None
+
+
+def _json_error(request: HttpRequest, status: int, reason: str) -> JsonResponse:
+    if request.path.startswith("/callbacks/"):
+        return JsonResponse({"status": "error", "error": reason}, status=status)
+    return JsonResponse({"detail": reason}, status=status)

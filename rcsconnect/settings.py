@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "rcsconnect.middleware.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -262,6 +263,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # On the logger too: its lines name the path, and a callback path holds the provider's token.
+        "django.request": {"filters": ["redact"]},
         "urllib3": {"level": "WARNING"},
     },
 }
@@ -282,3 +285,8 @@ RCS_EVENTS_APPLIER_BUDGET = env.float("RCS_EVENTS_APPLIER_BUDGET", default=30.0)
 RCS_EVENTS_APPLIER_TTL = env.int("RCS_EVENTS_APPLIER_TTL", default=120)
 # Seconds the applier waits after a part batch, so events arriving one by one are applied in batches.
 RCS_EVENTS_APPLIER_PAUSE = env.float("RCS_EVENTS_APPLIER_PAUSE", default=0.25)
+# Events one callback body may carry; beyond it the body is stored (with its error), nothing is
+# applied and the vendor gets 413 (split the batch). 20,000 store in about 2 s.
+RCS_CALLBACK_MAX_EVENTS = env.int("RCS_CALLBACK_MAX_EVENTS", default=20_000)
+# WIRE.md 3 "Replay window": seconds an X-RCS-Timestamp may differ from our clock, either way.
+RCS_CALLBACK_TIMESTAMP_TOLERANCE = env.int("RCS_CALLBACK_TIMESTAMP_TOLERANCE", default=300)

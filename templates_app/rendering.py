@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 # Anything that looks like a placeholder attempt, used to reject malformed ones ({{name}}, {{ }}).
@@ -21,7 +21,9 @@ URL_STATIC, URL_DYNAMIC, URL_TRACKED = "static", "dynamic", "tracked"
 URL_KINDS = (URL_STATIC, URL_DYNAMIC, URL_TRACKED)
 
 # Characters kept unescaped when a value is put into a URL suffix (a value may be a path or a query).
-_URL_SAFE = "/?&=#%+:;,@~!$'()*-._"
+# Not `@` or `\`: in the authority they would change the host (`https://shop.example{{1}}` with
+# `@evil.com`); a value that changes the host anyway (`.evil.com`, `:1@evil.com`) is refused.
+_URL_SAFE = "/?&=#%+:;,~!$'()*-._"
 
 
 class RenderError(ValueError):
@@ -90,7 +92,19 @@ def render_string(value: str, values: list[str], *, url: bool = False) -> str:
         text = str(values[n - 1])
         return quote(text, safe=_URL_SAFE) if url else text
 
-    return PLACEHOLDER_RE.sub(replace, value)
+    rendered = PLACEHOLDER_RE.sub(replace, value)
+    if url and "{{" in value and _host(rendered) != _host(value.split("{{", 1)[0]):
+        raise RenderError(f"A placeholder value would change the host of the link {value}.")
+    return rendered
+
+
+def _host(url: str) -> str:
+    """The authority of `url`, also after percent-decoding (what a browser may do)."""
+    try:
+        plain, decoded = urlsplit(url).netloc.lower(), urlsplit(unquote(url)).netloc.lower()
+    except ValueError:
+        return "\x00invalid"
+    return plain if plain == decoded else "\x00ambiguous"
 
 
 def render_content(content: dict[str, Any], values: list[str]) -> dict[str, Any]:

@@ -86,7 +86,7 @@ def outbound(
     if campaign.click_tracking == Campaign.ClickTracking.OURS:
         from campaigns.clicks import shorten_urls  # owner: callbacks engineer
 
-        content = shorten_urls(content, message=message)
+        content = shorten_urls(content, message=message, template=ctx.content)
     sms = None
     if message.sms_fallback:
         sms = SmsFallback(

@@ -86,6 +86,12 @@ class ProviderKind:
     def __init__(self, provider: Provider):
         self.provider = provider
 
+    @property
+    def follow_redirects(self) -> bool:
+        """Whether sends follow the vendor's redirects (config `follow_redirects`, off by default)."""
+        provider = getattr(self, "provider", None)
+        return bool(getattr(provider, "config", None) and provider.config.get("follow_redirects"))
+
     # -- hooks ------------------------------------------------------------------------------------
     def build_request(self, message: OutboundMessage) -> PreparedRequest:
         """Map a neutral message to this vendor's send request (no auth header; see auth_headers)."""

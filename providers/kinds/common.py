@@ -11,10 +11,22 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from django import forms
 
 from .base import Outcome, SendResult
 
 ERROR_MESSAGE_MAX = 300
+
+
+def follow_redirects_field() -> forms.BooleanField:
+    """The opt-in config field `follow_redirects` (read by ProviderKind.follow_redirects)."""
+    return forms.BooleanField(
+        label="Follow redirects",
+        required=False,
+        initial=False,
+        help_text="Off: a redirect from the vendor fails the attempt. On: redirects are followed, and "
+        "credentials and headers are sent only to the endpoint's own origin.",
+    )
 
 
 def kv_list(rows: Any) -> list[dict[str, str]]:
@@ -89,8 +101,15 @@ def _is_number(text: str) -> bool:
 
 def transport_result(error: BaseException) -> SendResult:
     """A transport error (no HTTP answer): always retried with the same msgId."""
-    from rcsconnect.http import BlockedAddressError
+    from rcsconnect.http import BlockedAddressError, RedirectRefused
 
+    if isinstance(error, RedirectRefused):  # our configuration, not the message: it stays queued
+        return SendResult(
+            Outcome.RETRY,
+            error_code="redirect",
+            error_message=str(error)[:ERROR_MESSAGE_MAX],
+            provider_unhealthy=True,
+        )
     if isinstance(error, BlockedAddressError):
         return SendResult(
             Outcome.RETRY, error_code="blocked", error_message=str(error), provider_unhealthy=True

@@ -17,14 +17,22 @@ from providers.events import (
     RCS,
     REPLIED,
     SMS,
-    STATUSES,
     CallbackShapeError,
     DeliveryEvent,
     InboundMessage,
 )
+from providers.headers import headers_resolved
 
 from .base import Outcome, PreparedRequest, ProviderKind, SendResult, TemplateStatus, TemplateStatusError
-from .common import drop_empty, kv_list, parse_timestamp, response_json, status_result, transport_result
+from .common import (
+    drop_empty,
+    follow_redirects_field,
+    kv_list,
+    parse_timestamp,
+    response_json,
+    status_result,
+    transport_result,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -100,6 +108,7 @@ class GenericRcsKind(ProviderKind):
             help_text="Optional: the BSP's endpoint answering GET ?name=a&name=b with the templates' "
             "approval status (used by sync_templates --provider). Same authentication as sending.",
         ),
+        "follow_redirects": follow_redirects_field(),
     }
     secret_fields: ClassVar[dict[str, forms.Field]] = {
         "password": forms.CharField(label="Password", required=False, max_length=500),
@@ -149,7 +158,7 @@ class GenericRcsKind(ProviderKind):
             sms_body["customParam"] = kv_list(sms.params) if sms.params else kv_list(provider.sms_params)
             body["smsContent"] = sms_body
         headers = {"Content-Type": "application/json"}
-        headers.update({row["name"]: row["value"] for row in kv_list(config.get("headers"))})
+        headers.update(headers_resolved(config, self.provider.secrets))
         return PreparedRequest(
             method=config.get("method", "POST"), url=config.get("endpoint", ""), headers=headers, json=body
         )
@@ -203,18 +212,26 @@ class GenericRcsKind(ProviderKind):
     def template_statuses(self, session: requests.Session, names: list[str]) -> list[TemplateStatus]:
         url = self.provider.config.get("template_status_url", "")
         headers = {"Accept": "application/json"}
-        headers.update({row["name"]: row["value"] for row in kv_list(self.provider.config.get("headers"))})
+        headers.update(headers_resolved(self.provider.config, self.provider.secrets))
         params = [("name", name) for name in names]
-        response = session.get(url, params=params, headers={**headers, **self.auth_headers(session)})
+        # Redirects are not followed (credentials and configured headers would go along): a 3xx is
+        # a TemplateStatusError naming it, below.
+        response = session.get(
+            url, params=params, headers={**headers, **self.auth_headers(session)}, allow_redirects=False
+        )
         if response.status_code in (401, 403) and self.provider.config.get("auth_type") == AUTH_OAUTH2:
             # As for a send: the cached token may have expired at the vendor; refresh it once.
             auth = self.auth_headers(session, refresh=True)
-            response = session.get(url, params=params, headers={**headers, **auth})
+            response = session.get(url, params=params, headers={**headers, **auth}, allow_redirects=False)
         if response.status_code in (401, 403):
             from providers.auth import AuthError
 
             refused = _vendor_error(response)
             raise AuthError(f"The template status endpoint refused our credentials ({refused}).")
+        if response.is_redirect:
+            raise TemplateStatusError(
+                f"HTTP {response.status_code}: redirected to {response.headers['Location']}"
+            )
         if not 200 <= response.status_code < 300:
             raise TemplateStatusError(_vendor_error(response))
         data = response_json(response)
@@ -330,7 +347,7 @@ def _first(values: Any) -> str:
 
 
 def _status_event(item: Any) -> DeliveryEvent | InboundMessage | None:
-    """Shape 3a: one entry of `statuses`. Items with an unknown status are skipped."""
+    """Shape 3a: one entry of `statuses` (not a dict: skipped)."""
     if not isinstance(item, dict):
         return None
     status = str(item.get("status", "")).strip().lower()
@@ -343,12 +360,13 @@ def _status_event(item: Any) -> DeliveryEvent | InboundMessage | None:
             postback_data=str(item.get("postbackData") or ""),
             timestamp=when,
         )
-    if status not in STATUSES or not msg_id:
-        return None
     error = item.get("error") if isinstance(item.get("error"), dict) else {}
+    # An unknown status or channel, or no msgId, is kept as it came: the callback store reports the
+    # record as unprocessed (answer "partial", docs/callbacks.md) instead of dropping it silently.
+    channel = str(item.get("channel") or RCS).strip().upper()
     return DeliveryEvent(
         msg_id=msg_id,
-        channel=SMS if str(item.get("channel", RCS)).upper() == SMS else RCS,
+        channel=channel,
         status=status,
         timestamp=when,
         error_code=str(error.get("code") or ""),

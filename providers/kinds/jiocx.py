@@ -27,7 +27,15 @@ from providers.events import (
 )
 
 from .base import Outcome, PreparedRequest, ProviderKind, SendResult
-from .common import drop_empty, kv_list, parse_timestamp, response_json, status_result, transport_result
+from .common import (
+    drop_empty,
+    follow_redirects_field,
+    kv_list,
+    parse_timestamp,
+    response_json,
+    status_result,
+    transport_result,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -74,6 +82,7 @@ class JioCxKind(ProviderKind):
         "click_domain": forms.CharField(
             label="Click tracking domain", required=False, max_length=200, help_text="For a custom domain."
         ),
+        "follow_redirects": follow_redirects_field(),
     }
     secret_fields: ClassVar[dict[str, forms.Field]] = {
         "api_key": forms.CharField(label="API key", required=False, max_length=500),
@@ -254,8 +263,7 @@ def _webhook_event(item: Any) -> DeliveryEvent | InboundMessage | None:
     if from_number.isdigit():  # JioCX numbers come without the "+"
         from_number = "+" + from_number
     if event_type in EVENT_TYPES or event_type in SMS_EVENT_TYPES:
-        if not msg_id:
-            return None
+        # Without a messageId the event is kept: the callback store reports it unprocessed.
         is_sms = (
             event_type in SMS_EVENT_TYPES
             or str(entity.get("channel") or "").upper() == SMS
@@ -278,6 +286,8 @@ def _webhook_event(item: Any) -> DeliveryEvent | InboundMessage | None:
     response = entity.get("suggestionResponse")
     text = entity.get("text")
     if not isinstance(response, dict) and text is None:
+        if event_type:  # an event type we do not know: reported unprocessed, not dropped silently
+            return DeliveryEvent(msg_id=msg_id, channel=RCS, status=event_type.lower(), timestamp=when)
         return None
     postback = ""
     kind = ""

@@ -190,3 +190,58 @@ def test_admin_lists_short_links_and_inbox_entries(admin_client, message):
         assert response.status_code == 200
     assert "shop.example/a" in admin_client.get("/admin/campaigns/shortlink/").content.decode()
     assert admin_client.get("/admin/campaigns/inboxmessage/?q=hi").status_code == 200
+
+
+# -- only the template's URLs become short links (no open redirect through contact attributes) ------
+def _built(content: dict, name: str):
+    from campaigns.engine.build import CampaignContext, outbound
+    from campaigns.models import Contact
+    from tests.api.factories import make_template
+
+    provider = make_provider()
+    campaign = make_campaign(
+        provider,
+        template=make_template(provider, content=content),
+        placeholder_mapping=[{"source": "attribute", "value": "name"}],
+        click_tracking=Campaign.ClickTracking.OURS,
+    )
+    contact = Contact.objects.create(
+        audience=campaign.audience, phone="+15550009999", attributes={"name": name}
+    )
+    message = make_message(provider, campaign, contact=contact)
+    return message, outbound(message, CampaignContext.load(campaign), provider).content
+
+
+def test_url_in_a_contact_attribute_is_not_shortened(message):
+    built, content = _built(
+        {"type": "TEXT", "text": "Hi {{1}}", "suggestions": []}, "https://evil.example/phish"
+    )
+    assert content["text"] == "Hi https://evil.example/phish"
+    assert not ShortLink.objects.filter(message=built).exists()
+
+
+def test_template_url_with_a_dynamic_suffix_is_shortened(message):
+    content = {
+        "type": "TEXT",
+        "text": "Hi {{1}} see https://shop.example/offer",
+        "suggestions": [
+            {"type": "OPEN_URL", "text": "Go", "postback_data": "go", "url": "https://shop.example/u/{{1}}"}
+        ],
+    }
+    built, out = _built(content, "asha")
+    assert out["suggestions"][0]["url"].startswith(f"{BASE}/c/") and f"{BASE}/c/" in out["text"]
+    assert sorted(ShortLink.objects.filter(message=built).values_list("url", flat=True)) == [
+        "https://shop.example/offer",
+        "https://shop.example/u/asha",
+    ]
+
+
+@pytest.mark.parametrize("value", ["@evil.com", ".evil.com", "\\evil.com", ":1@evil.com", "%40evil.com"])
+def test_a_dynamic_url_suffix_cannot_change_the_host(value):
+    from templates_app.rendering import RenderError, render_string
+
+    with pytest.raises(RenderError):
+        render_string("https://shop.example{{1}}", [value], url=True)
+    assert (
+        render_string("https://shop.example{{1}}", ["/p?q=a@b"], url=True) == "https://shop.example/p?q=a%40b"
+    )

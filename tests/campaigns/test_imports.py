@@ -110,3 +110,36 @@ def test_the_e164_fast_path_answers_exactly_what_the_full_parse_answers():
     mismatches = [s for s in samples if normalise_phone(s, "") != _parse_phone(s, "")]
     assert not mismatches, mismatches[:10]
     assert sum(bool(normalise_phone(s, "")[0]) for s in samples) > 1000  # the sample holds valid numbers
+
+
+@pytest.mark.django_db
+def test_rejected_cells_cannot_start_a_spreadsheet_formula(
+    audience, sync_tasks, django_capture_on_commit_callbacks
+):
+    text = 'phone,name\n=HYPERLINK("http://evil"),a\n+1 2,b\n-3,c\n@SUM(A1),d\n\tx,e\n"\rx",f\n'
+    with django_capture_on_commit_callbacks(execute=True):
+        job = _job(audience, text)
+    job.refresh_from_db()
+    rows = list(csv.reader(io.StringIO(job.report.read().decode())))[1:]
+    phones = [r[1] for r in rows]
+    assert len(phones) == 6 and all(p.startswith("'") for p in phones), phones
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r)
+
+
+@pytest.mark.django_db
+def test_a_database_error_while_storing_ends_the_import_failed(
+    audience, sync_tasks, django_capture_on_commit_callbacks, monkeypatch
+):
+    from django.db import OperationalError
+
+    from campaigns import imports
+
+    def broken(*args, **kwargs):
+        raise OperationalError("disk full")
+
+    monkeypatch.setattr(imports, "write_chunk", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = _job(audience, "phone\n+919812345671\n")
+    job.refresh_from_db()
+    assert job.status == AudienceImport.Status.FAILED
+    assert "OperationalError" in job.error and job.finished_at

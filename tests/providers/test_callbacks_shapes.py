@@ -50,7 +50,10 @@ def test_3a_status_batch(client, generic):
     make_audience(phones=("+919800000001",))
     response = post(client, generic, fixture_bytes("generic_status_batch"))
     assert response.status_code == 200
-    assert response.json()["status"] == "success"
+    # The "teleported" record is unusable: answered partial with it (docs/callbacks.md).
+    assert response.json()["status"] == "partial"
+    [unprocessed] = response.json()["unprocessed"]
+    assert unprocessed["record"]["msg_id"] == "m-3" and "teleported" in unprocessed["error"]
     assert state("m-1") == ("read", "read", "", "RCS")
     m1 = Message.objects.get(msg_id="m-1")
     assert m1.clicked_at and m1.replied_at

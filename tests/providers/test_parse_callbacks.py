@@ -34,7 +34,8 @@ def test_generic_status_batch():
         ("m-2", "SMS", "delivered"),
         ("m-1", "RCS", "clicked"),
         ("m-1", "RCS", "replied"),
-    ]  # the unknown status "teleported" is skipped
+        ("m-3", "RCS", "teleported"),
+    ]  # the unknown status is kept: the callback store reports it unprocessed
     assert events[0].timestamp == at(1764000000)
     assert events[1].timestamp == at(1764000005)  # epoch as a string
     assert (events[2].error_code, events[2].error_message) == ("2002", "Invalid phone number")

@@ -149,6 +149,44 @@ def test_private_destination_is_blocked_not_failed(session, settings):
     assert attempt.result.provider_unhealthy
 
 
+def test_vendor_redirect_keeps_the_message_queued_naming_the_target(vendor, session):
+    provider = make_provider(vendor.url, "basic")
+    vendor.answers = [(307, {}, {"Location": "https://elsewhere.example/in"})]
+    attempt = send_message(provider, message(), session=session)
+    assert (attempt.result.outcome, attempt.result.error_code) == (Outcome.RETRY, "redirect")
+    assert "https://elsewhere.example/in" in attempt.result.error_message
+    assert attempt.result.provider_unhealthy
+    assert len(vendor.sends()) == 1
+
+
+def test_provider_may_opt_in_to_following_redirects(vendor, session):
+    provider = make_provider(vendor.url, "basic", follow_redirects=True)
+    vendor.answers = [(308, {}, {"Location": "/generic/moved"})]
+    attempt = send_message(provider, message(), session=session)
+    assert attempt.result.outcome == Outcome.SENT
+    first, second = vendor.sends()
+    assert second["path"] == "/generic/moved" and second["body"] == first["body"]
+    assert second["headers"]["Authorization"] == basic("sim-user", "sim-pass")  # same origin
+
+
+def test_credentials_echoed_by_the_vendor_are_redacted_in_every_form(vendor, session):
+    provider = make_provider(vendor.url, "basic", headers=[{"name": "X-Tenant-Key", "value": "hdr-value-42"}])
+    creds = basic("sim-user", "sim-pass")  # "Basic <base64>"
+    echoed = {
+        "headers": {"Authorization": creds, "X-Tenant-Key": "hdr-value-42"},
+        "escaped": json.dumps({"Authorization": creds}),  # \"Authorization\": \"Basic ...\"
+        "bearer": "Bearer eyJhbGciOi.J9-abc_123",
+        "password": "sim-pass",
+        "b64": creds.split()[1],
+    }
+    vendor.answers = [(400, {"error": {"code": 1, "message": json.dumps(echoed)}, "echo": echoed}, {})]
+    attempt = send_message(provider, message(), session=session)
+    shown = attempt.response_body + attempt.result.error_message
+    assert "\\\"Authorization\\\"" in attempt.response_body  # the JSON-escaped form was there
+    for leaked in (creds.split()[1], "sim-pass", "hdr-value-42", "eyJhbGciOi.J9-abc_123"):
+        assert leaked not in shown, leaked
+
+
 def test_jiocx_sends_api_key_header(vendor, session):
     provider = Provider.objects.create(
         kind="jiocx",

@@ -264,3 +264,25 @@ def test_mark_default_service_keeps_exactly_one():
     for target in (b, c, a):
         provider_mark_default(provider_id=target.pk)
         assert list(Provider.objects.filter(is_default=True)) == [target]
+
+
+def test_a_header_marked_secret_in_the_form_is_write_only(marketer_client):
+    create(marketer_client, **{"headers-1-value": "tenant-secret-42", "headers-1-secret": "on"})
+    p = Provider.objects.get()
+    assert p.config["headers"][1] == {"name": "X-Two", "value": "", "secret": True}
+    assert p.secrets["header:x-two"] == "tenant-secret-42"
+    page = marketer_client.get(reverse("providers:edit", args=[p.pk])).content.decode()
+    assert "tenant-secret-42" not in page and "stored; blank keeps it" in page
+    # As the rendered page posts it: the stored rows are initial forms.
+    data = generic_data(**{"headers-1-value": "", "headers-1-secret": "on", "headers-INITIAL_FORMS": "3"})
+    assert marketer_client.post(reverse("providers:edit", args=[p.pk]), data).status_code == 302
+    p.refresh_from_db()
+    assert p.secrets["header:x-two"] == "tenant-secret-42"  # blank keeps it
+
+
+def test_the_callback_timestamp_requirement_is_set_in_the_form(marketer_client):
+    create(marketer_client, callback_require_timestamp="on")
+    p = Provider.objects.get()
+    assert p.callback_require_timestamp
+    page = marketer_client.get(reverse("providers:edit", args=[p.pk])).content.decode()
+    assert "Require X-RCS-Timestamp on callbacks" in page

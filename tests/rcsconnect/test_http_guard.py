@@ -16,6 +16,7 @@ import requests
 from rcsconnect.http import (
     AsyncOutbound,
     BlockedAddressError,
+    RedirectRefused,
     is_public_address,
     outbound_session,
     split_allow_entry,
@@ -36,6 +37,19 @@ REFUSED = [
     "fd00:ec2::254",
     "64:ff9b::7f00:1",
     "2002:7f00:1::1",
+    "2002:a9fe:a9fe::1",  # 6to4 around the metadata address
+    "2002:c0a8:101::1",
+    "::7f00:1",  # IPv4-compatible
+    "::a9fe:a9fe",
+    "::8.8.8.8",
+    "::ffff:0:7f00:1",  # IPv4-translated
+    "::ffff:0:808:808",
+    "64:ff9b:1::7f00:1",  # local-use NAT64
+    "64:ff9b:1::808:808",
+    "fec0::1",  # site-local
+    "fefe::1",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+    "2001::53aa:64c:0:0",
 ]
 
 
@@ -57,6 +71,8 @@ GUARDED_URLS = [
     "http://169.254.169.254/latest/meta-data/",
     "http://[::1]:9/",
     "http://[::ffff:127.0.0.1]:9/",
+    "http://[::7f00:1]:9/",
+    "http://[::a9fe:a9fe]/latest/meta-data/",
     "https://localhost:9/",  # a host name that resolves to 127.0.0.1
 ]
 
@@ -81,8 +97,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     redirect_to: str | None = None
 
     def do_POST(self):  # noqa: N802 - http.server API
+        self.server.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
         if self.server.redirect_to and self.path == "/redirect":
-            self.send_response(307)
+            self.send_response(getattr(self.server, "redirect_status", 307))
             self.send_header("Location", self.server.redirect_to)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -104,7 +121,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):  # noqa: N802 - http.server API
-        if self.server.redirect_to and self.path == "/redirect":
+        self.server.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+        if self.server.redirect_to and self.path.split("?")[0] == "/redirect":
             self.send_response(302)
             self.send_header("Location", self.server.redirect_to)
             self.end_headers()
@@ -119,12 +137,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def local_server():
+def _serve():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.redirect_to = None
+    server.seen = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    return server
+
+
+@pytest.fixture
+def local_server():
+    server = _serve()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def other_origin():
+    """A second server: another port of the same host is another origin."""
+    server = _serve()
     yield server
     server.shutdown()
     server.server_close()
@@ -200,14 +233,14 @@ def test_lean_json_path_raises_requests_errors(settings, local_server):
 
 
 # -- the engine's asyncio session (rcsconnect.http.AsyncOutbound) --------------------------------------
-def _async_send(url: str, *, session=None, headers=None, json=None):
+def _async_send(url: str, *, session=None, headers=None, json=None, follow=False):
     """One request through AsyncOutbound on a fresh loop in a thread of its own, as the sending
     engine makes it (this thread may already run a loop: Playwright's sync API leaves one)."""
 
     async def send():
         client = AsyncOutbound(session or outbound_session(), limit=4)
         try:
-            return await client.send_json("POST", url, headers=headers, json=json)
+            return await client.send_json("POST", url, headers=headers, json=json, follow_redirects=follow)
         finally:
             await client.close()
 
@@ -251,22 +284,70 @@ def test_async_path_answers_like_session_request(settings, local_server):
     assert seen["headers"]["user-agent"] == "rcsconnect/0.1"
 
 
-def _lean_send(url: str, *, json=None):
-    return outbound_session().send_json("POST", url, json=json)
+def _lean_send(url: str, *, headers=None, json=None, follow=False):
+    return outbound_session().send_json("POST", url, headers=headers, json=json, follow_redirects=follow)
 
 
-@pytest.mark.parametrize("send", [_lean_send, _async_send], ids=["lean_json_path", "async_path"])
-def test_json_paths_follow_redirects_through_the_guard(settings, local_server, send):
+SENDERS = pytest.mark.parametrize("send", [_lean_send, _async_send], ids=["lean_json_path", "async_path"])
+CREDENTIALS = {"x-apikey": "k-secret", "Authorization": "Bearer t-secret", "X-Custom": "c-secret"}
+
+
+@SENDERS
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_json_paths_refuse_redirects_once_naming_the_target(
+    settings, local_server, other_origin, send, status
+):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    target = f"http://127.0.0.1:{other_origin.server_port}/elsewhere"
+    local_server.redirect_to, local_server.redirect_status = target, status
+    with pytest.raises(RedirectRefused) as refused:
+        send(f"http://127.0.0.1:{local_server.server_port}/redirect", headers=CREDENTIALS, json={"n": 1})
+    assert target in str(refused.value) and str(status) in str(refused.value)
+    assert [(m, p) for m, p, _h in local_server.seen] == [("POST", "/redirect")]  # sent once
+    assert other_origin.seen == []
+
+
+@SENDERS
+def test_followed_redirect_keeps_credentials_on_the_origin_only(settings, local_server, other_origin, send):
     settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
     port = local_server.server_port
     local_server.redirect_to = f"http://127.0.0.1:{port}/moved"
-    answer = send(f"http://127.0.0.1:{port}/redirect", json={"n": 1})
+    answer = send(f"http://127.0.0.1:{port}/redirect", headers=CREDENTIALS, json={"n": 1}, follow=True)
     assert (
         answer.status_code == 202 and answer.json()["path"] == "/moved" and answer.json()["body"] == {"n": 1}
     )
+    assert [p for _m, p, _h in local_server.seen] == ["/redirect", "/moved"]
+    assert local_server.seen[1][2]["x-apikey"] == "k-secret"  # same origin: headers kept
+
+    local_server.seen.clear()
+    local_server.redirect_to = f"http://127.0.0.1:{other_origin.server_port}/there"
+    answer = send(f"http://127.0.0.1:{port}/redirect", headers=CREDENTIALS, json={"n": 2}, follow=True)
+    assert answer.json()["body"] == {"n": 2} and len(local_server.seen) == 1
+    [(method, path, headers)] = other_origin.seen
+    assert (method, path) == ("POST", "/there")
+    assert not {"x-apikey", "authorization", "x-custom"} & set(headers)
+    assert "secret" not in json.dumps(headers)
+
     local_server.redirect_to = f"http://127.0.0.2:{port}/"
     with pytest.raises(BlockedAddressError):
-        send(f"http://127.0.0.1:{port}/redirect", json={"n": 1})
+        send(f"http://127.0.0.1:{port}/redirect", json={"n": 1}, follow=True)
+
+
+@SENDERS
+def test_followed_303_becomes_a_get_without_body(settings, local_server, send):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    local_server.redirect_to, local_server.redirect_status = "/done", 303
+    answer = send(f"http://127.0.0.1:{local_server.server_port}/redirect", json={"n": 1}, follow=True)
+    assert answer.status_code == 200 and answer.text == "ok"
+    assert [(m, p) for m, p, _h in local_server.seen] == [("POST", "/redirect"), ("GET", "/done")]
+
+
+def test_redirect_loop_ends(settings, local_server):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    local_server.redirect_to = "/redirect"
+    with pytest.raises(RedirectRefused, match="more than"):
+        _lean_send(f"http://127.0.0.1:{local_server.server_port}/redirect", json={}, follow=True)
+    assert len(local_server.seen) == 6
 
 
 def test_async_path_raises_requests_errors_and_times_out(settings, local_server, monkeypatch):
@@ -339,3 +420,41 @@ def test_the_quick_start_env_allow_lists_only_the_simulator(tmp_path):
     assert [line for line in lines if line.startswith("OUTBOUND_ALLOW_HOSTS=")] == [
         f"OUTBOUND_ALLOW_HOSTS=127.0.0.1:{SIMULATOR_PORT}"
     ]
+
+
+def test_token_request_does_not_follow_a_redirect(settings, local_server, other_origin):
+    from providers.auth import AuthError, fetch_token
+    from providers.models import Provider
+
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    local_server.redirect_to = f"http://127.0.0.1:{other_origin.server_port}/token"
+    provider = Provider(
+        kind="generic_rcs",
+        config={"client_url": f"http://127.0.0.1:{local_server.server_port}/redirect", "client_id": "cid"},
+        secrets={"client_secret": "cs-secret"},
+    )
+    with pytest.raises(AuthError, match="Redirect"):
+        fetch_token(provider, outbound_session())
+    assert len(local_server.seen) == 1 and other_origin.seen == []
+
+
+def test_template_status_request_does_not_follow_a_redirect(settings, local_server, other_origin):
+    from providers.kinds.base import TemplateStatusError
+    from providers.models import Provider
+
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    target = f"http://127.0.0.1:{other_origin.server_port}/elsewhere"
+    local_server.redirect_to = target
+    provider = Provider(
+        kind="generic_rcs",
+        config={
+            "auth_type": "none",
+            "template_status_url": f"http://127.0.0.1:{local_server.server_port}/redirect",
+            "headers": [{"name": "X-Api-Token", "value": "", "secret": True}],
+        },
+        secrets={"header:x-api-token": "tok-secret"},
+    )
+    with pytest.raises(TemplateStatusError, match="elsewhere"):
+        provider.kind_class(provider).template_statuses(outbound_session(), ["a"])
+    assert len(local_server.seen) == 1 and local_server.seen[0][2]["x-api-token"] == "tok-secret"
+    assert other_origin.seen == []
