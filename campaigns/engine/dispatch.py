@@ -35,6 +35,7 @@ from providers.models import Provider
 
 from . import claim as claiming
 from .build import BuildError, CampaignContext, outbound
+from .credentials import Credentials
 from .limiter import Limiter, get_limiter
 from .results import (
     DONE_CANCEL,
@@ -156,7 +157,6 @@ class Dispatcher:
         self.rebooks: dict[int, int] = {}  # message id -> times its send was booked again
         self.rebooked: deque[Message] = deque()  # handed back by the send loop (thread-safe appends)
         self.reauths: set[int] = set()  # refused with the token of the time; booked again once (send loop)
-        self.auth_lock = asyncio.Lock()  # one credentials fetch at a time on the send loop
         self.running = 0  # handed to the send loop, result not written yet
         self.contexts: dict[int, CampaignContext] = {}
         self.campaign_status: dict[int, str] = {}
@@ -194,6 +194,7 @@ class Dispatcher:
         from rcsconnect.http import outbound_session
 
         self.session = outbound_session(pool_size=self.max_in_flight)
+        self.credentials = Credentials(self.provider, self.session)
         deadline = time.monotonic() + self.budget
         next_refresh = next_pending = 0.0
         self.sender = SendLoop(f"send-{self.provider.pk}", fallback=self.session, limit=self.max_in_flight)
@@ -545,8 +546,8 @@ class Dispatcher:
             # booked times for one token fetch all went out together when it came (54 in a second
             # at 50/s). One that still waited too long is booked again, like a late rate-held send.
             waited = problem = None
-            if not self.credentials_ready():
-                waited, problem = True, await self.fetch_credentials()
+            if not self.credentials.ready():
+                waited, problem = True, await self.credentials.fetch()
             delay = start_at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -569,7 +570,7 @@ class Dispatcher:
                     # Refused: a new token, then the resend is booked like any other send (sent at
                     # once, it was a request the rate never counted).
                     self.reauths.add(message.id)
-                    sent = await self.fetch_credentials(refused=attempt.request.headers)
+                    sent = await self.credentials.fetch(refused=attempt.request.headers)
                     if sent is None:
                         result = self.book_again(message, request)
                 else:
@@ -593,21 +594,6 @@ class Dispatcher:
         self.requests[message.id] = request
         self.rebooked.append(message)
         return Result(message.id, DONE_REBOOK)
-
-    def credentials_ready(self, refused: dict[str, str] | None = None) -> bool:
-        from providers.sending import credentials_at_hand
-
-        return credentials_at_hand(self.provider, refused=refused)
-
-    async def fetch_credentials(self, *, refused: dict[str, str] | None = None):
-        """Fetch the credentials once for all the sends waiting on them (a new token if `refused`, the
-        headers of a request the vendor refused, are still the ones at hand); a SendResult on failure."""
-        from providers.sending import refresh_credentials
-
-        async with self.auth_lock:
-            if self.credentials_ready(refused):
-                return None  # fetched by another send meanwhile
-            return await refresh_credentials(self.provider, session=self.session, refresh=refused is not None)
 
     def too_late(self, message: Message, start_at: float) -> bool:
         """Whether a rate-held send woke so late that sending now could break the rate (LATE_TOLERANCE)."""
