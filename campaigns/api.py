@@ -280,7 +280,9 @@ def _lifecycle(name: str):
 
         campaign = self.get_object()
         try:
-            getattr(services, f"campaign_{name}")(campaign_id=campaign.pk)
+            # A launch leaves the fan-out to a task: a request never writes the message rows.
+            extra = {"background": True} if name == "launch" else {}
+            getattr(services, f"campaign_{name}")(campaign_id=campaign.pk, **extra)
         except ValueError as exc:  # services.CampaignError: not allowed in the current state
             return Response({"status": [str(exc)]}, status=status.HTTP_409_CONFLICT)
         campaign.refresh_from_db()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,9 +22,10 @@ from .services import (
     campaign_resume,
 )
 from .sms import sms_segments
+from .stats import fan_out_progress
 
 ACTIONS = {
-    "launch": campaign_launch,
+    "launch": partial(campaign_launch, background=True),  # the fan-out runs in a task
     "pause": campaign_pause,
     "resume": campaign_resume,
     "cancel": campaign_cancel,
@@ -87,6 +90,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "problems": campaign_check(campaign) if campaign.is_editable else [],
         "segments": sms_segments(campaign.sms_fallback_text) if campaign.sms_fallback_text else None,
         "pause": _pause(campaign),
+        "fan_out": fan_out_progress(campaign),
     }
     return render(request, "campaigns/campaign_detail.html", context)
 
@@ -97,6 +101,7 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "campaign": campaign,
         "pause": _pause(campaign),
+        "fan_out": fan_out_progress(campaign),
         "estimate": campaign_estimate(campaign=campaign) if campaign.is_editable else None,
     }
     return render(request, "campaigns/_progress.html", context)

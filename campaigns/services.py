@@ -95,8 +95,11 @@ def campaign_check(campaign: Campaign) -> list[str]:
     return problems
 
 
-def campaign_launch(*, campaign_id: int) -> Campaign:
-    """Draft -> scheduled (when scheduled_at is in the future) or straight to sending."""
+def campaign_launch(*, campaign_id: int, background: bool = False) -> Campaign:
+    """Draft -> scheduled (when scheduled_at is in the future) or straight to sending.
+
+    `background=True` (the page and the API: a web request) leaves the fan-out to a task and
+    returns at once; otherwise (commands, the demo, tests) the rows are written before it returns."""
     with transaction.atomic():
         campaign = (
             Campaign.objects.select_for_update().select_related("provider", "template").get(pk=campaign_id)
@@ -111,11 +114,15 @@ def campaign_launch(*, campaign_id: int) -> Campaign:
             campaign.status = Campaign.Status.SCHEDULED
             campaign.save(update_fields=["status"])
             return campaign
-    return campaign_start(campaign_id=campaign.pk)
+    return campaign_start(campaign_id=campaign.pk, background=background)
 
 
-def campaign_start(*, campaign_id: int) -> Campaign:
-    """Fan out (one message row per subscribed contact, chunked INSERT ... SELECT) and start sending."""
+def campaign_start(*, campaign_id: int, background: bool = False) -> Campaign:
+    """Fan out (one message row per subscribed contact, chunked INSERT ... SELECT) and start sending.
+
+    `background=True`: the fan-out runs in the `campaigns.tasks.fan_out` task, enqueued once the
+    status change is committed; a web request never writes the rows (about 30 s a million here,
+    gunicorn's default worker timeout). Sending starts after its first chunk either way."""
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
@@ -124,7 +131,22 @@ def campaign_start(*, campaign_id: int) -> Campaign:
         campaign.started_at = timezone.now()
         campaign.msg_prefix = campaign.msg_prefix or f"c{campaign.pk}{secrets.token_hex(3)}"
         campaign.save(update_fields=["status", "started_at", "msg_prefix"])
-    campaign_fan_out(campaign=campaign)
+        if background:
+            transaction.on_commit(lambda: _enqueue("campaigns.tasks.fan_out", campaign.pk))
+    if background:
+        return campaign
+    return campaign_fan_out_run(campaign_id=campaign.pk)
+
+
+def campaign_fan_out_run(*, campaign_id: int) -> Campaign:
+    """The launch's fan-out, then sending (the `fan_out` task, or inline): skipped once done or when
+    the campaign was cancelled before it ran."""
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if campaign.fanned_out_at is None and campaign.status in (
+        Campaign.Status.SENDING,
+        Campaign.Status.PAUSED,
+    ):
+        campaign_fan_out(campaign=campaign)
     provider_kick(provider_id=campaign.provider_id)
     campaign_complete_if_done(campaign_id=campaign.pk)
     campaign.refresh_from_db()

@@ -423,3 +423,26 @@ def overall_stats(since: datetime) -> Funnel:
         **{name: Sum(name) for name in BUCKET_FIELDS}
     )
     return Funnel(queued=None, **{name: sums[name] or 0 for name in BUCKET_FIELDS})
+
+
+@dataclass(frozen=True)
+class FanOutProgress:
+    created: int  # message rows written so far
+    audience: int  # subscribed contacts: the rows the fan-out will write
+
+    @property
+    def percent(self) -> int:
+        return min(100, int(100 * self.created / self.audience)) if self.audience else 100
+
+
+def fan_out_progress(campaign: Campaign) -> FanOutProgress | None:
+    """While a started campaign's message rows are still being written (the launch's fan-out task)."""
+    if campaign.fanned_out_at is not None or campaign.status not in (
+        Campaign.Status.SENDING,
+        Campaign.Status.PAUSED,
+    ):
+        return None
+    from .models import Contact
+
+    audience = Contact.objects.filter(audience_id=campaign.audience_id, subscribed=True).count()
+    return FanOutProgress(created=campaign.total_count, audience=audience)

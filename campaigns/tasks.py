@@ -13,6 +13,12 @@ def import_audience(import_id: int) -> None:
         run_import(job)
 
 
+def fan_out(campaign_id: int) -> None:
+    from .services import campaign_fan_out_run
+
+    campaign_fan_out_run(campaign_id=campaign_id)
+
+
 def dispatch(provider_id: int, slot: int = 0) -> None:
     from .services import dispatch_run
 

@@ -61,33 +61,66 @@ def send_message(
     prepared = kind.build_request(message)
     attempt = _attempt(kind, prepared, session, refresh=False, started=started)
     if attempt.result.outcome == Outcome.REAUTH:
-        attempt = _refused_again(_attempt(kind, prepared, session, refresh=True, started=started))
+        attempt = refused_again(_attempt(kind, prepared, session, refresh=True, started=started))
     if record_health:
         record_provider_health(provider, attempt.result)
     return attempt
 
 
 async def send_message_async(
-    provider: Provider, message: OutboundMessage, *, client: AsyncOutbound, session: requests.Session
+    provider: Provider,
+    message: OutboundMessage,
+    *,
+    client: AsyncOutbound,
+    session: requests.Session,
+    resend_on_reauth: bool = True,
 ) -> SendAttempt:
     """`send_message` for the sending engine's event loop (health is never recorded here).
 
     The same request, credentials and classification; the HTTP call goes through `client`. Auth
     headers at hand in memory are used on the loop; when they need I/O (the shared cache, the token
     endpoint) they are fetched with the blocking `session` in a worker thread.
+
+    `resend_on_reauth=False`: a 401/403 comes back as it is (REAUTH), not resent with a fresh token
+    at once; the engine refreshes the token (`refresh_credentials`) and books the resend like any
+    other send, so the rate counts it. `refused_again` reads the outcome of that resend.
     """
     started = time.monotonic()
     kind: ProviderKind = provider.kind_class(provider)
     prepared = kind.build_request(message)
     attempt = await _attempt_async(kind, prepared, client, session, refresh=False, started=started)
-    if attempt.result.outcome == Outcome.REAUTH:
-        attempt = _refused_again(
+    if attempt.result.outcome == Outcome.REAUTH and resend_on_reauth:
+        attempt = refused_again(
             await _attempt_async(kind, prepared, client, session, refresh=True, started=started)
         )
     return attempt
 
 
-def _refused_again(attempt: SendAttempt) -> SendAttempt:
+def credentials_at_hand(provider: Provider, *, refused: dict[str, str] | None = None) -> bool:
+    """Whether a send can be authenticated now without I/O (no cache read, no token request); given
+    the headers of a request the vendor refused, whether the headers at hand are newer ones."""
+    at_hand = provider.kind_class(provider).auth_headers_at_hand()
+    if at_hand is None:
+        return False
+    return refused is None or any(refused.get(name) != value for name, value in at_hand.items())
+
+
+async def refresh_credentials(
+    provider: Provider, *, session: requests.Session, refresh: bool = False
+) -> SendResult | None:
+    """Bring the provider's auth headers into memory, in a worker thread (the shared cache, the token
+    endpoint); `refresh=True` forces a new token (the vendor refused the one we had). None when they
+    are there now; else the RETRY result a send would get (our own problem, the message stays queued)."""
+    kind: ProviderKind = provider.kind_class(provider)
+    fetch = partial(_closing_connections, partial(kind.auth_headers, session, refresh=refresh))
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, fetch)
+    except (AuthError, BlockedAddressError) as exc:
+        return _no_credentials_result(exc)
+    return None
+
+
+def refused_again(attempt: SendAttempt) -> SendAttempt:
     if attempt.result.outcome != Outcome.REAUTH:
         return attempt
     # Still refused with a fresh token: treat as a dispatch error (WIRE.md 1.3).
@@ -177,10 +210,13 @@ def _closing_connections(fetch: Any) -> Any:
 
 
 def _no_credentials(prepared: PreparedRequest, exc: Exception, started: float) -> SendAttempt:
+    return SendAttempt(prepared, None, "", _no_credentials_result(exc), time.monotonic() - started)
+
+
+def _no_credentials_result(exc: Exception) -> SendResult:
     """Our own problem, not the message's: it stays queued and the provider is flagged unhealthy."""
     code = "blocked" if isinstance(exc, BlockedAddressError) else "auth"
-    result = SendResult(Outcome.RETRY, error_code=code, error_message=str(exc), provider_unhealthy=True)
-    return SendAttempt(prepared, None, "", result, time.monotonic() - started)
+    return SendResult(Outcome.RETRY, error_code=code, error_message=str(exc), provider_unhealthy=True)
 
 
 def _answered(

@@ -35,6 +35,7 @@ from providers.models import Provider
 from . import claim as claiming
 from .build import BuildError, CampaignContext, outbound
 from .complete import campaign_complete_if_done
+from .credentials import Credentials
 from .limiter import Limiter, get_limiter
 from .results import (
     DONE_CANCEL,
@@ -103,6 +104,7 @@ class Dispatcher:
         self.requests: dict[int, object] = {}  # message id -> its request, built when claimed
         self.rebooks: dict[int, int] = {}  # message id -> times its send was booked again
         self.rebooked: deque[Message] = deque()  # handed back by the send loop (thread-safe appends)
+        self.reauths: set[int] = set()  # refused with the token of the time; booked again once (send loop)
         self.running = 0  # handed to the send loop, result not written yet
         self.contexts: dict[int, CampaignContext] = {}
         self.campaign_status: dict[int, str] = {}
@@ -140,6 +142,7 @@ class Dispatcher:
         from rcsconnect.http import outbound_session
 
         self.session = outbound_session(pool_size=self.max_in_flight)
+        self.credentials = Credentials(self.provider, self.session)
         deadline = time.monotonic() + self.budget
         next_refresh = next_pending = 0.0
         self.sender = SendLoop(f"send-{self.provider.pk}", fallback=self.session, limit=self.max_in_flight)
@@ -482,23 +485,46 @@ class Dispatcher:
 
     # -- the send loop: no database access -----------------------------------------------------------
     async def send_one(self, message: Message, request, token: str, start_at: float, held_back: bool) -> None:
-        from providers.sending import health_change, send_message_async
+        from providers.sending import health_change, refused_again, send_message_async
 
         try:
+            # Credentials before the booked time, not after it: the sends that waited past their
+            # booked times for one token fetch all went out together when it came (54 in a second
+            # at 50/s). One that still waited too long is booked again, like a late rate-held send.
+            waited = problem = None
+            if not self.credentials.ready():
+                waited, problem = True, await self.credentials.fetch()
             delay = start_at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            result = sent = None
             if stop := self.stopped(message):
                 result = Result(message.id, stop)
-            elif held_back and self.too_late(message, start_at):
-                self.requests[message.id] = request
-                self.rebooked.append(message)
-                result = Result(message.id, DONE_REBOOK)
+            elif problem is not None:
+                sent = problem
+            elif (held_back or waited) and self.too_late(message, start_at):
+                result = self.book_again(message, request)
             else:
                 attempt = await send_message_async(
-                    self.provider, request, client=self.sender.client, session=self.session
+                    self.provider,
+                    request,
+                    client=self.sender.client,
+                    session=self.session,
+                    resend_on_reauth=False,
                 )
-                sent = attempt.result
+                if attempt.result.outcome == Outcome.REAUTH and message.id not in self.reauths:
+                    # Refused: a new token, then the resend is booked like any other send (sent at
+                    # once, it was a request the rate never counted).
+                    self.reauths.add(message.id)
+                    sent = await self.credentials.fetch(refused=attempt.request.headers)
+                    if sent is None:
+                        result = self.book_again(message, request)
+                else:
+                    if message.id in self.reauths:
+                        self.reauths.discard(message.id)
+                        attempt = refused_again(attempt)
+                    sent = attempt.result
+            if result is None:
                 if health_change(self.provider, sent):
                     with self.lock:
                         self.health_seen = sent
@@ -508,6 +534,12 @@ class Dispatcher:
             result = Result(message.id, DONE_RETRY, error_code="engine", error_message=str(exc)[:300])
         result.row = message  # as claimed: written in one statement if unchanged since (results)
         self.results.put((result, token))
+
+    def book_again(self, message: Message, request) -> Result:
+        """Hand the send back to be booked again (its slot is freed, `start` books it first)."""
+        self.requests[message.id] = request
+        self.rebooked.append(message)
+        return Result(message.id, DONE_REBOOK)
 
     def too_late(self, message: Message, start_at: float) -> bool:
         """Whether a rate-held send woke so late that sending now could break the rate (LATE_TOLERANCE)."""

@@ -8,18 +8,18 @@ from providers.models import Provider
 class ProviderThrottle(models.Model):
     """Shared send-rate state of one provider, used when no Redis is configured (campaigns.engine.limiter).
 
-    Times are Unix seconds (floats) so that every process computes with the same clock source: the
-    database's row, updated under a row lock.
+    Times are integer microseconds since the epoch (a float of epoch seconds rounds every step of the
+    arrival time, which drifts the rate), updated under a row lock.
     """
 
     provider = models.OneToOneField(Provider, on_delete=models.CASCADE, primary_key=True, related_name="+")
     # Theoretical arrival time of the next request (GCRA): requests are spaced 1/rate apart.
-    tat = models.FloatField(default=0)
+    tat_us = models.BigIntegerField(default=0)
     # Fraction of the provider's max rate currently allowed (a 429 halves it; it recovers step by step).
     factor = models.FloatField(default=1)
-    factor_at = models.FloatField(default=0)
+    factor_at_us = models.BigIntegerField(default=0)
     # Dispatch is paused until then (provider unhealthy: authentication failing).
-    paused_until = models.FloatField(default=0)
+    paused_until_us = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"throttle of provider {self.provider_id}"

@@ -116,16 +116,23 @@ def test_messages_are_read_only_and_filterable(api):
 
 
 def test_lifecycle_through_the_engine_services(api, django_capture_on_commit_callbacks):
+    from campaigns import tasks
+
     campaign = make_campaign(
         audience=make_audience(phones=["+919812345601", "+919812345602"]),
         placeholder_mapping=[{"source": "literal", "value": "friend"}],
     )
     url = f"{URL}{campaign.pk}"
     assert api.post(f"{url}/pause/").status_code == 409  # a draft is not sending
-    with django_capture_on_commit_callbacks():
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = api.post(f"{url}/launch/")
+    # The answer comes before the fan-out: a task, enqueued once the launch committed.
     assert response.status_code == 200, response.json()
-    assert response.json()["status"] == "sending" and response.json()["total_count"] == 2
+    assert response.json()["status"] == "sending" and response.json()["total_count"] == 0
+    assert callbacks
+    tasks.fan_out(campaign.pk)  # what the task cluster runs
+    campaign.refresh_from_db()
+    assert campaign.total_count == 2 and campaign.fanned_out_at is not None
     assert api.post(f"{url}/launch/").json()["status"][0].startswith("Only a draft")
     assert api.post(f"{url}/pause/").json()["status"] == "paused"
     with django_capture_on_commit_callbacks():

@@ -118,3 +118,69 @@ def test_tick_finishes_a_fan_out_that_was_cut_short_and_leaves_a_running_one_alo
     running.refresh_from_db()
     assert running.total_count == 14 == Message.objects.filter(campaign=running).count()
     assert running.fanned_out_at is None
+
+
+def _queued_tasks() -> list[tuple[str, tuple]]:
+    """The tasks waiting in django-q2's broker (the ORM broker of the test settings), as (func, args)."""
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+
+    tasks = [SignedPackage.loads(payload) for _, payload in get_broker().dequeue() or []]
+    return [(task["func"], task["args"]) for task in tasks]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_launch_from_the_page_answers_before_the_rows_exist_and_the_task_writes_them(marketer_client):
+    """Tasks are asynchronous here (no `sync_tasks`): the request only changes the status and
+    enqueues the fan-out; the page shows its progress; the task then writes every row."""
+    from django.urls import reverse
+
+    from campaigns import tasks
+
+    campaign = make_campaign(audience=make_audience(30, unsubscribed=4))
+    response = marketer_client.post(reverse("campaigns:action", args=[campaign.pk, "launch"]), follow=True)
+    assert response.status_code == 200 and "launched" in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENDING and campaign.fanned_out_at is None
+    assert not Message.objects.filter(campaign=campaign).exists()
+    page = response.content.decode()
+    assert 'id="fan-out"' in page and '<b class="fan-out-created">0</b>' in page
+    assert '<b class="fan-out-audience">26</b>' in page
+
+    # Part-way (one chunk written), the progress partial the page polls says how far it got.
+    Campaign.objects.filter(pk=campaign.pk).update(total_count=10)
+    progress = marketer_client.get(reverse("campaigns:progress", args=[campaign.pk])).content.decode()
+    assert '<b class="fan-out-created">10</b> of <b class="fan-out-audience">26</b>' in progress
+    assert "38%" in progress
+    Campaign.objects.filter(pk=campaign.pk).update(total_count=0)
+
+    queued = [args for func, args in _queued_tasks() if func == "campaigns.tasks.fan_out"]
+    assert queued == [(campaign.pk,)]
+    tasks.fan_out(*queued[0])  # what the cluster runs: ids in, the service does the rest
+    campaign.refresh_from_db()
+    assert campaign.total_count == 26 and campaign.fanned_out_at is not None
+    assert Message.objects.filter(campaign=campaign, status=MessageStatus.QUEUED).count() == 26
+    progress = marketer_client.get(reverse("campaigns:progress", args=[campaign.pk])).content.decode()
+    assert 'id="fan-out"' not in progress and "of 26 processed" in progress
+    tasks.fan_out(campaign.pk)  # run twice (the tick's repair, a retried task): nothing more
+    assert Message.objects.filter(campaign=campaign).count() == 26
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_fan_out_task_skips_a_campaign_cancelled_before_it_ran():
+    from campaigns import tasks
+    from campaigns.services import campaign_cancel
+
+    campaign = make_campaign(size=5)
+    campaign_launch(campaign_id=campaign.pk, background=True)
+    campaign_cancel(campaign_id=campaign.pk)
+    tasks.fan_out(campaign.pk)
+    assert not Message.objects.filter(campaign=campaign).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_launch_outside_a_request_writes_the_rows_before_it_returns():
+    """Commands, the demo and the tick: no task needed (nothing enqueued for the fan-out)."""
+    campaign = campaign_launch(campaign_id=make_campaign(size=7).pk)
+    assert campaign.total_count == 7 and campaign.fanned_out_at is not None
+    assert not [f for f, _ in _queued_tasks() if f == "campaigns.tasks.fan_out"]

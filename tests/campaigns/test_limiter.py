@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import os
+import random
 import time
 
 import pytest
@@ -9,7 +12,7 @@ import pytest
 from campaigns.engine import limiter as limiter_mod
 from campaigns.engine.limiter import DatabaseLimiter, RedisLimiter, effective_factor
 
-REDIS_URL = "redis://127.0.0.1:6379/4"
+REDIS_URL = os.environ.get("RCS_TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 
 
 def _redis_available() -> bool:
@@ -126,3 +129,117 @@ def test_pause(limiter, provider):
     assert limiter.paused_for(provider.pk) == 0
     limiter.pause(provider.pk, 5)
     assert 4 < limiter.paused_for(provider.pk) <= 5
+
+
+# -- exactness, with a controlled clock -------------------------------------------------------------
+
+RATES = [50, 300, 1200, 4600]
+
+
+class Clock:
+    """Integer microseconds since the epoch, moved by the test only."""
+
+    def __init__(self):
+        self.now = 1_764_000_000_000_000 + random.randrange(1_000_000)
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture(params=["database", "redis"])
+def clocked(request, provider):
+    clock = Clock()
+    if request.param == "redis":
+        if not _redis_available():
+            pytest.skip("Redis not reachable at 127.0.0.1:6379")
+        lim = RedisLimiter(REDIS_URL, clock=clock)
+        lim.prefix = f"rcs:test:{time.time_ns()}:"
+    else:
+        lim = DatabaseLimiter(clock=clock)
+    yield lim, clock
+    lim.reset(provider.pk)
+
+
+def max_window(times: list[int]) -> int:
+    """The most send times in any closed 1-second window (sliding, starting at each send)."""
+    times = sorted(times)
+    return max(bisect.bisect_right(times, t + 1_000_000) - i for i, t in enumerate(times))
+
+
+def drive(
+    lim, clock, provider, rate: int, *, seconds: float, slowdowns=(), idle: bool = True, rng=None
+) -> list[int]:
+    """A busy sender against the limiter: batches like the dispatcher's and single bookings, the
+    clock moving to around each batch's booked times (sometimes late, sometimes idle for a while),
+    and 429 bursts at the given offsets (seconds from the start). Returns every booked send time."""
+    rng = rng or random.Random(rate)
+    start, end = clock.now, clock.now + int(seconds * 1_000_000)
+    pending = sorted(int(s * 1_000_000) + start for s in slowdowns)
+    booked: list[int] = []
+    held: list[str] = []
+    while clock.now < end:
+        while pending and clock.now >= pending[0]:
+            pending.pop(0)
+            for _ in range(rng.randint(1, 5)):  # a burst of 429s counts once
+                lim.slow_down(provider.pk)
+        if rng.random() < 0.2:
+            waits = [lim.reserve(provider.pk, rate)]
+        else:
+            n = rng.randint(1, max(1, rate // 5))
+            taken = lim.take(provider.pk, limit=100_000, ttl=30, rate=rate, n=n, release=held)
+            held = [t for t, _ in taken]
+            waits = [w for _, w in taken]
+        at = [clock.now + round(w * 1_000_000) for w in waits]
+        booked += at
+        pick = rng.random()
+        if idle and pick < 0.03:
+            clock.now = at[-1] + rng.randint(0, 1_500_000)  # idle for a while
+        else:
+            clock.now = max(clock.now, at[len(at) // 2] + rng.randint(0, 3000)) + 1
+    return booked
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("rate", RATES)
+def test_no_window_above_rate_plus_one_and_the_long_run_rate_is_exact(clocked, provider, rate):
+    lim, clock = clocked
+    booked = drive(lim, clock, provider, rate, seconds=3)
+    assert len(booked) > rate
+    assert max_window(booked) <= rate + 1
+    # Saturated from the first booking on: n bookings span at least (n - 1) intervals of 1/rate.
+    burst = [lim.reserve(provider.pk, rate) for _ in range(2 * rate)]
+    span_us = round((burst[-1] - burst[0]) * 1_000_000)
+    assert (len(burst) - 1) * 1_000_000 <= rate * span_us, f"{(len(burst) - 1) / span_us * 1e6:.2f}/s"
+    # ... and not much more: the interval is rounded up to the microsecond, no further.
+    assert span_us <= (len(burst) - 1) * (1_000_000 // rate + 1)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("rate", RATES)
+def test_no_window_above_rate_plus_one_across_429_slowdowns_and_recovery(clocked, provider, rate):
+    lim, clock = clocked
+    booked = drive(lim, clock, provider, rate, seconds=6, slowdowns=(1, 1.4, 3, 3.2, 5.5))
+    assert lim.factor(provider.pk) < 0.5
+    # Recovering step by step while sending (a 1.25 x step every 2 s), then at the full rate.
+    booked += drive(lim, clock, provider, rate, seconds=20)
+    assert lim.factor(provider.pk) == 1
+    full = drive(lim, clock, provider, rate, seconds=2, idle=False)
+    booked += full
+    assert max_window(booked) <= rate + 1
+    assert max_window(full) >= 0.99 * rate  # recovered: the full rate again
+    slowed = [t for t in booked if booked[0] + 1_500_000 <= t < booked[0] + 2_500_000]
+    assert len(slowed) <= rate / 2 + 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("rate", [300, 4600])
+def test_bookings_on_the_real_clock_keep_the_configured_rate(limiter, provider, rate):
+    """Measured with bookings only (the Redis clock is its own): 1,000 bookings in a row book
+    999 intervals of at least 1/rate (the epoch float of old gave 303/s at 300 and 5,000 at 4,600)."""
+    spans = booked(limiter, provider, rate, 1000)  # single bookings: known up to each call's duration
+    latest_span = spans[-1][1] - spans[0][0]
+    assert latest_span >= 999 / rate, f"{999 / latest_span:.1f}/s"
+    limiter.reset(provider.pk)
+    taken = limiter.take(provider.pk, limit=2000, ttl=30, rate=rate, n=1000)  # one call, one "now"
+    span = taken[-1][1] - taken[0][1]
+    assert 999 / rate - 1e-9 <= span <= 999 * (1 / rate + 1e-6) + 1e-9, f"{999 / span:.2f}/s"
