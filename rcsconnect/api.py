@@ -22,6 +22,8 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .permissions import RolePermissions
+
 logger = logging.getLogger(__name__)
 
 
@@ -95,16 +97,6 @@ def query_str(request, name: str, max_length: int = 200) -> str | None:
     return raw
 
 
-class RolePermissions(permissions.DjangoModelPermissions):
-    """Model permissions of the user's role (rcsconnect.roles), reading included."""
-
-    perms_map = {
-        **permissions.DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-    }
-
-
 class ApiMixin:
     """What every API view shares: JSON in, role permissions, the error handler."""
 
@@ -127,6 +119,8 @@ class _LoginFirst:
     def get(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
+        if not RolePermissions().has_permission(request, self):
+            raise exceptions.PermissionDenied()
         return super().get(request, *args, **kwargs)
 
 

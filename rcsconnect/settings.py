@@ -30,7 +30,7 @@ PUBLIC_BASE_URL = env.str("RCS_PUBLIC_BASE_URL", default="http://127.0.0.1:8000"
 CLICK_TRACKING_BASE_URL = env.str("RCS_CLICK_BASE_URL", default=PUBLIC_BASE_URL).rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "rcsconnect.admin_site.RoleAdminConfig",  # django.contrib.admin with the roles table
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -222,7 +222,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "rcsconnect.permissions.RolePermissions",  # the permissions table, rcsconnect.roles
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -232,7 +235,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Providers, templates, audiences, campaigns, messages and transactional sends.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.IsAuthenticated",
+        "rcsconnect.permissions.RolePermissions",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
