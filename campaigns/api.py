@@ -377,7 +377,6 @@ class CampaignViewSet(ApiMixin, viewsets.ModelViewSet):
 class ProviderStatsView(ApiMixin, APIView):
     """A provider's funnel and hourly series since `since` (ISO 8601; default: the last 7 days)."""
 
-
     @extend_schema(
         parameters=[OpenApiParameter("since", str, description="ISO 8601 date and time")],
         responses=StatsSerializer,
@@ -511,7 +510,6 @@ class TransactionalSendView(ApiMixin, APIView):
     The message goes through the provider's throttle like campaign messages; poll
     `/api/messages/{id}/` for its delivery status.
     """
-
 
     @extend_schema(
         request=SendSerializer,

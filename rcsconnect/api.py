@@ -138,6 +138,20 @@ class TokenView(ApiMixin, ObtainAuthToken):
     permission_classes = [permissions.AllowAny]
     parser_classes = [StrictJSONParser, parsers.FormParser]
 
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except exceptions.ValidationError:
+            # django-axes marks the request it refused (too many failures): say so, not "wrong password".
+            if getattr(request, "axes_locked_out", False) or getattr(
+                request._request, "axes_locked_out", False
+            ):
+                return Response(
+                    {"detail": "Locked out after too many failed logins; try again later."},
+                    status=status.HTTP_429_TOO_MANY_REQUESTS,
+                )
+            raise
+
 
 # -- routes -----------------------------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally (no CDN)
     "django_q",
+    "axes",  # login lockout after repeated failures
     "rcsconnect",
     "providers",
     "templates_app",
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "rcsconnect.middleware.LoginRequiredMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "rcsconnect.urls"
@@ -156,6 +158,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username/address
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Brute-force protection (django-axes): the login page, the admin login and /api/token/ lock a
+# username from one address out after this many failures, for this many hours.
+AXES_FAILURE_LIMIT = env.int("RCS_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("RCS_LOGIN_LOCKOUT_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
