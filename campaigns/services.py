@@ -18,6 +18,7 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 
 from providers.models import Provider
+from rcsconnect.audit import audit_action
 from templates_app.models import MessageTemplate
 
 from .models import Audience, AudienceImport, Campaign, Contact, Message, MessageStatus
@@ -107,7 +108,9 @@ def campaign_launch(*, campaign_id: int) -> Campaign:
         if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
             campaign.status = Campaign.Status.SCHEDULED
             campaign.save(update_fields=["status"])
+            audit_action(campaign, "launch", scheduled_at=campaign.scheduled_at.isoformat())
             return campaign
+        audit_action(campaign, "launch")
     return campaign_start(campaign_id=campaign.pk)
 
 
@@ -251,6 +254,7 @@ def campaign_pause(*, campaign_id: int) -> Campaign:
             )
         campaign.status, campaign.paused_at = Campaign.Status.PAUSED, timezone.now()
         campaign.save(update_fields=["status", "paused_at"])
+        audit_action(campaign, "pause")
     return campaign
 
 
@@ -263,6 +267,7 @@ def campaign_resume(*, campaign_id: int) -> Campaign:
             )
         campaign.status, campaign.paused_at = Campaign.Status.SENDING, None
         campaign.save(update_fields=["status", "paused_at"])
+        audit_action(campaign, "resume")
         transaction.on_commit(lambda: provider_kick(provider_id=campaign.provider_id))
     return campaign
 
@@ -281,6 +286,7 @@ def campaign_cancel(*, campaign_id: int) -> Campaign:
             raise CampaignError(f"The campaign is already {campaign.get_status_display()}.")
         campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, timezone.now()
         campaign.save(update_fields=["status", "finished_at"])
+        audit_action(campaign, "cancel")
         stale = Message.objects.filter(
             campaign=campaign, status=MessageStatus.SENDING, lease_until__lt=timezone.now()
         )

@@ -15,6 +15,9 @@ class RolePermissions(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if not hasattr(view, request.method.lower()):
             return True  # no such method on this route: DRF answers 405, nothing runs
+        from .audit import set_request_actor
+
+        set_request_actor(request.user)  # DRF authenticated a token user just now
         match = request.resolver_match
         if match is None:
             return False

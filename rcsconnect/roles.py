@@ -139,6 +139,7 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "contract_schema": PUBLIC,
     "home": Rule(VIEW_CAMPAIGN),
     "admin:*": ADMIN_SITE,
+    "audit_log": SUPERUSER,
     # providers
     "providers:list": Rule(VIEW_PROVIDER),
     "providers:create": Rule(ADD_PROVIDER, ADD_PROVIDER),

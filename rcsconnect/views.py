@@ -22,3 +22,33 @@ def redirect_next(request: HttpRequest, default: str, *args) -> HttpResponse:
     ):
         return redirect(target)
     return redirect(default, *args)
+
+
+AUDIT_PAGE = 100
+
+
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The audit log, newest first, filtered by who (username), what (model or object) and when (dates)."""
+    from auditlog.models import LogEntry
+    from django.core.paginator import Paginator
+    from django.shortcuts import render
+    from django.utils.dateparse import parse_date
+
+    entries = LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp")
+    who, what = request.GET.get("who", "").strip(), request.GET.get("what", "").strip()
+    since, until = parse_date(request.GET.get("since", "")), parse_date(request.GET.get("until", ""))
+    if who == "system":
+        entries = entries.filter(actor__isnull=True)
+    elif who:
+        entries = entries.filter(actor__username=who)
+    if what:
+        entries = entries.filter(content_type__model=what.lower()) | entries.filter(
+            object_repr__icontains=what
+        )
+    if since:
+        entries = entries.filter(timestamp__date__gte=since)
+    if until:
+        entries = entries.filter(timestamp__date__lte=until)
+    page = Paginator(entries, AUDIT_PAGE).get_page(request.GET.get("page"))
+    filters = {"who": who, "what": what, "since": since or "", "until": until or ""}
+    return render(request, "audit_log.html", {"page": page, "filters": filters})
