@@ -9,6 +9,7 @@ OAuth token cache to Redis.
 from pathlib import Path
 
 import environ
+from csp import constants as csp_constants
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally (no CDN)
     "django_q",
     "axes",  # login lockout after repeated failures
+    "auditlog",  # the audit log (rcsconnect.audit)
     "rcsconnect",
     "providers",
     "templates_app",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every answer (CONTENT_SECURITY_POLICY)
+    "auditlog.middleware.AuditlogMiddleware",  # the logged-in user is the actor of what changes
     "rcsconnect.middleware.LoginRequiredMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
@@ -170,6 +174,26 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+AUDITLOG_INCLUDE_ALL_MODELS = False  # the audited models are listed in rcsconnect.audit.AUDITED
+
+# Content-Security-Policy (django-csp): scripts and styles from this site only (whitenoise; no CDN), the
+# one inline script with the request's nonce; style attributes (progress bars, funnel widths) allowed.
+# Template media is shown from the vendors' https URLs in the live preview.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", csp_constants.NONCE],
+        "style-src": ["'self'", csp_constants.NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "media-src": ["'self'", "https:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
