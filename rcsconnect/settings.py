@@ -63,7 +63,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every answer (CONTENT_SECURITY_POLICY)
-    "auditlog.middleware.AuditlogMiddleware",  # the logged-in user is the actor of what changes
+    "rcsconnect.middleware.AuditActorMiddleware",  # auditlog: the logged-in user is the actor
     "rcsconnect.middleware.LoginRequiredMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
