@@ -12,7 +12,10 @@ from django.contrib.admin.apps import AdminConfig
 class RoleAdminSite(admin.AdminSite):
     def has_permission(self, request) -> bool:
         from . import roles
+        from .login import totp_required
 
+        if totp_required(request.user) and not request.user.is_verified():
+            return False  # an admin logged in without their authenticator code
         return roles.may_use_admin_site(request.user)
 
     def admin_view(self, view, cacheable=False):

@@ -244,7 +244,10 @@ def allowed(user, view_name: str, method: str, kwargs: dict | None = None) -> bo
     if entry == LOGGED_IN:
         return True
     if user.is_superuser:
-        return True
+        from .login import totp_required
+
+        # With RCS_ADMIN_REQUIRE_TOTP an admin counts only after logging in with their code.
+        return not totp_required(user) or getattr(user, "is_verified", lambda: False)()
     if entry is None or entry == SUPERUSER:
         return False
     if entry == ANY_ROLE:

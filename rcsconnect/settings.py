@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "django_q",
     "axes",  # login lockout after repeated failures
     "auditlog",  # the audit log (rcsconnect.audit)
+    "django_otp",  # optional TOTP for admins (RCS_ADMIN_REQUIRE_TOTP)
+    "django_otp.plugins.otp_totp",
     "rcsconnect",
     "providers",
     "templates_app",
@@ -59,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # user.is_verified(): logged in with a TOTP code
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -174,6 +177,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Admins (superusers) must give a TOTP code at login, and the admin site refuses an unverified session.
+RCS_ADMIN_REQUIRE_TOTP = env.bool("RCS_ADMIN_REQUIRE_TOTP", default=False)
+OTP_TOTP_ISSUER = "rcsconnect"
 AUDITLOG_INCLUDE_ALL_MODELS = False  # the audited models are listed in rcsconnect.audit.AUDITED
 
 # Content-Security-Policy (django-csp): scripts and styles from this site only (whitenoise; no CDN), the
