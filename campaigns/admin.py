@@ -46,6 +46,7 @@ def _lifecycle(func, label):
 
     action.short_description = label
     action.__name__ = func.__name__
+    action.allowed_permissions = ("change",)  # the lifecycle needs change_campaign (roles table)
     return action
 
 
@@ -72,6 +73,13 @@ class CampaignAdmin(admin.ModelAdmin):
         "fanned_out_at",
         "finished_at",
     ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once sending starts a campaign's content and audience are locked, as on the dashboard.
+        if obj is not None and not obj.is_editable:
+            return [f.name for f in Campaign._meta.fields]
+        return super().get_readonly_fields(request, obj)
+
     actions = [
         _lifecycle(campaign_pause, "Pause"),
         _lifecycle(campaign_resume, "Resume"),

@@ -18,6 +18,7 @@ from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from providers.models import Provider
+from rcsconnect.audit import audit_action
 from rcsconnect.db import retry_on_conflict
 from templates_app.models import MessageTemplate
 
@@ -113,7 +114,9 @@ def campaign_launch(*, campaign_id: int, background: bool = False) -> Campaign:
         if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
             campaign.status = Campaign.Status.SCHEDULED
             campaign.save(update_fields=["status"])
+            audit_action(campaign, "launch", scheduled_at=campaign.scheduled_at.isoformat())
             return campaign
+        audit_action(campaign, "launch")
     return campaign_start(campaign_id=campaign.pk, background=background)
 
 
@@ -276,6 +279,7 @@ def campaign_pause(*, campaign_id: int) -> Campaign:
             )
         campaign.status, campaign.paused_at = Campaign.Status.PAUSED, timezone.now()
         campaign.save(update_fields=["status", "paused_at"])
+        audit_action(campaign, "pause")
     return campaign
 
 
@@ -288,6 +292,7 @@ def campaign_resume(*, campaign_id: int) -> Campaign:
             )
         campaign.status, campaign.paused_at = Campaign.Status.SENDING, None
         campaign.save(update_fields=["status", "paused_at"])
+        audit_action(campaign, "resume")
         transaction.on_commit(lambda: provider_kick(provider_id=campaign.provider_id))
     return campaign
 
@@ -329,6 +334,7 @@ def _cancel(campaign_id: int) -> None:
             raise CampaignError(f"The campaign is already {campaign.get_status_display()}.")
         campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, now
         campaign.save(update_fields=["status", "finished_at"])
+        audit_action(campaign, "cancel")
         if n:  # the counters of cancel's transition (state.send_outcome's cancel) for n messages
             deltas = state.cancel_counters(n)
             Campaign.objects.filter(pk=campaign.pk).update(

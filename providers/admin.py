@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from rcsconnect import roles
+
 from . import services
 from .models import CallbackLog, Provider, ProviderEvent, SendTest
 
@@ -15,8 +17,11 @@ class ProviderAdmin(admin.ModelAdmin):
     search_fields = ("nickname", "sender_id", "sms_sender_id")
     # Secrets and callback credentials are excluded: the admin never renders or edits them.
     exclude = ("secrets", "callback_hmac_secrets", "callback_basic_credentials")
+    # Config (endpoints included) is shown, never edited here: only the dashboard's validated form and the
+    # API's serializer change it, so nothing saved through the admin can be invalid.
     readonly_fields = (
         "kind",
+        "config",
         "is_default",
         "callback_token",
         "health",
@@ -28,22 +33,25 @@ class ProviderAdmin(admin.ModelAdmin):
     )
     actions = ("enable", "disable", "mark_default")
 
-    @admin.action(description="Enable selected providers")
+    @admin.action(description="Enable selected providers", permissions=["operate"])
     def enable(self, request, queryset):
         self._each(request, queryset, lambda p: services.provider_set_enabled(provider_id=p.pk, enabled=True))
 
-    @admin.action(description="Disable selected providers")
+    @admin.action(description="Disable selected providers", permissions=["operate"])
     def disable(self, request, queryset):
         self._each(
             request, queryset, lambda p: services.provider_set_enabled(provider_id=p.pk, enabled=False)
         )
 
-    @admin.action(description="Mark as default (select exactly one)")
+    @admin.action(description="Mark as default (select exactly one)", permissions=["operate"])
     def mark_default(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one provider to mark as default.", messages.ERROR)
             return
         self._each(request, queryset, lambda p: services.provider_mark_default(provider_id=p.pk))
+
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm(roles.OPERATE_PROVIDER)
 
     def _each(self, request, queryset, operation):
         done = 0

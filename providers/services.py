@@ -13,6 +13,8 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from rcsconnect.audit import audit_action
+
 from .models import Provider, ProviderEvent, SendTest
 
 # Campaign statuses (campaigns.Campaign.Status values) that still send and are stopped by archive.
@@ -48,6 +50,7 @@ def provider_mark_default(*, provider_id: int) -> Provider:
     Provider.objects.filter(is_default=True).exclude(pk=provider_id).update(is_default=False)
     Provider.objects.filter(pk=provider_id).update(is_default=True)
     provider.is_default = True
+    audit_action(provider, "mark_default")
     return provider
 
 
@@ -60,6 +63,7 @@ def provider_set_enabled(*, provider_id: int, enabled: bool) -> Provider:
     if not enabled:
         provider.is_default = False
     provider.save(update_fields=["enabled", "is_default", "updated_at"])
+    audit_action(provider, "enable" if enabled else "disable")
     return provider
 
 
@@ -86,6 +90,7 @@ def provider_archive(*, provider_id: int) -> list[str]:
     provider.enabled = False
     provider.is_default = False
     provider.save(update_fields=["archived_at", "enabled", "is_default", "updated_at"])
+    audit_action(provider, "archive", paused_campaigns=[c.name for c in running])
     return [c.name for c in running]
 
 
@@ -195,6 +200,7 @@ def provider_send_test(
         created_by=user if getattr(user, "pk", None) else None,
     )
     transaction.on_commit(lambda: async_task("providers.tasks.run_send_test", send_test.pk))
+    audit_action(send_test.provider, "send_test", to=to, send_test_id=send_test.pk)
     return send_test
 
 

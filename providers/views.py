@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from rcsconnect.views import redirect_next
+
 from . import services
 from .forms import ProviderForm, SendTestForm
 from .kinds import registry
@@ -74,7 +76,7 @@ def provider_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             raise Http404("Unknown action.")
     except services.ProviderError as exc:
         messages.error(request, str(exc))
-    return redirect(request.POST.get("next") or "providers:list")
+    return redirect_next(request, "providers:list")
 
 
 def provider_archive(request: HttpRequest, pk: int) -> HttpResponse:

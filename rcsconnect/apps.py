@@ -12,3 +12,7 @@ class RcsConnectConfig(AppConfig):
         from .roles import sync_role_permissions
 
         post_migrate.connect(sync_role_permissions, dispatch_uid="rcsconnect.roles")
+
+        from .audit import register_models
+
+        register_models()

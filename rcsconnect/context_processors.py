@@ -1,5 +1,7 @@
 from django.http import HttpRequest
 
+from . import roles
+
 NAVIGATION = (
     ("Providers", "providers:list"),
     ("Templates", "templates_app:list"),
@@ -11,4 +13,8 @@ NAVIGATION = (
 
 
 def navigation(request: HttpRequest) -> dict:
-    return {"NAVIGATION": NAVIGATION}
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"NAVIGATION": NAVIGATION, "CAN_USE_ADMIN": False}
+    items = tuple(item for item in NAVIGATION if roles.allowed(user, item[1], "GET"))
+    return {"NAVIGATION": items, "CAN_USE_ADMIN": roles.may_use_admin_site(user)}

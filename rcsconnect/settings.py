@@ -9,6 +9,7 @@ OAuth token cache to Redis.
 from pathlib import Path
 
 import environ
+from csp import constants as csp_constants
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,7 +31,7 @@ PUBLIC_BASE_URL = env.str("RCS_PUBLIC_BASE_URL", default="http://127.0.0.1:8000"
 CLICK_TRACKING_BASE_URL = env.str("RCS_CLICK_BASE_URL", default=PUBLIC_BASE_URL).rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "rcsconnect.admin_site.RoleAdminConfig",  # django.contrib.admin with the roles table
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -43,6 +44,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally (no CDN)
     "django_q",
+    "axes",  # login lockout after repeated failures
+    "auditlog",  # the audit log (rcsconnect.audit)
+    "django_otp",  # optional TOTP for admins (RCS_ADMIN_REQUIRE_TOTP)
+    "django_otp.plugins.otp_totp",
     "rcsconnect",
     "providers",
     "templates_app",
@@ -57,10 +62,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # user.is_verified(): logged in with a TOTP code
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every answer (CONTENT_SECURITY_POLICY)
+    "rcsconnect.middleware.AuditActorMiddleware",  # auditlog: the logged-in user is the actor
     "rcsconnect.middleware.LoginRequiredMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "rcsconnect.urls"
@@ -157,6 +166,42 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username/address
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Brute-force protection (django-axes): the login page, the admin login and /api/token/ lock a
+# username from one address out after this many failures, for this many hours.
+AXES_FAILURE_LIMIT = env.int("RCS_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("RCS_LOGIN_LOCKOUT_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# Admins (superusers) must give a TOTP code at login, and the admin site refuses an unverified session.
+RCS_ADMIN_REQUIRE_TOTP = env.bool("RCS_ADMIN_REQUIRE_TOTP", default=False)
+OTP_TOTP_ISSUER = "rcsconnect"
+AUDITLOG_INCLUDE_ALL_MODELS = False  # the audited models are listed in rcsconnect.audit.AUDITED
+
+# Content-Security-Policy (django-csp): scripts and styles from this site only (whitenoise; no CDN), the
+# one inline script with the request's nonce; style attributes (progress bars, funnel widths) allowed.
+# Template media is shown from the vendors' https URLs in the live preview.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", csp_constants.NONCE],
+        "style-src": ["'self'", csp_constants.NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "media-src": ["'self'", "https:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -223,7 +268,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "rcsconnect.permissions.RolePermissions",  # the permissions table, rcsconnect.roles
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -233,7 +281,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Providers, templates, audiences, campaigns, messages and transactional sends.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.IsAuthenticated",
+        "rcsconnect.permissions.RolePermissions",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -7,6 +7,7 @@ from campaigns.link_views import follow_short_link
 from providers.callbacks import CallbackView
 
 from . import contract, views
+from .login import LoginView
 
 urlpatterns = [
     # Vendor callbacks and short links first: every pattern listed before a URL is tried on each
@@ -17,7 +18,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     # Pages outside base.html (the admin's, a browser's own guess) ask for /favicon.ico.
     path("favicon.ico", views.favicon, name="favicon"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("audit/", views.audit_log, name="audit_log"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("rcsconnect.api")),

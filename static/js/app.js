@@ -36,3 +36,9 @@ document.addEventListener("click", (event) => {
     document.dispatchEvent(new Event("input", { bubbles: true }));
   }
 });
+
+// A form with data-confirm="question" asks before it submits (no inline handlers: the CSP forbids them).
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
