@@ -48,15 +48,16 @@ def test_home_shows_figures_sending_campaigns_and_provider_health(marketer_clien
     provider = make_provider(nickname="Vendor A")
     provider.set_health(provider.Health.UNHEALTHY, "401: bad secret")
     campaign = make_campaign(provider=provider, size=4, name="Diwali sale")
-    Campaign.objects.filter(pk=campaign.pk).update(
-        status=Campaign.Status.SENDING, total_count=4, processed_count=1
-    )
     now = timezone.now()
     for i, sent_at in enumerate([now, now, now - timedelta(days=3), now - timedelta(days=20)]):
         Message.objects.create(
             provider=provider, campaign=campaign, to=f"+91981234567{i}", msg_id=f"m{i}", sent_at=sent_at
         )
     stats.rebuild()
+    # After the rebuild (which recounts the campaign's counters from its messages, all queued here).
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=Campaign.Status.SENDING, total_count=4, processed_count=1
+    )
 
     page = marketer_client.get(reverse("home")).content.decode()
     today = page[page.index('id="figures-today"') : page.index('id="figures-week"')]

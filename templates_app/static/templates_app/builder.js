@@ -28,8 +28,8 @@
 
   // A list with data-max (a carousel's cards) stops adding at its limit and says why.
   function capLists() {
-    form.querySelectorAll("[data-list][data-max]").forEach((list) => {
-      const full = items(list.querySelector(":scope > .items")).length >= Number(list.dataset.max);
+    form.querySelectorAll("[data-list][data-max-items]").forEach((list) => {
+      const full = items(list.querySelector(":scope > .items")).length >= Number(list.dataset.maxItems);
       const add = list.querySelector(":scope > [data-add]");
       if (add) add.disabled = full;
       const why = list.querySelector(":scope > .at-max");
@@ -199,7 +199,7 @@
     if (add) {
       event.preventDefault();
       const list = add.closest("[data-list]");
-      if (list.dataset.max && items(list.querySelector(":scope > .items")).length >= Number(list.dataset.max)) return;
+      if (list.dataset.maxItems && items(list.querySelector(":scope > .items")).length >= Number(list.dataset.maxItems)) return;
       const tpl = document.getElementById(`tpl-${add.dataset.add}`);
       const holder = document.createElement("div");
       holder.innerHTML = tpl.innerHTML;
