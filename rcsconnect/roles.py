@@ -133,6 +133,7 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "callback": PUBLIC,
     "short_link": PUBLIC,
     "healthz": PUBLIC,
+    "favicon": PUBLIC,
     "login": PUBLIC,
     "logout": LOGGED_IN,
     "contract_index": PUBLIC,
