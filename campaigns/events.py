@@ -35,8 +35,9 @@ from providers.callbacks import INBOUND
 from providers.events import RCS, REPLIED
 from providers.models import ProviderEvent
 from rcsconnect.db import bulk_update, retry_on_conflict
+from rcsconnect.webhooks.events import EventType, emit
 
-from . import stats
+from . import notify, stats
 from .models import Campaign, Contact, InboxMessage, Message
 from .state import RANK, advance, counter_field
 
@@ -278,6 +279,8 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
         entries: list[InboxMessage] = []
         actions: dict[str, str] = {}
         applied: list[int] = []
+        status_changes: list[dict] = []  # webhook events
+        replies: list[dict] = []
 
         for event in events:
             data = event.data or {}
@@ -294,7 +297,7 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
                 phone = _phone(data.get("from_number", "")) or message.to
                 status, channel = event.status, event.channel
             if message is not None:
-                code_before = message.error_code
+                code_before, status_before = message.error_code, message.status
                 change = advance(
                     message,
                     channel=channel,
@@ -305,6 +308,8 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
                     vendor_id=str(data.get("vendor_id", "")),
                 )
                 changed[message.pk] |= change.fields
+                if "status" in change.fields:
+                    status_changes.append(notify.message_status_changed(message, status_before, _at(event)))
                 if change.counters:
                     recorded.append((message, change, code_before))
                     if message.campaign_id:
@@ -313,22 +318,25 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
                 action = opt_word(data.get("text", ""), data.get("postback_data", ""))
                 if action:
                     actions[phone] = action
-                entries.append(
-                    InboxMessage(
-                        provider_id=event.provider_id,
-                        phone=phone,
-                        contact_id=message.contact_id if message else None,
-                        direction=InboxMessage.Direction.INBOUND,
-                        text=str(data.get("text", "")),
-                        postback_data=str(data.get("postback_data", ""))[:2048],
-                        message=message,
-                        event_id=event.pk,
-                        action=action,
-                        created_at=_at(event),
-                    )
+                entry = InboxMessage(
+                    provider_id=event.provider_id,
+                    phone=phone,
+                    contact_id=message.contact_id if message else None,
+                    direction=InboxMessage.Direction.INBOUND,
+                    text=str(data.get("text", "")),
+                    postback_data=str(data.get("postback_data", ""))[:2048],
+                    message=message,
+                    event_id=event.pk,
+                    action=action,
+                    created_at=_at(event),
                 )
+                entries.append(entry)
+                replies.append(notify.reply_received(entry, message))
             applied.append(event.pk)
 
+        # Deliveries are written with the change they report, sent once it commits.
+        emit(EventType.MESSAGE_STATUS_CHANGED, status_changes)
+        emit(EventType.REPLY_RECEIVED, replies)
         _write(by_id, changed, counters, entries, actions, applied)
         stats.record(recorded)
         result.applied = len(applied)

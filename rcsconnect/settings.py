@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "providers",
     "templates_app",
     "campaigns",
+    "rcsconnect.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -341,3 +342,12 @@ RCS_EVENTS_APPLIER_PAUSE = env.float("RCS_EVENTS_APPLIER_PAUSE", default=0.25)
 RCS_CALLBACK_MAX_EVENTS = env.int("RCS_CALLBACK_MAX_EVENTS", default=20_000)
 # WIRE.md 3 "Replay window": seconds an X-RCS-Timestamp may differ from our clock, either way.
 RCS_CALLBACK_TIMESTAMP_TOLERANCE = env.int("RCS_CALLBACK_TIMESTAMP_TOLERANCE", default=300)
+
+# Outgoing webhooks (docs/webhooks.md): attempts per event before giving up; exponential backoff
+# with jitter between them (random(base * 2**(n-1) / 2, base * 2**(n-1)), at most max seconds);
+# seconds the receiver has to answer; deliveries kept per webhook in its log (older ones pruned).
+RCS_WEBHOOK_MAX_ATTEMPTS = env.int("RCS_WEBHOOK_MAX_ATTEMPTS", default=8)
+RCS_WEBHOOK_RETRY_BASE_SECONDS = env.float("RCS_WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+RCS_WEBHOOK_RETRY_MAX_SECONDS = env.float("RCS_WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+RCS_WEBHOOK_TIMEOUT_SECONDS = env.float("RCS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+RCS_WEBHOOK_LOG_KEEP = env.int("RCS_WEBHOOK_LOG_KEEP", default=500)

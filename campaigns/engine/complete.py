@@ -10,8 +10,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns import notify
 from campaigns.models import Campaign, Message
 from campaigns.state import UNFINISHED
+from rcsconnect.webhooks.events import EventType, emit
 
 
 def campaign_complete_if_done(*, campaign_id: int) -> bool:
@@ -25,4 +27,5 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
             return False
         campaign.status, campaign.finished_at = Campaign.Status.COMPLETED, timezone.now()
         campaign.save(update_fields=["status", "finished_at"])
+        emit(EventType.CAMPAIGN_FINISHED, [notify.campaign_finished(campaign)])  # sent after commit
     return True

@@ -15,10 +15,11 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns import state, stats
-from campaigns.models import Campaign, Message
-from campaigns.state import Change, counter_field
+from campaigns import notify, state, stats
+from campaigns.models import Campaign, Message, MessageStatus
+from campaigns.state import UNFINISHED, Change, counter_field
 from rcsconnect.db import bulk_update, bulk_update_statements, loaded_fields, retry_on_conflict
+from rcsconnect.webhooks.events import EventType, emit
 
 from .retry import retry_delay
 
@@ -40,12 +41,16 @@ WRITE_FIELDS = [
 ]
 
 
+# Status changes integrators hear about (docs/webhooks.md): not a message going back to the queue.
+NOTIFIED = frozenset(MessageStatus.values) - frozenset(UNFINISHED)
+
 # What a result needs of its message, locked and loaded before it is applied.
 LOCK_FIELDS = (
     "id",
     "campaign_id",
     "provider_id",
     "msg_id",
+    "to",  # for the webhook event a status change emits
     "sms_fallback",
     "rcs_status",
     "sms_status",
@@ -89,10 +94,12 @@ def write_results(results: list[Result]) -> list[str]:
         first[0] = False
         return _write(batch)
 
-    return retry_on_conflict(attempt, what="writing send results")
+    batch = retry_on_conflict(attempt, what="writing send results")
+    emit(EventType.MESSAGE_STATUS_CHANGED, batch.status_changes)  # committed: sent by tasks from here
+    return batch.sent_ids
 
 
-def _write(results: list[Result]) -> list[str]:
+def _write(results: list[Result]) -> _Batch:
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         return _write_postgresql(results)
     batch = _Batch(results)
@@ -108,7 +115,7 @@ def _write(results: list[Result]) -> list[str]:
                 if campaign_id and (updates := {k: F(k) + v for k, v in deltas.items() if v}):
                     Campaign.objects.filter(pk=campaign_id).update(**updates)
             stats.record(batch.recorded)
-    return batch.sent_ids
+    return batch
 
 
 class _Batch:
@@ -121,14 +128,17 @@ class _Batch:
         self.sent_ids: list[str] = []
         self.recorded: list[tuple] = []
         self.messages: list[Message] = []
+        self.status_changes: list[dict] = []  # webhook events, emitted once the batch is stored
 
     def apply(self, messages: list[Message]) -> None:
         self.messages = messages
         for message in messages:
-            code_before = message.error_code
+            code_before, status_before = message.error_code, message.status
             change = _apply(message, self.by_id[message.id], self.now, self.counters, self.sent_ids)
             if change is not None and change.counters:
                 self.recorded.append((message, change, code_before))
+            if message.status != status_before and message.status in NOTIFIED:
+                self.status_changes.append(notify.message_status_changed(message, status_before, self.now))
 
     def statements(self, *, where: str = "") -> list[tuple[str, list]]:
         """PostgreSQL: the messages, the campaign counters and the stat buckets, to send at once;
@@ -140,7 +150,7 @@ class _Batch:
         ]
 
 
-def _write_postgresql(results: list[Result]) -> list[str]:
+def _write_postgresql(results: list[Result]) -> _Batch:
     """The batch outside any open transaction (the engine's writer thread): in one statement when
     no message changed since its claim (`_write_unchanged`), else in one transaction of two round
     trips: `BEGIN; SELECT .. FOR UPDATE`, then every write with `COMMIT`.
@@ -150,9 +160,9 @@ def _write_postgresql(results: list[Result]) -> list[str]:
     it is stored: fewer round trips free them sooner.
     """
     if all(getattr(r.row, "claimed_version", None) for r in results):
-        sent_ids = _write_unchanged(results)
-        if sent_ids is not None:
-            return sent_ids
+        unchanged = _write_unchanged(results)
+        if unchanged is not None:
+            return unchanged
     batch = _Batch(results)
     with connection.cursor() as cursor:
         try:
@@ -163,7 +173,7 @@ def _write_postgresql(results: list[Result]) -> list[str]:
             with contextlib.suppress(Exception):
                 cursor.execute("ROLLBACK")
             raise
-    return batch.sent_ids
+    return batch
 
 
 # Locks the batch's messages (in id order) and says whether every one is still the row version its
@@ -179,7 +189,7 @@ UNCHANGED_GATE = """SELECT count(*) = %s AS ok FROM (
 _AFTER = "(SELECT true AS after_previous_write)"  # stands for each write's condition until it is known
 
 
-def _write_unchanged(results: list[Result]) -> list[str] | None:
+def _write_unchanged(results: list[Result]) -> _Batch | None:
     """The batch in one statement (one round trip), applied to the messages as their claims left
     them; None, with nothing written, when any of them changed since (the caller loads them then).
 
@@ -204,7 +214,7 @@ def _write_unchanged(results: list[Result]) -> list[str] | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         (unchanged,) = cursor.fetchone()
-    return batch.sent_ids if unchanged else None
+    return batch if unchanged else None
 
 
 def _execute_all(cursor, statements: list[tuple[str, list]]) -> None:
