@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 
 from providers.models import Provider
 from templates_app.limits import validate_content
@@ -37,25 +37,49 @@ class Conversation:
     contact: Contact | None = None
 
 
-def conversations(*, query: str = "", limit: int = 50, offset: int = 0) -> list[Conversation]:
-    """Conversations, most recent first; `query` matches the number or any text in them."""
+def _conversation_rows(*, query: str = "", phone: str = "", unread: bool | None = None):
+    """One row per (provider, phone) with its latest time, entry count and latest direction."""
     entries = InboxMessage.objects.all()
+    if phone:
+        entries = entries.filter(phone=phone)
     if query:
         matching = InboxMessage.objects.filter(
             Q(phone__icontains=query) | Q(text__icontains=query) | Q(postback_data__icontains=query)
         ).values("provider_id", "phone")
         keys = {(row["provider_id"], row["phone"]) for row in matching[:2000]}
         if not keys:
-            return []
+            return None
         condition = Q()
-        for provider_id, phone in keys:
-            condition |= Q(provider_id=provider_id, phone=phone)
+        for provider_id, number in keys:
+            condition |= Q(provider_id=provider_id, phone=number)
         entries = entries.filter(condition)
-    rows = list(
-        entries.values("provider_id", "phone")
-        .annotate(last_at=Max("created_at"), n=Count("id"))
-        .order_by("-last_at", "phone")[offset : offset + limit]
+    latest = InboxMessage.objects.filter(provider_id=OuterRef("provider_id"), phone=OuterRef("phone"))
+    rows = entries.values("provider_id", "phone").annotate(
+        last_at=Max("created_at"),
+        n=Count("id"),
+        last_direction=Subquery(latest.order_by("-created_at", "-id").values("direction")[:1]),
     )
+    if unread is not None:
+        # Unread: the latest entry is one received (nobody has answered since).
+        inbound = InboxMessage.Direction.INBOUND
+        rows = rows.filter(last_direction=inbound) if unread else rows.exclude(last_direction=inbound)
+    return rows
+
+
+def conversation_count(*, query: str = "", phone: str = "", unread: bool | None = None) -> int:
+    rows = _conversation_rows(query=query, phone=phone, unread=unread)
+    return 0 if rows is None else rows.count()
+
+
+def conversations(
+    *, query: str = "", phone: str = "", unread: bool | None = None, limit: int = 50, offset: int = 0
+) -> list[Conversation]:
+    """Conversations, most recent first; `query` matches the number or any text in them, `phone` is
+    one number exactly, `unread` keeps those whose latest entry was received (or, False, answered)."""
+    grouped = _conversation_rows(query=query, phone=phone, unread=unread)
+    if grouped is None:
+        return []
+    rows = list(grouped.order_by("-last_at", "phone")[offset : offset + limit])
     if not rows:
         return []
     providers = Provider.objects.in_bulk({row["provider_id"] for row in rows})
@@ -74,7 +98,7 @@ def conversations(*, query: str = "", limit: int = 50, offset: int = 0) -> list[
                 last_at=row["last_at"],
                 entries=row["n"],
                 last_text=(entry.text or entry.postback_data) if entry else "",
-                last_direction=entry.direction if entry else "",
+                last_direction=row["last_direction"] or (entry.direction if entry else ""),
                 contact=contacts.get(row["phone"]),
             )
         )

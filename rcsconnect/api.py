@@ -15,9 +15,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.urls import include, path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework import exceptions, parsers, permissions, routers, status
+from rest_framework import exceptions, parsers, permissions, routers, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -107,6 +107,44 @@ class ApiMixin:
         return exception_handler
 
 
+# -- error responses in the schema ----------------------------------------------------------------
+
+
+class DetailSerializer(serializers.Serializer):
+    """`{"detail": "..."}`: not found, not allowed, a conflict."""
+
+    detail = serializers.CharField()
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The schema's error responses for `codes` (400 names fields; the others carry `detail`)."""
+    described = {
+        400: (
+            {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            'Bad input: `{"<field>": ["message", ...]}`, each problem named by its field.',
+        ),
+        401: (DetailSerializer, "No credentials, or a wrong token."),
+        403: (DetailSerializer, "Your role may not do this."),
+        404: (DetailSerializer, "No such record."),
+        409: (DetailSerializer, "Conflicts with the current state."),
+    }
+    return {code: OpenApiResponse(described[code][0], description=described[code][1]) for code in codes}
+
+
+def paginated(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    """The schema of a limit/offset page of `serializer_class` items, for views that page by hand."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    return inline_serializer(
+        name=f"Paginated{name}List",
+        fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
+
+
 # -- docs -----------------------------------------------------------------------------------------------
 
 
@@ -177,7 +215,9 @@ def _router() -> routers.DefaultRouter:
 
 def _urls() -> list:
     from campaigns.api import ProviderStatsView, TransactionalSendView
+    from campaigns.api_inbox import ConversationListView, ConversationMessagesView, ConversationReplyView
 
+    conversation = "inbox/conversations/<int:provider_id>/<str:phone>/"
     return [
         path("schema/", SpectacularAPIView.as_view(), name="schema"),
         path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
@@ -185,6 +225,9 @@ def _urls() -> list:
         path("token/", TokenView.as_view(), name="token"),
         path("send/", TransactionalSendView.as_view(), name="send"),
         path("providers/<int:pk>/stats/", ProviderStatsView.as_view(), name="provider-stats"),
+        path("inbox/conversations/", ConversationListView.as_view(), name="inbox-conversations"),
+        path(conversation + "messages/", ConversationMessagesView.as_view(), name="inbox-messages"),
+        path(conversation + "reply/", ConversationReplyView.as_view(), name="inbox-reply"),
         path("", include(_router().urls)),
     ]
 

@@ -213,6 +213,10 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "api:campaign-stats": Rule(VIEW_CAMPAIGN),
     "api:message-list": Rule("campaigns.view_message"),
     "api:message-detail": Rule("campaigns.view_message"),
+    # the inbox: what the dashboard's inbox allows (Support reads, answering needs add)
+    "api:inbox-conversations": Rule(VIEW_INBOX),
+    "api:inbox-messages": Rule(VIEW_INBOX),
+    "api:inbox-reply": _post(ADD_INBOX),
 }
 
 

@@ -290,6 +290,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "InboxDirectionEnum": "campaigns.models.InboxMessage.Direction",
+        "WebhookEventEnum": "rcsconnect.webhooks.models.EventType",
+    },
 }
 
 # Production hardening; `check --deploy` passes with DEBUG off and these left at their defaults.
