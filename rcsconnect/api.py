@@ -203,6 +203,8 @@ def _router() -> routers.DefaultRouter:
     from providers.api import ProviderViewSet
     from templates_app.api import TemplateViewSet
 
+    from .webhooks.api import WebhookViewSet
+
     router = routers.DefaultRouter()
     router.register("providers", ProviderViewSet, basename="provider")
     router.register("templates", TemplateViewSet, basename="template")
@@ -210,6 +212,7 @@ def _router() -> routers.DefaultRouter:
     router.register("contacts", ContactViewSet, basename="contact")
     router.register("campaigns", CampaignViewSet, basename="campaign")
     router.register("messages", MessageViewSet, basename="message")
+    router.register("webhooks", WebhookViewSet, basename="webhook")
     return router
 
 

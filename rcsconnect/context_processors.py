@@ -9,6 +9,7 @@ NAVIGATION = (
     ("Campaigns", "campaigns:list"),
     ("Inbox", "campaigns:inbox"),
     ("Stats", "campaigns:stats"),
+    ("Webhooks", "webhooks:list"),
 )
 
 

@@ -32,6 +32,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, Any]] = {
             "providers": ("add", "change", "delete", "view"),
             "templates_app": ("add", "change", "delete", "view"),
             "campaigns": ("add", "change", "delete", "view"),
+            "webhooks": ("add", "change", "delete", "view"),
         },
         "extra": ("providers.operate_provider",),
     },
@@ -41,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, Any]] = {
             "providers": ("view",),
             "templates_app": ("view",),
             "campaigns": ("view",),
+            "webhooks": ("view",),
         },
         "extra": ("providers.operate_provider",),
     },
@@ -119,6 +121,8 @@ ADD_CAMPAIGN = "campaigns.add_campaign"
 VIEW_AUDIENCE, ADD_AUDIENCE = "campaigns.view_audience", "campaigns.add_audience"
 CHANGE_AUDIENCE = "campaigns.change_audience"
 VIEW_INBOX, ADD_INBOX = "campaigns.view_inboxmessage", "campaigns.add_inboxmessage"
+VIEW_WEBHOOK, ADD_WEBHOOK = "webhooks.view_webhook", "webhooks.add_webhook"
+CHANGE_WEBHOOK, DELETE_WEBHOOK = "webhooks.change_webhook", "webhooks.delete_webhook"
 
 _PROVIDER_ACTIONS = {
     "default": _post(OPERATE_PROVIDER),
@@ -217,6 +221,20 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "api:inbox-conversations": Rule(VIEW_INBOX),
     "api:inbox-messages": Rule(VIEW_INBOX),
     "api:inbox-reply": _post(ADD_INBOX),
+    # outgoing webhooks: a test event and a new secret are changes to the webhook
+    "api:webhook-list": _model("webhooks", "webhook"),
+    "api:webhook-detail": _object("webhooks", "webhook"),
+    "api:webhook-rotate-secret": _post(CHANGE_WEBHOOK),
+    "api:webhook-test": _post(CHANGE_WEBHOOK),
+    "api:webhook-deliveries": Rule(VIEW_WEBHOOK),
+    "webhooks:list": Rule(VIEW_WEBHOOK),
+    "webhooks:create": Rule(ADD_WEBHOOK, ADD_WEBHOOK),
+    "webhooks:detail": Rule(VIEW_WEBHOOK),
+    "webhooks:edit": Rule(CHANGE_WEBHOOK, CHANGE_WEBHOOK),
+    "webhooks:delete": Rule(DELETE_WEBHOOK, DELETE_WEBHOOK),
+    "webhooks:test": _post(CHANGE_WEBHOOK),
+    "webhooks:rotate": _post(CHANGE_WEBHOOK),
+    "webhooks:delivery": Rule(VIEW_WEBHOOK),
 }
 
 

@@ -27,5 +27,6 @@ urlpatterns = [
     path("contract/<slug:name>.schema.json", contract.schema, name="contract_schema"),
     path("providers/", include("providers.urls")),
     path("templates/", include("templates_app.urls")),
+    path("webhooks/", include("rcsconnect.webhooks.urls")),
     path("", include("campaigns.urls")),
 ]
