@@ -31,7 +31,7 @@ class WebhookSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "url", "events", "is_active", "created_at", "updated_at", "secret_rotated_at"]
         read_only_fields = ["created_at", "updated_at", "secret_rotated_at"]
         # The one validator decides (services.webhook_validate); the URL's shape is checked there.
-        extra_kwargs = {"url": {"validators": []}, "name": {"validators": []}}
+        extra_kwargs = {"url": {"validators": []}, "name": {"validators": [], "allow_blank": True}}
 
     def create(self, validated_data: dict) -> Webhook:
         try:
