@@ -6,6 +6,8 @@ set beyond the generated `.env`) is SQLite + the django-q2 database broker + a d
 OAuth token cache to Redis.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -107,6 +109,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+    )
+    # Tests get a file as well (one per test process, removed at the end), not SQLite's shared-cache
+    # in-memory database: its locks are per table and answer SQLITE_LOCKED ("database table is
+    # locked") at once whenever another connection (the live server's threads, a dispatcher's)
+    # holds a write transaction; neither WAL nor the busy timeout above apply there.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(Path(tempfile.gettempdir()) / f"rcsconnect-test-{os.getpid()}.sqlite3")
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
