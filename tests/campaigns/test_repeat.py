@@ -155,6 +155,8 @@ def test_the_api_retries_for_support_and_refuses_a_user_without_a_role(sim):
 
     assert response.status_code == 201, response.content
     assert response.json()["msg_id"] == f"{failed.msg_id}-r1" and response.json()["repeat_of"] == failed.pk
+    entry = LogEntry.objects.get_for_object(failed).get(additional_data__action="retry")
+    assert entry.actor == helpdesk
     again = support.post(f"/api/messages/{failed.pk}/resend/")
     assert again.status_code == 409 and "Only a sent or delivered or read" in again.json()["status"][0]
     assert_exact(campaign)
