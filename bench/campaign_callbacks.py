@@ -32,7 +32,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,9 +39,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from .harness import ROOT, bench_campaign, child_env, django_setup, free_port, fresh_database, run_child
 from .table import Row
 
-ROOT = Path(__file__).resolve().parent.parent
 NAME = "campaign_callbacks"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rcs_bench_campaign_callbacks"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
@@ -56,25 +55,12 @@ Q_WORKERS = 2
 RECORD_START = re.compile(r"^(?=\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d)", re.MULTILINE)  # a log record's first line
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _env(web_port: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
+    env = child_env(
         DATABASE_URL=os.environ.get("RCS_BENCH_CC_DATABASE_URL", DEFAULT_DB),
         REDIS_URL=os.environ.get("RCS_BENCH_CC_REDIS_URL", DEFAULT_REDIS),
         RCS_PUBLIC_BASE_URL=f"http://127.0.0.1:{web_port}",
         OUTBOUND_ALLOW_HOSTS="127.0.0.1",
-        LOG_LEVEL="WARNING",  # errors (a failed dispatch, a deadlock) reach the logs counted here
-        DJANGO_DEBUG="false",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        DJANGO_SECURE_COOKIES="false",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        PYTHONPATH=str(ROOT),
         Q_WORKERS=str(Q_WORKERS),
         RCS_DISPATCHERS=str(Q_WORKERS),
     )
@@ -83,17 +69,7 @@ def _env(web_port: int) -> dict[str, str]:
 
 
 def _child(env, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.campaign_callbacks", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode:
-        raise RuntimeError(f"bench.campaign_callbacks {args[0]} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
+    return run_child("bench.campaign_callbacks", env, *args)
 
 
 def _http(url: str, body: dict | None = None) -> dict:
@@ -120,7 +96,7 @@ class Loop:
 
     def __init__(self, env: dict[str, str], web_port: int, logs: Path):
         self.env, self.logs = env, logs
-        self.sim_port = _free_port()
+        self.sim_port = free_port()
         self.sim = f"http://127.0.0.1:{self.sim_port}"
         self.web = f"http://127.0.0.1:{web_port}"
         self.procs: list[subprocess.Popen] = []
@@ -252,7 +228,7 @@ def campaign(loop: Loop, conn, *, n: int, rate: int, callbacks: bool, drain: flo
 def run(options) -> list[Row]:
     quick = getattr(options, "quick", False)
     seconds = 5 if quick else 25  # of sending at the max rate, per campaign
-    web_port = _free_port()
+    web_port = free_port()
     env = _env(web_port)
     _child(env, "migrate")
     logs = Path(tempfile.mkdtemp(prefix="bench-campaign-callbacks-"))
@@ -358,82 +334,24 @@ def _sustained_rows(loop: Loop, conn, headline: dict, *, quick: bool, seconds: i
 # -- child processes ----------------------------------------------------------------------------------
 
 
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rcsconnect.settings")
-    import django
-
-    django.setup()
-
-
-def _migrate() -> None:
-    import psycopg
-
-    url = os.environ["DATABASE_URL"]
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    _setup()
-    import redis
-    from django.core.management import call_command
-
-    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-
-
 def _launch(n: int, rate: int, url: str) -> None:
     """A provider, a template, an audience of n and a campaign, launched as the command does."""
-    _setup()
-    from django.db import connection
-
-    from campaigns.models import Audience, Campaign
+    django_setup()
     from campaigns.services import campaign_launch
-    from providers.models import Provider
-    from templates_app.models import MessageTemplate
 
-    provider = Provider.objects.create(
-        kind="generic_rcs",
-        nickname=f"Bench {time.time_ns()}",
-        sender_id=f"tmp{time.time_ns()}",
-        concurrency=CONCURRENCY,
-        max_rate=rate,
-        config={"endpoint": url, "method": "POST", "auth_type": "none"},
-    )
-    Provider.objects.filter(pk=provider.pk).update(sender_id=f"bench{provider.pk}")
-    template = MessageTemplate.objects.create(
-        provider=provider,
-        name=f"b{provider.pk}",
-        status="approved",
-        content={"type": "TEXT", "text": "Hello {{1}}, your spring offer is ready.", "suggestions": []},
-    )
-    audience = Audience.objects.create(name=f"Bench {provider.pk}")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO campaigns_contact (audience_id, phone, attributes, subscribed, created_at) "
-            "SELECT %s, '+9197' || lpad(g::text, 8, '0'), '{\"name\": \"Ann\"}'::jsonb, true, now() "
-            "FROM generate_series(1, %s) g",
-            [audience.pk, n],
-        )
-    campaign = Campaign.objects.create(
-        name=f"Bench {provider.pk}",
-        provider=provider,
-        template=template,
-        audience=audience,
-        placeholder_mapping=[{"source": "attribute", "value": "name"}],
-    )
+    campaign = bench_campaign(n=n, concurrency=CONCURRENCY, rate=rate, url=url)
     campaign_launch(campaign_id=campaign.pk)  # fans out here, enqueues the dispatch tasks
-    print(provider.pk, campaign.pk)
+    print(campaign.provider_id, campaign.pk)
 
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "migrate":
-        _migrate()
+        fresh_database()
     elif command == "launch":
         _launch(int(args[0]), int(args[1]), args[2])
     elif command == "cancel":
-        _setup()
+        django_setup()
         from campaigns.services import campaign_cancel
 
         campaign_cancel(campaign_id=int(args[0]))
