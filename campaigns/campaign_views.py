@@ -9,6 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from rcsconnect import timezones
+
+from . import builder
 from .engine.limiter import provider_pause
 from .forms import CampaignForm
 from .models import Audience, Campaign
@@ -49,23 +52,37 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         k: request.GET[k] for k in ("audience", "template", "provider") if request.GET.get(k, "").isdigit()
     }
     form = CampaignForm(
-        request.POST if request.method == "POST" else None, instance=campaign, initial=initial
+        request.POST if request.method == "POST" else None,
+        instance=campaign,
+        initial=initial,
+        user_timezone=timezones.for_request(request),
     )
     if request.method == "POST" and form.is_valid():
         campaign = form.save()
         messages.success(request, f"Campaign {campaign} saved. Check the estimate, then launch it.")
         return redirect(campaign)
-    context = {"form": form, "campaign": campaign, "attributes": _audience_attributes(form)}
+    context = {
+        "form": form,
+        "campaign": campaign,
+        "attributes": _audience_attributes(form),
+        "live": builder.live(form),
+    }
     return render(request, "campaigns/campaign_form.html", context)
 
 
 @require_safe
 def campaign_mapping(request: HttpRequest) -> HttpResponse:
-    """The placeholder rows for the template picked in the builder (htmx)."""
+    """The placeholder rows for the template picked in the builder (htmx); no errors yet (nothing
+    was submitted: the builder's script says so when a field is left empty)."""
     form = CampaignForm(request.GET)
-    return render(
-        request, "campaigns/_mapping.html", {"form": form, "attributes": _audience_attributes(form)}
-    )
+    context = {"form": form, "attributes": _audience_attributes(form), "fresh": True}
+    return render(request, "campaigns/_mapping.html", context)
+
+
+@require_safe
+def campaign_live(request: HttpRequest) -> HttpResponse:
+    """The builder's preview for a sample contact and the estimate, from the fields as they are (htmx)."""
+    return render(request, "campaigns/_live.html", {"live": builder.live(CampaignForm(request.GET))})
 
 
 def _audience_attributes(form: CampaignForm) -> list[str]:
