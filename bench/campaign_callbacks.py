@@ -75,8 +75,7 @@ def _env(web_port: int) -> dict[str, str]:
         DJANGO_SECURE_COOKIES="false",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         PYTHONPATH=str(ROOT),
-        Q_WORKERS=str(Q_WORKERS),
-        RCS_DISPATCHERS=str(Q_WORKERS),
+        Q_WORKERS=str(Q_WORKERS),  # RCS_DISPATCHERS as an operator gets it: Q_WORKERS - 1
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env
@@ -124,6 +123,7 @@ class Loop:
         self.sim = f"http://127.0.0.1:{self.sim_port}"
         self.web = f"http://127.0.0.1:{web_port}"
         self.procs: list[subprocess.Popen] = []
+        self.names: list[str] = []
         self._start("simulator", [sys.executable, "manage.py", "run_simulator", "--port", str(self.sim_port)])
         self._start(
             "gunicorn",
@@ -141,6 +141,22 @@ class Loop:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - open as long as the process
         proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True)  # noqa: S603
         self.procs.append(proc)
+        self.names.append(name)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds (user + system, reaped children included) of each process group so far."""
+        tick = os.sysconf("SC_CLK_TCK")
+        sessions = {proc.pid: name for proc, name in zip(self.procs, self.names, strict=True)}
+        used = dict.fromkeys(self.names, 0.0)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the process ended meanwhile
+            name = sessions.get(int(fields[3]))  # session id
+            if name:
+                used[name] += sum(int(v) for v in fields[11:15]) / tick  # utime stime cutime cstime
+        return used
 
     def log_sizes(self) -> dict[str, int]:
         return {p.name: p.stat().st_size for p in self.logs.glob("*.log")}
@@ -192,7 +208,7 @@ def campaign(loop: Loop, conn, *, n: int, rate: int, callbacks: bool, drain: flo
         f"{loop.sim}/_sim/config",
         {"latency_ms": LATENCY_MS, "callbacks": callbacks, "non_rcs_suffix": "", "read_share": 1.0},
     )
-    logs_at, pg_at = loop.log_sizes(), _pg_deadlocks(conn)
+    logs_at, pg_at, cpu_at = loop.log_sizes(), _pg_deadlocks(conn), loop.cpu()
     out = _child(loop.env, "launch", str(n), str(rate), f"{loop.sim}/generic/messages")
     provider_id, campaign_id = (int(v) for v in out.split()[-2:])
     sender = f"bench{provider_id}"
@@ -240,6 +256,12 @@ def campaign(loop: Loop, conn, *, n: int, rate: int, callbacks: bool, drain: flo
         result["keeps_up"] = (
             result["unapplied_after_5s"] == 0 and result["lost"] == 0 and status == "completed"
         )
+    # CPU per accepted message of each process group, from launch until every event was applied (or
+    # the drain gave up): what the machine's cores were spent on.
+    cpu_now = loop.cpu()
+    result["cpu_ms_per_msg"] = {
+        name: round(1000 * (cpu_now[name] - cpu_at[name]) / max(1, accepted), 3) for name in cpu_now
+    }
     time.sleep(1.5)  # PostgreSQL publishes its statistics within a second or so
     result["deadlocks_logged"] = loop.deadlocks_logged(logs_at)
     result["deadlocks_pg"] = _pg_deadlocks(conn) - pg_at
@@ -319,7 +341,37 @@ def _headline_rows(n: int, bare: dict, full: dict) -> list[Row]:
             target="all equal to total",
             ok=len({full["counters"][k] for k in ("processed", "delivered", "read", "total")}) == 1,
         ),
-    ]
+    ] + _cpu_rows(bare, full)
+
+
+def _cpu_rows(bare: dict, full: dict) -> list[Row]:
+    """Where the cores go: CPU per message by process group, with callbacks against without."""
+    cores = os.cpu_count() or 1
+    rows = []
+    for name in ("gunicorn", "qcluster", "simulator"):
+        rows.append(
+            Row(
+                NAME,
+                f"CPU per message, {name} (with callbacks; baseline: without)",
+                full["cpu_ms_per_msg"][name],
+                "ms",
+                baseline=bare["cpu_ms_per_msg"][name] or None,
+                target="report",
+            )
+        )
+    total = sum(full["cpu_ms_per_msg"].values())
+    rows.append(
+        Row(
+            NAME,
+            f"CPU per message, all three (PostgreSQL's not counted); at {HEADLINE_RATE}/s that is "
+            f"{total * HEADLINE_RATE / 1000:.2f} of {cores} cores",
+            total,
+            "ms",
+            baseline=sum(bare["cpu_ms_per_msg"].values()),
+            target="report",
+        )
+    )
+    return rows
 
 
 def _sustained_rows(loop: Loop, conn, headline: dict, *, quick: bool, seconds: int) -> list[Row]:

@@ -255,8 +255,10 @@ RCS_MAX_ATTEMPTS = env.int("RCS_MAX_ATTEMPTS", default=6)
 # Exponential backoff with full jitter: a retry waits random(0, min(max, base * 2**attempt)) seconds.
 RCS_RETRY_BASE_SECONDS = env.float("RCS_RETRY_BASE_SECONDS", default=2.0)
 RCS_RETRY_MAX_SECONDS = env.float("RCS_RETRY_MAX_SECONDS", default=300.0)
-# Dispatch tasks per provider running at once; live ones split the provider's concurrency.
-RCS_DISPATCHERS = env.int("RCS_DISPATCHERS", default=Q_CLUSTER["workers"])
+# Dispatch tasks per provider running at once; live ones split the provider's concurrency. A dispatch
+# task holds its worker for up to RCS_DISPATCH_BUDGET_SECONDS, so the default leaves one worker of the
+# cluster free for the events applier, fan-outs, imports and the tick (see checks.check_task_workers).
+RCS_DISPATCHERS = env.int("RCS_DISPATCHERS", default=max(1, Q_CLUSTER["workers"] - 1))
 # Requests one dispatch task keeps in flight at most (all on one asyncio loop), below the concurrency.
 # RCS_MAX_THREADS is its name from when each request in flight had a thread of its own.
 RCS_MAX_IN_FLIGHT = env.int("RCS_MAX_IN_FLIGHT", default=env.int("RCS_MAX_THREADS", default=100))
