@@ -105,7 +105,7 @@ class CampaignForm(DashboardModelForm):
     def __init__(self, *args, user_timezone: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         if not self.instance.pk and timezones.is_valid(user_timezone):
-            self.initial.setdefault("schedule_timezone", user_timezone)
+            self.initial["schedule_timezone"] = user_timezone
         self.fields["provider"].queryset = Provider.objects.active()
         self.fields["template"].queryset = MessageTemplate.objects.select_related("provider")
         self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.language}) · {t.provider}"

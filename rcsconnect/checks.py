@@ -30,7 +30,7 @@ def check_outbound_allow_list(app_configs, **kwargs):
 def check_task_workers(app_configs, **kwargs):
     """Dispatch tasks hold their worker while they send; with none left over, events wait."""
     workers = settings.Q_CLUSTER.get("workers", 1)
-    if settings.Q_CLUSTER.get("sync") or settings.RCS_DISPATCHERS < workers:
+    if settings.Q_CLUSTER.get("sync") or workers > settings.RCS_DISPATCHERS:
         return []
     return [
         Warning(
