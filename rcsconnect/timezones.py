@@ -38,6 +38,22 @@ COMMON = (
 )
 # Legacy aliases (US/Eastern, Etc/GMT+5, ...): the canonical Area/City names cover them.
 _LEGACY_PREFIXES = ("Etc/", "US/", "Canada/", "Mexico/", "Brazil/", "Chile/", "SystemV/", "posix/", "right/")
+# Old names browsers still report (Chromium's ICU says Asia/Calcutta), saved as the current name.
+ALIASES = {
+    "Asia/Calcutta": "Asia/Kolkata",
+    "Asia/Saigon": "Asia/Ho_Chi_Minh",
+    "Asia/Katmandu": "Asia/Kathmandu",
+    "Asia/Rangoon": "Asia/Yangon",
+    "Asia/Dacca": "Asia/Dhaka",
+    "Asia/Thimbu": "Asia/Thimphu",
+    "Asia/Ulan_Bator": "Asia/Ulaanbaatar",
+    "Europe/Kiev": "Europe/Kyiv",
+    "Atlantic/Faeroe": "Atlantic/Faroe",
+    "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+    "America/Indianapolis": "America/Indiana/Indianapolis",
+    "America/Louisville": "America/Kentucky/Louisville",
+    "Pacific/Enderbury": "Pacific/Kanton",
+}
 
 
 @lru_cache(maxsize=1)
@@ -46,13 +62,18 @@ def names() -> tuple[str, ...]:
     found = {
         name
         for name in zoneinfo.available_timezones()
-        if "/" in name and not name.startswith(_LEGACY_PREFIXES)
+        if "/" in name and not name.startswith(_LEGACY_PREFIXES) and name not in ALIASES
     }
     return (DEFAULT, *sorted(found))
 
 
 def is_valid(name: str | None) -> bool:
     return bool(name) and name in _known()
+
+
+def canonical(name: str) -> str:
+    """The current IANA name of `name` (an old alias a browser reports becomes the name we offer)."""
+    return ALIASES.get(name, name)
 
 
 @lru_cache(maxsize=1)
@@ -102,6 +123,7 @@ def save(request, name: str, *, only_if_unset: bool = False) -> bool:
     """Store `name` as the user's timezone (and in the session); False when it was not changed."""
     from .models import Profile
 
+    name = canonical(name)
     if not is_valid(name):
         return False
     profile, _ = Profile.objects.get_or_create(user=request.user)

@@ -59,3 +59,10 @@ def test_common_zones_come_first_and_legacy_aliases_are_left_out():
     assert "Asia/Kolkata" in offered and "US/Eastern" not in offered and "Etc/GMT+5" not in offered
     assert len(offered) == len(set(offered))
     assert timezones.is_valid("US/Eastern") and not timezones.is_valid("")
+
+
+def test_an_old_name_the_browser_reports_is_saved_as_the_current_one(marketer_client, marketer):
+    assert marketer_client.post(reverse("profile_timezone"), {"timezone": "Asia/Calcutta"}).status_code == 204
+    assert Profile.objects.get(user=marketer).timezone == "Asia/Kolkata"
+    offered = [value for _, options in timezones.choices() for value, _ in options]
+    assert "Asia/Calcutta" not in offered
