@@ -33,7 +33,7 @@ def sample_contact(audience: Audience) -> Contact | None:
 
 def live(form: CampaignForm) -> Live:
     result = Live()
-    provider, audience = _chosen(form, "provider"), _chosen(form, "audience")
+    provider, audience = chosen(form, "provider"), chosen(form, "audience")
     if provider is not None and audience is not None:
         result.estimate = campaign_estimate(campaign=Campaign(provider=provider, audience=audience))
     template = form.template_obj
@@ -59,7 +59,7 @@ def live(form: CampaignForm) -> Live:
     return result
 
 
-def _chosen(form: CampaignForm, name: str):
+def chosen(form: CampaignForm, name: str):
     """The object picked in a select of the (possibly unsaved) form, or None."""
     raw = str(form[name].value() or "")
     if not raw.isdigit():

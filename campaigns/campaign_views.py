@@ -15,7 +15,7 @@ from . import builder
 from .engine.limiter import provider_pause
 from .events import apply_pending_of
 from .forms import CampaignForm
-from .models import Audience, Campaign
+from .models import Campaign
 from .services import (
     CampaignError,
     campaign_cancel,
@@ -88,8 +88,7 @@ def campaign_live(request: HttpRequest) -> HttpResponse:
 
 def _audience_attributes(form: CampaignForm) -> list[str]:
     """The chosen audience's attribute names, offered for the placeholder mapping."""
-    raw = form["audience"].value()
-    audience = Audience.objects.filter(pk=raw).first() if str(raw or "").isdigit() else None
+    audience = builder.chosen(form, "audience")
     return audience.attribute_names() if audience else []
 
 
