@@ -94,7 +94,7 @@ class TimezoneSelect(forms.Select):
         super().__init__({"data-timezone-select": "", **(attrs or {})})
 
 
-def timezone_field(**kwargs) -> forms.TypedChoiceField:
+def timezone_field(**kwargs) -> forms.ChoiceField:
     kwargs.setdefault("label", "Timezone")
     return forms.ChoiceField(choices=choices, widget=TimezoneSelect, **kwargs)
 
