@@ -138,6 +138,8 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "favicon": PUBLIC,
     "login": PUBLIC,
     "logout": LOGGED_IN,
+    "profile": LOGGED_IN,  # one's own settings (the timezone)
+    "profile_timezone": LOGGED_IN,
     "contract_index": PUBLIC,
     "contract_schema": PUBLIC,
     "home": Rule(VIEW_CAMPAIGN),
@@ -171,6 +173,7 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "campaigns:create": Rule(ADD_CAMPAIGN, ADD_CAMPAIGN),
     "campaigns:mapping": Rule(ADD_CAMPAIGN),
     "campaigns:segments": Rule(ADD_CAMPAIGN),
+    "campaigns:builder_live": Rule(ADD_CAMPAIGN),
     "campaigns:detail": Rule(VIEW_CAMPAIGN),
     "campaigns:edit": Rule(CHANGE_CAMPAIGN, CHANGE_CAMPAIGN),
     "campaigns:progress": Rule(VIEW_CAMPAIGN),

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every answer (CONTENT_SECURITY_POLICY)
     "rcsconnect.middleware.AuditActorMiddleware",  # auditlog: the logged-in user is the actor
     "rcsconnect.middleware.LoginRequiredMiddleware",
+    "rcsconnect.middleware.UserTimezoneMiddleware",  # pages show times in the user's timezone
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
@@ -89,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "rcsconnect.context_processors.navigation",
+                "rcsconnect.context_processors.user_timezone",
             ],
         },
     },
