@@ -22,6 +22,7 @@ MARKETER, SUPPORT = "Marketer", "Support"
 # Permissions no model declares: the safe operations Support may run (created by sync_role_permissions).
 CUSTOM_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
     ("providers", "provider"): {"operate_provider": "Can enable, disable and mark a provider default"},
+    ("campaigns", "message"): {"repeat_message": "Can retry a failed message and resend a sent one"},
 }
 
 # role -> app_label -> actions (`view`, `add`, ...) on every model of the app, plus extra "app.codename"s.
@@ -34,7 +35,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, Any]] = {
             "campaigns": ("add", "change", "delete", "view"),
             "webhooks": ("add", "change", "delete", "view"),
         },
-        "extra": ("providers.operate_provider",),
+        "extra": ("providers.operate_provider", "campaigns.repeat_message"),
     },
     # The admin site, read-only, plus the safe actions; the API and dashboard read-only.
     SUPPORT: {
@@ -44,7 +45,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, Any]] = {
             "campaigns": ("view",),
             "webhooks": ("view",),
         },
-        "extra": ("providers.operate_provider",),
+        "extra": ("providers.operate_provider", "campaigns.repeat_message"),
     },
 }
 # Roles that may open the admin site (superusers always may).
@@ -120,6 +121,7 @@ VIEW_CAMPAIGN, CHANGE_CAMPAIGN = "campaigns.view_campaign", "campaigns.change_ca
 ADD_CAMPAIGN = "campaigns.add_campaign"
 VIEW_AUDIENCE, ADD_AUDIENCE = "campaigns.view_audience", "campaigns.add_audience"
 CHANGE_AUDIENCE = "campaigns.change_audience"
+REPEAT_MESSAGE = "campaigns.repeat_message"  # retry a failed message, resend a sent one
 VIEW_INBOX, ADD_INBOX = "campaigns.view_inboxmessage", "campaigns.add_inboxmessage"
 VIEW_WEBHOOK, ADD_WEBHOOK = "webhooks.view_webhook", "webhooks.add_webhook"
 CHANGE_WEBHOOK, DELETE_WEBHOOK = "webhooks.change_webhook", "webhooks.delete_webhook"
@@ -140,6 +142,8 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "favicon": PUBLIC,
     "login": PUBLIC,
     "logout": LOGGED_IN,
+    "profile": LOGGED_IN,  # one's own settings (the timezone)
+    "profile_timezone": LOGGED_IN,
     "contract_index": PUBLIC,
     "contract_schema": PUBLIC,
     "home": Rule(VIEW_CAMPAIGN),
@@ -173,6 +177,7 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "campaigns:create": Rule(ADD_CAMPAIGN, ADD_CAMPAIGN),
     "campaigns:mapping": Rule(ADD_CAMPAIGN),
     "campaigns:segments": Rule(ADD_CAMPAIGN),
+    "campaigns:builder_live": Rule(ADD_CAMPAIGN),
     "campaigns:detail": Rule(VIEW_CAMPAIGN),
     "campaigns:edit": Rule(CHANGE_CAMPAIGN, CHANGE_CAMPAIGN),
     "campaigns:progress": Rule(VIEW_CAMPAIGN),
@@ -217,6 +222,8 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "api:campaign-stats": Rule(VIEW_CAMPAIGN),
     "api:message-list": Rule("campaigns.view_message"),
     "api:message-detail": Rule("campaigns.view_message"),
+    "api:message-retry": _post(REPEAT_MESSAGE),
+    "api:message-resend": _post(REPEAT_MESSAGE),
     # the inbox: what the dashboard's inbox allows (Support reads, answering needs add)
     "api:inbox-conversations": Rule(VIEW_INBOX),
     "api:inbox-messages": Rule(VIEW_INBOX),

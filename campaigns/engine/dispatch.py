@@ -446,13 +446,16 @@ class Dispatcher:
             self.results.put((Result(message.id, DONE_RELEASE, row=message), None))
 
     def apply_pending(self) -> None:
-        """Apply callbacks that arrived before their message was written as sent (batched, twice a second)."""
-        from campaigns.events import apply_pending_for
+        """Twice a second: apply callbacks that arrived before their message was written as sent, and a
+        batch of the provider's other pending callbacks (the dispatch tasks may hold every worker while
+        the applier task waits for one: the campaign's counters follow its callbacks all the same)."""
+        from campaigns.events import apply_pending_for, apply_pending_of
 
         with self.lock:
             ids, self.sent_ids = self.sent_ids, []
         if ids:
             apply_pending_for(ids)
+        apply_pending_of(provider_id=self.provider.pk)
 
     def finish_campaigns(self) -> None:
         candidates = Campaign.objects.filter(
