@@ -400,6 +400,15 @@ def _seed(n: int) -> None:
             batch = []
     Message.objects.bulk_create(batch)
     Campaign.objects.filter(pk=campaign.pk).update(total_count=n)
+    # RCS_BENCH_WEBHOOKS=k: k active webhooks want every status change (to a closed loopback port, so
+    # each delivery is attempted and retried by the task cluster while the callbacks arrive).
+    from rcsconnect.webhooks.models import Webhook
+    from rcsconnect.webhooks.services import new_secret
+
+    for i in range(int(os.environ.get("RCS_BENCH_WEBHOOKS", "0"))):
+        Webhook.objects.create(
+            name=f"bench {i}", url="http://127.0.0.1:9/hooks", events=["message.status_changed"], secret=new_secret()
+        )
     print(provider.callback_token)
 
 
