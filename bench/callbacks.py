@@ -407,7 +407,10 @@ def _seed(n: int) -> None:
 
     for i in range(int(os.environ.get("RCS_BENCH_WEBHOOKS", "0"))):
         Webhook.objects.create(
-            name=f"bench {i}", url="http://127.0.0.1:9/hooks", events=["message.status_changed"], secret=new_secret()
+            name=f"bench {i}",
+            url="http://127.0.0.1:9/hooks",
+            events=["message.status_changed"],
+            secret=new_secret(),
         )
     print(provider.callback_token)
 

@@ -19,4 +19,5 @@ def bare(request):
     return HttpResponse(BODY, content_type="application/json")
 
 
-urlpatterns = [path(BARE_PATH.lstrip("/"), bare), path("", include("rcsconnect.urls"))]
+# Named as the callback route so the roles table (rcsconnect.roles) treats it as public, like a callback.
+urlpatterns = [path(BARE_PATH.lstrip("/"), bare, name="callback"), path("", include("rcsconnect.urls"))]
