@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zoneinfo
 
-import phonenumbers
+from django import forms
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from providers.models import Provider
+from rcsconnect import phone
 from rcsconnect.api import ApiMixin, query_int, query_str
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
@@ -33,14 +34,11 @@ IDEMPOTENCY_KEY_MAX = 120
 
 
 def e164(value: str) -> str:
-    """The number in E.164, or a ValidationError."""
+    """The number in E.164 (rcsconnect.phone, the default country for a number without +)."""
     try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise serializers.ValidationError("Enter a valid phone number in E.164 format, e.g. +919812345678.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return phone.to_e164(value)
+    except forms.ValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
 
 
 # -- audiences and contacts -------------------------------------------------------------------------

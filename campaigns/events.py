@@ -35,6 +35,7 @@ from providers.callbacks import INBOUND
 from providers.events import RCS, REPLIED
 from providers.models import ProviderEvent
 from rcsconnect.db import bulk_update, retry_on_conflict
+from rcsconnect.phone import from_vendor as vendor_phone
 
 from . import stats
 from .models import Campaign, Contact, InboxMessage, Message
@@ -242,11 +243,6 @@ def opt_word(*texts: str) -> str:
     return InboxMessage.Action.NONE
 
 
-def _phone(number: str) -> str:
-    number = re.sub(r"[\s().-]", "", number or "")
-    return f"+{number}" if number.isdigit() else number[:20]
-
-
 def _at(event: ProviderEvent) -> datetime:
     return event.occurred_at or event.received_at
 
@@ -282,7 +278,7 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
         for event in events:
             data = event.data or {}
             if event.status == INBOUND:
-                phone = _phone(data.get("from_number", ""))
+                phone = vendor_phone(data.get("from_number", ""))
                 message = messages.get(event.msg_id) or messages.get(f"@{event.provider_id}:{phone}")
                 status, channel = REPLIED, (message.delivered_via or RCS) if message else RCS
             else:
@@ -291,7 +287,7 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
                     result.pending += 1
                     result.pending_ids.append(event.pk)
                     continue
-                phone = _phone(data.get("from_number", "")) or message.to
+                phone = vendor_phone(data.get("from_number", "")) or message.to
                 status, channel = event.status, event.channel
             if message is not None:
                 code_before = message.error_code
@@ -347,7 +343,7 @@ def _lock_messages(events: list[ProviderEvent]) -> dict[str, Message]:
     for event in events:
         if event.status != INBOUND or (event.msg_id and Message.objects.filter(msg_id=event.msg_id).exists()):
             continue
-        phone = _phone((event.data or {}).get("from_number", ""))
+        phone = vendor_phone((event.data or {}).get("from_number", ""))
         key = f"@{event.provider_id}:{phone}"
         if key in inferred:
             continue

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import datetime
 from functools import lru_cache
 
-import phonenumbers
 from django import forms
 from django.utils import timezone
 
 from providers.models import Provider
+from rcsconnect import phone
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
@@ -25,13 +26,6 @@ def timezone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
 
 
-def region_choices() -> list[tuple[str, str]]:
-    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
-    return [("", "None: numbers must start with +")] + [
-        (r, f"{r} (+{phonenumbers.country_code_for_region(r)})") for r in regions
-    ]
-
-
 class AudienceForm(forms.ModelForm):
     class Meta:
         model = Audience
@@ -43,7 +37,10 @@ class ImportForm(forms.Form):
         label="CSV file", help_text="A header row with a phone column; other columns become attributes."
     )
     default_region = forms.ChoiceField(
-        label="Country for numbers without +", required=False, choices=region_choices
+        label="Country for numbers without +",
+        required=False,
+        choices=functools.partial(phone.region_choices, none="None: numbers must start with +"),
+        initial=phone.default_region,
     )
 
     def clean_file(self):

@@ -16,23 +16,22 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import io
 import json
 import logging
 import os
 import queue
-import re
 import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import phonenumbers
 from django.core.files import File
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+
+from rcsconnect.phone import normalise as phone_normalise
 
 from .models import AudienceImport, Contact
 
@@ -47,65 +46,6 @@ csv.field_size_limit(1_000_000)
 
 class ImportError_(ValueError):  # noqa: N801 - ImportError is a builtin
     """The file cannot be imported at all (no phone column, not CSV)."""
-
-
-def normalise_phone(raw: str, region: str) -> tuple[str, str]:
-    """(E.164, "") for a valid number, ("", reason) otherwise."""
-    raw = raw.strip()
-    if not raw:
-        return "", "No phone number."
-    if (e164 := _valid_e164(raw)) is not None:
-        return e164, ""
-    return _parse_phone(raw, region)
-
-
-_E164 = re.compile(r"\+([1-9]\d{6,16})")
-
-
-def _valid_e164(raw: str) -> str | None:
-    """`raw` itself when it is already a valid number in E.164 form; None when it is not, or when
-    `phonenumbers.parse` could read it differently (the full parse then decides).
-
-    Most files hold E.164 numbers, and `phonenumbers.parse` (about 60 % of an import's time) does
-    nothing to them but split off the country code (country codes are prefix-free) and strip a
-    national prefix written after it: numbers that start with their country's national prefix, or
-    with 0, take the full parse. Validation is phonenumbers' own.
-    """
-    match = _E164.fullmatch(raw)
-    if match is None:
-        return None
-    digits = match.group(1)
-    for size in (1, 2, 3):
-        country_code = int(digits[:size])
-        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            break
-    else:
-        return None
-    national = digits[size:]
-    prefix = _national_prefix(country_code)
-    if not national or national[0] == "0" or (prefix is not None and prefix.match(national)):
-        return None
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
-    return raw if phonenumbers.is_valid_number(number) else None
-
-
-@functools.cache
-def _national_prefix(country_code: int) -> re.Pattern | None:
-    region = phonenumbers.region_code_for_country_code(country_code)
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
-    pattern = metadata.national_prefix_for_parsing if metadata else None
-    return re.compile(pattern) if pattern else None
-
-
-def _parse_phone(raw: str, region: str) -> tuple[str, str]:
-    try:
-        number = phonenumbers.parse(raw, region.upper() or None)
-    except phonenumbers.NumberParseException:
-        hint = "" if raw.startswith("+") or region else " (add the country code with a leading +)"
-        return "", f"Not a phone number{hint}."
-    if not phonenumbers.is_valid_number(number):
-        return "", "Not a valid phone number for its country."
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
 
 
 @dataclass
@@ -169,7 +109,7 @@ def read_rows(binary, region: str, report, tally: Tally, seen: set[int]) -> Iter
             tally.invalid += 1
             report.writerow([line, raw, f"Has {len(record)} fields; the header has {width}."])
             continue
-        phone, reason = normalise_phone(raw, region)
+        phone, reason = phone_normalise(raw, region)
         if not phone:
             tally.invalid += 1
             report.writerow([line, raw, reason])

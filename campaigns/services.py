@@ -371,10 +371,11 @@ def transactional_send(
     *, provider: Provider, template: MessageTemplate, to: str, values: list[str], idempotency_key: str = ""
 ) -> Message:
     """One message to one number from a template with placeholder values (REST API)."""
-    from .engine.build import BuildError, render
-    from .imports import normalise_phone
+    from rcsconnect.phone import normalise
 
-    phone, error = normalise_phone(to, "")
+    from .engine.build import BuildError, render
+
+    phone, error = normalise(to, "")
     if error:
         raise CampaignError(error)
     if template.provider_id != provider.pk:

@@ -5,8 +5,9 @@ import json
 from django import forms
 
 from providers.models import Provider
+from rcsconnect.phone import PhoneField
 
-from .limits import is_e164, name_errors
+from .limits import name_errors
 from .models import MessageTemplate
 
 
@@ -90,7 +91,7 @@ class ImportForm(forms.Form):
 
 
 class SendTestForm(forms.Form):
-    to = forms.CharField(label="Phone number", max_length=20, help_text="E.164, e.g. +14155550123.")
+    to = PhoneField(label="Phone number")
 
     def __init__(self, *args, placeholder_count: int = 0, initial_values=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -99,12 +100,6 @@ class SendTestForm(forms.Form):
             self.fields[f"value_{i + 1}"] = forms.CharField(
                 label=f"{{{{{i + 1}}}}}", initial=value, max_length=1000
             )
-
-    def clean_to(self):
-        to = self.cleaned_data["to"].replace(" ", "")
-        if not is_e164(to):
-            raise forms.ValidationError("Enter a valid number in E.164 format, e.g. +14155550123.")
-        return to
 
     def values(self) -> list[str]:
         keys = sorted((k for k in self.fields if k.startswith("value_")), key=lambda k: int(k[6:]))
