@@ -76,24 +76,10 @@ def campaign_estimate(*, campaign: Campaign) -> Estimate:
 
 
 def campaign_check(campaign: Campaign) -> list[str]:
-    """Why the campaign cannot launch (empty when it can)."""
-    from templates_app.rendering import placeholders
+    """Why the campaign cannot launch (empty when it can): campaigns.validation's rules, as sentences."""
+    from .validation import stored_campaign_errors
 
-    problems = []
-    if not campaign.provider.is_active:
-        problems.append(f"Provider {campaign.provider} is disabled or archived.")
-    if campaign.template.provider_id != campaign.provider_id:
-        problems.append("The template belongs to another provider.")
-    needed = placeholders(campaign.template.content or {})
-    mapping = campaign.placeholder_mapping or []
-    for n in needed:
-        entry = mapping[n - 1] if n - 1 < len(mapping) else None
-        if not entry or not str(entry.get("value", "")).strip():
-            problems.append(f"Placeholder {{{{{n}}}}} has no attribute or literal value.")
-    if campaign.click_tracking == Campaign.ClickTracking.PROVIDER and campaign.provider.kind != "jiocx":
-        # Only vendors with their own tracking offer it (JioCX); the choice is validated in the form too.
-        pass
-    return problems
+    return [message for messages in stored_campaign_errors(campaign).values() for message in messages]
 
 
 def campaign_launch(*, campaign_id: int, background: bool = False) -> Campaign:
