@@ -39,6 +39,8 @@ class SecretsField(serializers.DictField):
 
 class ProviderSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=[])
+    # Unique nickname: checked by providers.validation (the same message on every surface).
+    nickname = serializers.CharField(max_length=80)
     config = serializers.DictField(
         required=False, help_text="Kind-specific settings (see the kind's fields)."
     )

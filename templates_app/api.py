@@ -54,6 +54,7 @@ class TemplateSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["format", "status", "rejection_reason", "created_at", "updated_at"]
         validators = []  # uniqueness is checked in validate() with a message naming the field
+        extra_kwargs = {"name": {"validators": []}}  # the name's rules: templates_app.validation
 
     def get_warnings(self, template: MessageTemplate) -> dict[str, list[str]]:
         return limits.validate_content(template.content)[1] if isinstance(template.content, dict) else {}

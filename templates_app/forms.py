@@ -7,25 +7,8 @@ from django import forms
 from providers.models import Provider
 from rcsconnect.phone import PhoneField
 
-from .limits import name_errors
 from .models import MessageTemplate
-
-
-def _check_name(name: str) -> str:
-    errors = name_errors(name)
-    if errors:
-        raise forms.ValidationError(errors)
-    return name
-
-
-def _check_unique(form: forms.Form, provider, name, language, exclude_pk=None) -> None:
-    if not (provider and name and language):
-        return
-    clash = MessageTemplate.objects.filter(provider=provider, name=name, language=language)
-    if exclude_pk:
-        clash = clash.exclude(pk=exclude_pk)
-    if clash.exists():
-        form.add_error("name", f"{provider} already has a template {name!r} in language {language!r}.")
+from .validation import name_problems
 
 
 class TemplateForm(forms.ModelForm):
@@ -42,16 +25,16 @@ class TemplateForm(forms.ModelForm):
         self.fields["provider"].queryset = Provider.objects.filter(archived_at__isnull=True)
         if not self.instance.pk and not self.initial.get("provider"):
             self.initial["provider"] = Provider.objects.default()
-        self.fields["name"].validators = []  # replaced by name_errors (one message per rule)
-
-    def clean_name(self):
-        return _check_name(self.cleaned_data.get("name", ""))
+        self.fields["name"].validators = []  # replaced by templates_app.validation (one message per rule)
 
     def clean(self):
         cleaned = super().clean()
-        _check_unique(
-            self, cleaned.get("provider"), cleaned.get("name"), cleaned.get("language"), self.instance.pk
-        )
+        if "name" in cleaned:
+            problems = name_problems(
+                cleaned["name"], cleaned.get("provider"), cleaned.get("language") or "", self.instance
+            )
+            for message in problems.get("name", []):
+                self.add_error("name", message)
         if cleaned.get("status") == MessageTemplate.Status.REJECTED and not cleaned.get("rejection_reason"):
             self.add_error("rejection_reason", "Give the reason the vendor rejected it.")
         return cleaned
@@ -68,12 +51,12 @@ class CloneForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.template = template
 
-    def clean_name(self):
-        return _check_name(self.cleaned_data["name"])
-
     def clean(self):
         cleaned = super().clean()
-        _check_unique(self, self.template.provider, cleaned.get("name"), cleaned.get("language"))
+        if "name" in cleaned:
+            problems = name_problems(cleaned["name"], self.template.provider, cleaned.get("language") or "")
+            for message in problems.get("name", []):
+                self.add_error("name", message)
         return cleaned
 
 

@@ -40,6 +40,21 @@ def content_errors(content: Any, samples: list[str]) -> tuple[Errors, Errors]:
     return validate_content(with_defaults(content), sample_values=[str(v) for v in samples])
 
 
+def name_problems(
+    name: str, provider: Provider | None, language: str, instance: MessageTemplate | None = None
+) -> Errors:
+    """The name's rules, and one template per provider, name and language."""
+    if problems := name_errors(name):
+        return {"name": problems}
+    if provider is not None and language:
+        clash = MessageTemplate.objects.filter(provider=provider, name=name, language=language)
+        if instance is not None and instance.pk:
+            clash = clash.exclude(pk=instance.pk)
+        if clash.exists():
+            return {"name": [f"{provider} already has a template {name!r} in language {language!r}."]}
+    return {}
+
+
 def template_errors(
     *,
     content: Any,
@@ -51,16 +66,7 @@ def template_errors(
     instance: MessageTemplate | None = None,
 ) -> Errors:
     """Every rule for a template (name None: the name is not being set)."""
-    errors: Errors = {}
-    if name is not None:
-        if problems := name_errors(name):
-            errors["name"] = problems
-        elif provider is not None:
-            clash = MessageTemplate.objects.filter(provider=provider, name=name, language=language)
-            if instance is not None and instance.pk:
-                clash = clash.exclude(pk=instance.pk)
-            if clash.exists():
-                errors["name"] = [f"{provider} already has a template {name!r} in {language!r}."]
+    errors = name_problems(name, provider, language, instance) if name is not None else {}
     found, _ = content_errors(content, samples)
     for path, messages in found.items():
         key = path if path.startswith("samples.") else f"content.{path}" if path else "content"

@@ -112,6 +112,7 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     context = _builder_context(
         form, fmt, content, samples, errors, warnings, template=template if pk else None
     )
+    context["errors"] = errors  # by content path (templates_app.validation), also shown per field
     return render(request, BUILDER, context, status=400)
 
 
