@@ -35,6 +35,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from .models import AudienceImport, Contact
+from .storage import storage
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +254,7 @@ class ChunkWriter:
         self.job = job
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
-        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        if storage().parallel_writers():
             self.chunks: queue.Queue[tuple[list[Row], dict] | None] = queue.Queue(maxsize=1)
             self.thread = threading.Thread(target=self._run, name=f"import-{job.pk}", daemon=True)
             self.thread.start()

@@ -25,6 +25,7 @@ from templates_app.models import MessageTemplate
 from . import state
 from .engine.complete import campaign_complete_if_done
 from .models import Audience, AudienceImport, Campaign, Contact, Message, MessageStatus
+from .storage import storage
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
     if bounds["lo"] is not None:
         starts = range(bounds["lo"], bounds["hi"] + 1, chunk)
         threads = min(FANOUT_CONNECTIONS, len(starts))
-        if threads > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        if threads > 1 and storage().parallel_writers():
             fan_out.in_threads(iter(starts), threads)
         else:
             fan_out.run(iter(starts), kick=True)

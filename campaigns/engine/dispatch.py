@@ -29,6 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from campaigns.models import Campaign, Message
+from campaigns.storage import storage
 from providers.kinds.base import Outcome
 from providers.models import Provider
 
@@ -146,7 +147,7 @@ class Dispatcher:
         deadline = time.monotonic() + self.budget
         next_refresh = next_pending = 0.0
         self.sender = SendLoop(f"send-{self.provider.pk}", fallback=self.session, limit=self.max_in_flight)
-        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        if storage().parallel_writers():
             # Results are written by a thread of their own (its own connection): a finished send's
             # slot is freed while this loop claims and starts, instead of after it. Not inside an
             # open transaction (the writer could not see its rows), and not on SQLite (one writer).
@@ -281,15 +282,8 @@ class Dispatcher:
         )
         if not got.ids:
             return 0
-        messages = got.messages
-        if messages is None:
-            messages = (
-                Message.objects.filter(id__in=got.ids)
-                .select_related("contact")
-                .only(*claiming.CLAIM_FIELDS, "contact__attributes")
-            )
         built = []
-        for message in messages:
+        for message in got.messages:
             # Built now, not when a slot is taken: a slot's time is spent on the HTTP call only.
             try:
                 self.requests[message.id] = outbound(

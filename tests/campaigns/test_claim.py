@@ -253,7 +253,7 @@ def test_a_batch_that_fails_to_write_stores_nothing_and_leaves_the_connection_us
     campaign = started(2)
     ids = claim(provider_id=campaign.provider_id, limit=2, lease_seconds=30).ids
     monkeypatch.setattr(
-        "campaigns.engine.results._counter_updates",
+        "campaigns.storage.postgresql.counter_updates",
         lambda counters, **kw: [("UPDATE no_such_table SET x = 1", [])],
     )
     with pytest.raises(DatabaseError):
