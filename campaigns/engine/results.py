@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 # What happened to one claimed message.
 DONE_SENT, DONE_FAILED, DONE_RETRY, DONE_RELEASE, DONE_CANCEL = "sent", "failed", "retry", "release", "cancel"
+DONE_REBOOK = "rebook"  # a send that woke too late, handed back to be booked again: never written
 
 
 @dataclass
@@ -44,6 +45,8 @@ class Result:
     throttled: bool = False  # the vendor answered 429
     # The message as its claim left it (PostgreSQL claims load it, with its row version).
     row: Message | None = field(default=None, repr=False, compare=False)
+    # The send's answer when it changes the provider's health (recorded by the result writer).
+    health: object = field(default=None, repr=False, compare=False)
 
 
 def write_results(results: list[Result]) -> list[str]:
