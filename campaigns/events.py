@@ -10,6 +10,10 @@ pending; `apply_pending_for` applies them once the engine has written the messag
 The callback endpoint only stores events (one short transaction per callback); the applier task
 applies them in batches (`events_applier_run`, one at a time, kicked after every stored callback
 and every minute), so thousands of callbacks per second do not queue on one campaign's counter row.
+While a campaign sends, its dispatch tasks may hold every task worker, and the applier task then
+waits in the queue behind them (deliveries used to show up in bursts, a minute apart): so each
+dispatch loop and the campaign page also apply a batch of their own provider's / campaign's pending
+events (`apply_pending_of`), and the counters follow callbacks within a second or two.
 
 Inbound replies become `InboxMessage` rows linked to the message they answer; an opt-out word
 (STOP, UNSUBSCRIBE, ...) unsubscribes the number from every audience, an opt-in word (START,
@@ -99,6 +103,22 @@ def apply_pending_for(msg_ids: Iterable[str]) -> ApplyResult:
     for start in range(0, len(ids), CHUNK):
         result += _apply(Q(msg_id__in=ids[start : start + CHUNK]))
     return result
+
+
+def apply_pending_of(
+    *, campaign_id: int | None = None, provider_id: int | None = None, limit: int = APPLIER_BATCH
+) -> ApplyResult:
+    """Apply up to `limit` pending events of one campaign's messages (or one provider's events) now,
+    in this process, without waiting for the applier task to get a worker. One read when there are
+    none (no transaction: on SQLite a transaction takes the write lock)."""
+    selector = _applicable(set())
+    if campaign_id is not None:
+        selector &= Q(Exists(Message.objects.filter(msg_id=OuterRef("msg_id"), campaign_id=campaign_id)))
+    if provider_id is not None:
+        selector &= Q(provider_id=provider_id)
+    if not ProviderEvent.objects.filter(selector, applied=False).exists():
+        return ApplyResult()
+    return _apply(selector, limit=limit)
 
 
 def _with_pending_events(msg_ids: list[str]) -> list[str]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import datetime
-from functools import lru_cache
 
 import phonenumbers
 from django import forms
 from django.utils import timezone
 
 from providers.models import Provider
+from rcsconnect import timezones
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
@@ -20,9 +20,24 @@ from .sms import sms_segments
 SOURCES = [("attribute", "Contact attribute"), ("literal", "Literal text")]
 
 
-@lru_cache(maxsize=1)
-def timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
+def missing_value_message(n: int, source: str | None) -> str:
+    """The error for a placeholder left empty (the builder's script shows the same text on blur)."""
+    what = "an attribute name" if source == "attribute" else "the text"
+    return f"Give {what} for {{{{{n}}}}}."
+
+
+class DashboardForm(forms.Form):
+    """Labels without a colon, as on every form of the dashboard."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class DashboardModelForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
 
 def region_choices() -> list[tuple[str, str]]:
@@ -32,13 +47,13 @@ def region_choices() -> list[tuple[str, str]]:
     ]
 
 
-class AudienceForm(forms.ModelForm):
+class AudienceForm(DashboardModelForm):
     class Meta:
         model = Audience
         fields = ["name", "description"]
 
 
-class ImportForm(forms.Form):
+class ImportForm(DashboardForm):
     file = forms.FileField(
         label="CSV file", help_text="A header row with a phone column; other columns become attributes."
     )
@@ -56,8 +71,11 @@ class ImportForm(forms.Form):
         return upload
 
 
-class CampaignForm(forms.ModelForm):
-    """The builder. Placeholder mapping fields (map_source_<n>, map_value_<n>) follow the template."""
+class CampaignForm(DashboardModelForm):
+    """The builder. Placeholder mapping fields (map_source_<n>, map_value_<n>) follow the template.
+
+    `user_timezone` is the timezone a new campaign's time is entered in (the user's profile setting).
+    """
 
     schedule = forms.ChoiceField(
         choices=[("now", "Send now"), ("later", "At a time")], initial="now", widget=forms.RadioSelect
@@ -68,7 +86,7 @@ class CampaignForm(forms.ModelForm):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    schedule_timezone = forms.ChoiceField(label="Timezone", choices=timezone_choices, initial="UTC")
+    schedule_timezone = timezones.timezone_field(initial=timezones.DEFAULT)
 
     class Meta:
         model = Campaign
@@ -84,8 +102,10 @@ class CampaignForm(forms.ModelForm):
         ]
         widgets = {"sms_fallback_text": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user_timezone: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.instance.pk and timezones.is_valid(user_timezone):
+            self.initial["schedule_timezone"] = user_timezone
         self.fields["provider"].queryset = Provider.objects.active()
         self.fields["template"].queryset = MessageTemplate.objects.select_related("provider")
         self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.language}) · {t.provider}"
@@ -116,7 +136,33 @@ class CampaignForm(forms.ModelForm):
         return self.instance.template if self.instance.template_id else None
 
     def mapping_rows(self):
-        return [(n, self[f"map_source_{n}"], self[f"map_value_{n}"]) for n in self.numbers]
+        """(n, source field, value field, the message for an empty value by source) per placeholder."""
+        return [
+            (
+                n,
+                self[f"map_source_{n}"],
+                self[f"map_value_{n}"],
+                {source: missing_value_message(n, source) for source, _ in SOURCES},
+            )
+            for n in self.numbers
+        ]
+
+    def mapping(self) -> list[dict[str, str]]:
+        """The placeholder mapping as entered (bound or not), without validating it."""
+        return self._collect_mapping(
+            lambda n: (self[f"map_source_{n}"].value(), self[f"map_value_{n}"].value())
+        )
+
+    def _collect_mapping(self, entered) -> list[dict[str, str]]:
+        """mapping[n-1] = {"source", "value"}; `entered(n)` gives the source and value of {{n}}."""
+        mapping = []
+        for n in range(1, max(self.numbers, default=0) + 1):
+            if n not in self.numbers:
+                mapping.append({"source": "literal", "value": ""})
+                continue
+            source, value = entered(n)
+            mapping.append({"source": source or "attribute", "value": str(value or "").strip()})
+        return mapping
 
     @property
     def segments(self):
@@ -130,16 +176,10 @@ class CampaignForm(forms.ModelForm):
             self.add_error(
                 "template", f"This template belongs to {template.provider}; pick one of {provider}."
             )
-        mapping = []
-        for n in range(1, max(self.numbers, default=0) + 1):
-            if n not in self.numbers:
-                mapping.append({"source": "literal", "value": ""})
-                continue
-            source, value = data.get(f"map_source_{n}"), (data.get(f"map_value_{n}") or "").strip()
-            if not value:
-                what = "an attribute name" if source == "attribute" else "the text"
-                self.add_error(f"map_value_{n}", f"Give {what} for {{{{{n}}}}}.")
-            mapping.append({"source": source, "value": value})
+        mapping = self._collect_mapping(lambda n: (data.get(f"map_source_{n}"), data.get(f"map_value_{n}")))
+        for n in self.numbers:
+            if not mapping[n - 1]["value"]:
+                self.add_error(f"map_value_{n}", missing_value_message(n, mapping[n - 1]["source"]))
         self.instance.placeholder_mapping = mapping
         sms_text = (data.get("sms_fallback_text") or "").strip()
         if provider and sms_text:

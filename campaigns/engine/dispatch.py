@@ -315,11 +315,14 @@ class Dispatcher:
                 self.writer.put(Result(message.id, DONE_RELEASE, row=message))
 
     def apply_pending(self) -> None:
-        """Apply callbacks that arrived before their message was written as sent (batched, twice a second)."""
-        from campaigns.events import apply_pending_for
+        """Twice a second: apply callbacks that arrived before their message was written as sent, and a
+        batch of the provider's other pending callbacks (the dispatch tasks may hold every worker while
+        the applier task waits for one: the campaign's counters follow its callbacks all the same)."""
+        from campaigns.events import apply_pending_for, apply_pending_of
 
         if ids := self.writer.take_sent():
             apply_pending_for(ids)
+        apply_pending_of(provider_id=self.provider.pk)
 
     def stopped(self, message: Message) -> str | None:
         """Why this claimed message must not be sent now (campaign paused or cancelled), if so."""
