@@ -2,7 +2,8 @@
 
 Nothing outside this package asks which database it runs on; it asks `storage()`:
 - `postgresql.PostgresStorage`: single statements, one round trip each where it can (the claim, a
-  batch of send results), array parameters so a statement's text never depends on a batch's size.
+  batch of send results; `COPY` for an import's rows), array parameters so a statement's text
+  never depends on a batch's size.
 - `orm.OrmStorage`: the same operations through the ORM, in short transactions. The embedded
   default (SQLite) and any other database Django supports; SQLite serialises writers, so the same
   statements are safe there.
@@ -20,6 +21,8 @@ The contract both keep (tests/campaigns run on SQLite and on PostgreSQL):
 - `update_messages`: store these fields of these messages (inside the caller's transaction; the
   event applier's write).
 - `pending_msg_ids`: which of these msgIds have vendor events waiting (a read, no transaction).
+- `write_contacts`: insert an import's chunk of rows (`.phone`, `.attributes`, `.subscribed`) into
+  an audience in one transaction; a number already in the audience is updated.
 - `parallel_writers`: whether a thread on a connection of its own may write while this connection
   does (the result writer thread, the fan-out's threads, the import's chunk writer): PostgreSQL
   outside an open transaction only.
@@ -110,6 +113,9 @@ class Storage:
         raise NotImplementedError
 
     def pending_msg_ids(self, msg_ids: list[str]) -> list[str]:
+        raise NotImplementedError
+
+    def write_contacts(self, audience_id: int, rows: Sequence) -> None:
         raise NotImplementedError
 
     def parallel_writers(self) -> bool:

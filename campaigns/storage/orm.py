@@ -12,9 +12,10 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from campaigns import state, stats
-from campaigns.models import Campaign, Message, MessageStatus
+from campaigns.models import Campaign, Contact, Message, MessageStatus
 from providers.models import ProviderEvent
 
 from . import CLAIM_FIELDS, LOCK_FIELDS, WRITE_FIELDS, Claim, ResultBatch, Storage, due_filter
@@ -59,6 +60,25 @@ class OrmStorage(Storage):
     def update_messages(self, messages: Sequence[Message], fields: Sequence[str]) -> None:
         if messages:
             Message.objects.bulk_update(messages, list(fields))
+
+    def write_contacts(self, audience_id: int, rows: Sequence) -> None:
+        now = timezone.now()
+        Contact.objects.bulk_create(
+            [
+                Contact(
+                    audience_id=audience_id,
+                    phone=r.phone,
+                    attributes=r.attributes,
+                    subscribed=r.subscribed,
+                    created_at=now,
+                )
+                for r in rows
+            ],
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["audience", "phone"],
+            update_fields=["attributes", "subscribed"],
+        )
 
     def pending_msg_ids(self, msg_ids: list[str]) -> list[str]:
         found: set[str] = set()

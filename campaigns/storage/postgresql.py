@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -125,6 +126,25 @@ class PostgresStorage(Storage):
                 [msg_ids],
             )
             return sorted(row[0] for row in cursor.fetchall())
+
+    def write_contacts(self, audience_id: int, rows: Sequence) -> None:
+        """`COPY` into a temporary table, then one `INSERT ... ON CONFLICT (audience, phone) DO UPDATE`."""
+        table = Contact._meta.db_table
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS import_rows "
+                "(phone text, attributes jsonb, subscribed bool) ON COMMIT DELETE ROWS"
+            )
+            with cursor.copy("COPY import_rows (phone, attributes, subscribed) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row((r.phone, json.dumps(r.attributes), r.subscribed))
+            cursor.execute(
+                f"INSERT INTO {table} (audience_id, phone, attributes, subscribed, created_at) "  # noqa: S608
+                "SELECT %s, phone, attributes, subscribed, now() FROM import_rows "
+                "ON CONFLICT (audience_id, phone) DO UPDATE "
+                "SET attributes = EXCLUDED.attributes, subscribed = EXCLUDED.subscribed",
+                [audience_id],
+            )
 
     def parallel_writers(self) -> bool:
         return not connection.in_atomic_block  # a thread could not see an open transaction's rows
