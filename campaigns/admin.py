@@ -3,8 +3,17 @@
 from django import forms
 from django.contrib import admin, messages
 
+from rcsconnect import roles
+
 from .models import Audience, AudienceImport, Campaign, Contact, InboxMessage, Message, ShortLink
-from .services import CampaignError, campaign_cancel, campaign_pause, campaign_resume
+from .services import (
+    CampaignError,
+    campaign_cancel,
+    campaign_pause,
+    campaign_resume,
+    message_resend,
+    message_retry,
+)
 from .validation import campaign_errors, contact_errors
 
 
@@ -153,14 +162,41 @@ class MessageAdmin(admin.ModelAdmin):
         "attempts",
         "error_code",
         "campaign",
+        "repeat_of",
     ]
     list_filter = ["status"]
     search_fields = ["msg_id", "to"]
-    raw_id_fields = ["campaign", "contact", "provider"]
+    raw_id_fields = ["campaign", "contact", "provider", "repeat_of"]
     show_full_result_count = False
+    actions = ["retry", "resend"]
 
     def has_change_permission(self, request, obj=None):
         return False  # statuses only change through campaigns.state.advance
+
+    def has_repeat_permission(self, request) -> bool:
+        return request.user.has_perm(roles.REPEAT_MESSAGE)
+
+    @admin.action(
+        description="Retry selected failed messages (a new attempt, new msgId)", permissions=["repeat"]
+    )
+    def retry(self, request, queryset):
+        self._each(request, queryset, message_retry, "Retried")
+
+    @admin.action(description="Resend selected sent messages (as new messages)", permissions=["repeat"])
+    def resend(self, request, queryset):
+        self._each(request, queryset, message_resend, "Resent")
+
+    def _each(self, request, queryset, operation, done_label):
+        done = []
+        for message in queryset.order_by("id"):
+            try:
+                done.append(operation(message_id=message.pk).msg_id)
+            except CampaignError as exc:
+                self.message_user(request, f"{message}: {exc}", messages.ERROR)
+        if done:
+            self.message_user(
+                request, f"{done_label} {len(done)} message(s): {', '.join(done)}.", messages.SUCCESS
+            )
 
 
 @admin.register(InboxMessage)

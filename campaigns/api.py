@@ -410,6 +410,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "error_code",
             "error_message",
             "attempts",
+            "repeat_of",
             "created_at",
             "sent_at",
             "delivered_at",
@@ -421,8 +422,30 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _repeat(name: str):
+    def handler(self, request, pk=None):
+        from . import services
+
+        message = self.get_object()
+        try:
+            attempt = getattr(services, f"message_{name}")(message_id=message.pk)
+        except services.CampaignError as exc:
+            return Response({"status": [str(exc)]}, status=status.HTTP_409_CONFLICT)
+        return Response(MessageSerializer(attempt).data, status=status.HTTP_201_CREATED)
+
+    handler.__name__ = name
+    handler.__doc__ = {
+        "retry": "Send a failed message again as a new message (new msgId), queued now (409: not failed).",
+        "resend": "Send a sent, delivered or read message again as a new message, queued now (409: not).",
+    }[name]
+    return extend_schema(request=None, responses={201: MessageSerializer, 409: dict})(
+        action(detail=True, methods=["post"])(handler)
+    )
+
+
 class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
-    """Messages (read-only). Filter with `?campaign=`, `?provider=`, `?status=`, `?to=`, `?msg_id=`."""
+    """Messages (read-only, plus retry and resend, which create a new message). Filter with
+    `?campaign=`, `?provider=`, `?status=`, `?to=`, `?msg_id=`."""
 
     serializer_class = MessageSerializer
     queryset = Message.objects.all()
@@ -439,6 +462,9 @@ class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+    retry = _repeat("retry")
+    resend = _repeat("resend")
 
     def get_queryset(self):
         messages = Message.objects.order_by("-id")

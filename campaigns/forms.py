@@ -5,35 +5,44 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from datetime import datetime
-from functools import lru_cache
 
 from django import forms
 from django.utils import timezone
 
 from providers.models import Provider
-from rcsconnect import phone
+from rcsconnect import phone, timezones
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
 from . import validation
 from .models import Audience, Campaign
 from .sms import sms_segments
+from .validation import missing_value_message
 
 SOURCES = [("attribute", "Contact attribute"), ("literal", "Literal text")]
 
 
-@lru_cache(maxsize=1)
-def timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
+class DashboardForm(forms.Form):
+    """Labels without a colon, as on every form of the dashboard."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
 
-class AudienceForm(forms.ModelForm):
+class DashboardModelForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class AudienceForm(DashboardModelForm):
     class Meta:
         model = Audience
         fields = ["name", "description"]
 
 
-class ImportForm(forms.Form):
+class ImportForm(DashboardForm):
     file = forms.FileField(
         label="CSV file", help_text="A header row with a phone column; other columns become attributes."
     )
@@ -54,8 +63,11 @@ class ImportForm(forms.Form):
         return upload
 
 
-class CampaignForm(forms.ModelForm):
-    """The builder. Placeholder mapping fields (map_source_<n>, map_value_<n>) follow the template."""
+class CampaignForm(DashboardModelForm):
+    """The builder. Placeholder mapping fields (map_source_<n>, map_value_<n>) follow the template.
+
+    `user_timezone` is the timezone a new campaign's time is entered in (the user's profile setting).
+    """
 
     schedule = forms.ChoiceField(
         choices=[("now", "Send now"), ("later", "At a time")], initial="now", widget=forms.RadioSelect
@@ -66,7 +78,7 @@ class CampaignForm(forms.ModelForm):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    schedule_timezone = forms.ChoiceField(label="Timezone", choices=timezone_choices, initial="UTC")
+    schedule_timezone = timezones.timezone_field(initial=timezones.DEFAULT)
 
     class Meta:
         model = Campaign
@@ -82,8 +94,10 @@ class CampaignForm(forms.ModelForm):
         ]
         widgets = {"sms_fallback_text": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user_timezone: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.instance.pk and timezones.is_valid(user_timezone):
+            self.initial["schedule_timezone"] = user_timezone
         self.fields["provider"].queryset = Provider.objects.active()
         self.fields["template"].queryset = MessageTemplate.objects.select_related("provider")
         self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.language}) · {t.provider}"
@@ -114,7 +128,33 @@ class CampaignForm(forms.ModelForm):
         return self.instance.template if self.instance.template_id else None
 
     def mapping_rows(self):
-        return [(n, self[f"map_source_{n}"], self[f"map_value_{n}"]) for n in self.numbers]
+        """(n, source field, value field, the message for an empty value by source) per placeholder."""
+        return [
+            (
+                n,
+                self[f"map_source_{n}"],
+                self[f"map_value_{n}"],
+                {source: missing_value_message(n, source) for source, _ in SOURCES},
+            )
+            for n in self.numbers
+        ]
+
+    def mapping(self) -> list[dict[str, str]]:
+        """The placeholder mapping as entered (bound or not), without validating it."""
+        return self._collect_mapping(
+            lambda n: (self[f"map_source_{n}"].value(), self[f"map_value_{n}"].value())
+        )
+
+    def _collect_mapping(self, entered) -> list[dict[str, str]]:
+        """mapping[n-1] = {"source", "value"}; `entered(n)` gives the source and value of {{n}}."""
+        mapping = []
+        for n in range(1, max(self.numbers, default=0) + 1):
+            if n not in self.numbers:
+                mapping.append({"source": "literal", "value": ""})
+                continue
+            source, value = entered(n)
+            mapping.append({"source": source or "attribute", "value": str(value or "").strip()})
+        return mapping
 
     @property
     def segments(self):
@@ -123,13 +163,7 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        mapping = []
-        for n in range(1, max(self.numbers, default=0) + 1):
-            if n not in self.numbers:
-                mapping.append({"source": "literal", "value": ""})
-                continue
-            source, value = data.get(f"map_source_{n}"), (data.get(f"map_value_{n}") or "").strip()
-            mapping.append({"source": source, "value": value})
+        mapping = self._collect_mapping(lambda n: (data.get(f"map_source_{n}"), data.get(f"map_value_{n}")))
         self.instance.placeholder_mapping = mapping
         errors = validation.campaign_errors(
             provider=data.get("provider"),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import logging
 import os
 import queue
@@ -34,6 +33,7 @@ from django.utils import timezone
 from rcsconnect.phone import normalise as phone_normalise
 
 from .models import AudienceImport, Contact
+from .storage import storage
 
 log = logging.getLogger(__name__)
 
@@ -137,47 +137,9 @@ def read_rows(binary, region: str, report, tally: Tally, seen: set[int]) -> Iter
 
 
 def write_chunk(audience_id: int, rows: list[Row]) -> None:
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        _copy_chunk(audience_id, rows)
-        return
-    now = timezone.now()
-    Contact.objects.bulk_create(
-        [
-            Contact(
-                audience_id=audience_id,
-                phone=r.phone,
-                attributes=r.attributes,
-                subscribed=r.subscribed,
-                created_at=now,
-            )
-            for r in rows
-        ],
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["audience", "phone"],
-        update_fields=["attributes", "subscribed"],
-    )
-
-
-def _copy_chunk(audience_id: int, rows: list[Row]) -> None:
-    table = Contact._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS import_rows "
-            "(phone text, attributes jsonb, subscribed bool) ON COMMIT DELETE ROWS"
-        )
-        with cursor.copy("COPY import_rows (phone, attributes, subscribed) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((r.phone, json.dumps(r.attributes), r.subscribed))
-        cursor.execute(
-            f"INSERT INTO {table} (audience_id, phone, attributes, subscribed, created_at) "  # noqa: S608
-            "SELECT %s, phone, attributes, subscribed, now() FROM import_rows "
-            "ON CONFLICT (audience_id, phone) DO UPDATE "
-            "SET attributes = EXCLUDED.attributes, subscribed = EXCLUDED.subscribed",
-            [audience_id],
-        )
+    """Insert the rows into the audience; a number already there is updated (`Storage.write_contacts`)."""
+    if rows:
+        storage().write_contacts(audience_id, rows)
 
 
 class ChunkWriter:
@@ -193,7 +155,7 @@ class ChunkWriter:
         self.job = job
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
-        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        if storage().parallel_writers():
             self.chunks: queue.Queue[tuple[list[Row], dict] | None] = queue.Queue(maxsize=1)
             self.thread = threading.Thread(target=self._run, name=f"import-{job.pk}", daemon=True)
             self.thread.start()

@@ -20,6 +20,12 @@ from templates_app.rendering import placeholders
 from .models import Audience, Campaign, Contact
 
 Errors = dict[str, list[str]]
+
+
+def missing_value_message(n: int, source: str | None) -> str:
+    """The error for a placeholder left empty (the builder's script shows the same text on blur)."""
+    what = "an attribute name" if source == "attribute" else "the text"
+    return f"Give {what} for {{{{{n}}}}}."
 OURS, PROVIDER = Campaign.ClickTracking.OURS, Campaign.ClickTracking.PROVIDER
 
 
@@ -50,8 +56,7 @@ def campaign_errors(
             entry = placeholder_mapping[n - 1] if n - 1 < len(placeholder_mapping) else None
             if not entry or not str(entry.get("value", "")).strip():
                 source = (entry or {}).get("source", "attribute")
-                what = "an attribute name" if source == "attribute" else "the text"
-                add(f"placeholder_mapping.{n}", f"Give {what} for {{{{{n}}}}}.")
+                add(f"placeholder_mapping.{n}", missing_value_message(n, source))
     sms_text = (sms_fallback_text or "").strip()
     if provider is not None and sms_text:
         if not provider.sms_fallback:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from providers import sending
 from providers.content import OutboundMessage
 from providers.models import Provider
+from rcsconnect.audit import audit_action
 
 from .models import MessageTemplate, TemplateTestSend
 from .rendering import render_content
@@ -119,6 +120,7 @@ def test_send_create(
         template=template, to=to, values=values, msg_id=f"tt-{uuid.uuid4().hex}", created_by=user
     )
     transaction.on_commit(lambda: async_task("templates_app.tasks.send_test", test.pk))
+    audit_action(template, "send_test", to=to, test_send_id=test.pk)
     return test
 
 
