@@ -1,5 +1,6 @@
 """Admin for audiences, campaigns and messages (operators' view; lifecycle goes through services)."""
 
+from django import forms
 from django.contrib import admin, messages
 
 from rcsconnect import roles
@@ -13,6 +14,58 @@ from .services import (
     message_resend,
     message_retry,
 )
+from .validation import campaign_errors, contact_errors
+
+
+def add_errors(form: forms.ModelForm, errors: dict[str, list[str]]) -> None:
+    """Validation errors on the admin form: by field, a dotted name on its field with the rest named."""
+    for name, messages_ in errors.items():
+        field, _, rest = name.partition(".")
+        for message in messages_:
+            if field in form.fields:
+                form.add_error(field, f"{rest}: {message}" if rest else message)
+            else:
+                form.add_error(None, f"{name}: {message}" if name else message)
+
+
+class ContactAdminForm(forms.ModelForm):
+    """The same rules as the API and the import (campaigns.validation.contact_errors)."""
+
+    class Meta:
+        model = Contact
+        fields = ["audience", "phone", "attributes", "subscribed"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("phone"):
+            cleaned["phone"], errors = contact_errors(
+                audience=cleaned.get("audience"), phone_number=cleaned["phone"], instance=self.instance
+            )
+            add_errors(self, errors)
+        return cleaned
+
+
+class CampaignAdminForm(forms.ModelForm):
+    """The same rules as the builder and the API (campaigns.validation.campaign_errors)."""
+
+    class Meta:
+        model = Campaign
+        exclude: list[str] = []  # the admin's fieldsets and read-only fields decide what is shown
+
+    def clean(self):
+        cleaned = super().clean()
+        if "provider" in self.fields:  # an editable campaign (a started one is read-only here)
+            mapping = cleaned.get("placeholder_mapping")
+            errors = campaign_errors(
+                provider=cleaned.get("provider"),
+                template=cleaned.get("template"),
+                placeholder_mapping=mapping if isinstance(mapping, list) else [],
+                sms_fallback_text=cleaned.get("sms_fallback_text") or "",
+                dlt_template_id=cleaned.get("dlt_template_id") or "",
+                click_tracking=cleaned.get("click_tracking") or Campaign.ClickTracking.OFF,
+            )
+            add_errors(self, errors)
+        return cleaned
 
 
 @admin.register(Audience)
@@ -23,6 +76,7 @@ class AudienceAdmin(admin.ModelAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
+    form = ContactAdminForm
     list_display = ["phone", "audience", "subscribed", "created_at"]
     list_filter = ["subscribed"]
     search_fields = ["phone"]
@@ -61,6 +115,7 @@ def _lifecycle(func, label):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignAdminForm
     list_display = ["name", "status", "provider", "audience", "total_count", "sent_count", "failed_count"]
     list_filter = ["status", "provider"]
     search_fields = ["name"]

@@ -32,18 +32,20 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 
 from providers.callbacks import INBOUND
 from providers.events import RCS, REPLIED
 from providers.models import ProviderEvent
-from rcsconnect.db import bulk_update, retry_on_conflict
+from rcsconnect.db import retry_on_conflict
+from rcsconnect.phone import from_vendor as vendor_phone
 from rcsconnect.webhooks.events import EventType, emit
 
 from . import notify, stats
 from .models import Campaign, Contact, InboxMessage, Message
 from .state import RANK, advance, counter_field
+from .storage import storage
 
 # Carrier / CTIA-style keywords, matched against the whole reply with spaces and punctuation removed.
 OPT_OUT_WORDS = frozenset(
@@ -127,22 +129,7 @@ def _with_pending_events(msg_ids: list[str]) -> list[str]:
     The engine asks twice a second about everything it sent, and the answer is nearly always
     none; only those found are applied (locked, in a transaction).
     """
-    if not msg_ids:
-        return []
-    if connection.vendor == "postgresql":
-        table = ProviderEvent._meta.db_table
-        with connection.cursor() as cursor:
-            # A constant text (one array parameter): psycopg converts it once, whatever the count.
-            cursor.execute(
-                f"SELECT DISTINCT msg_id FROM {table} WHERE applied = false AND msg_id = ANY(%s)",  # noqa: S608
-                [msg_ids],
-            )
-            return sorted(row[0] for row in cursor.fetchall())
-    found: set[str] = set()
-    for start in range(0, len(msg_ids), CHUNK):
-        pending = ProviderEvent.objects.filter(applied=False, msg_id__in=msg_ids[start : start + CHUNK])
-        found.update(pending.values_list("msg_id", flat=True))
-    return sorted(found)
+    return storage().pending_msg_ids(msg_ids) if msg_ids else []
 
 
 def apply_pending(*, provider_id: int | None = None, since: datetime | None = None) -> ApplyResult:
@@ -263,11 +250,6 @@ def opt_word(*texts: str) -> str:
     return InboxMessage.Action.NONE
 
 
-def _phone(number: str) -> str:
-    number = re.sub(r"[\s().-]", "", number or "")
-    return f"+{number}" if number.isdigit() else number[:20]
-
-
 def _at(event: ProviderEvent) -> datetime:
     return event.occurred_at or event.received_at
 
@@ -305,7 +287,7 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
         for event in events:
             data = event.data or {}
             if event.status == INBOUND:
-                phone = _phone(data.get("from_number", ""))
+                phone = vendor_phone(data.get("from_number", ""))
                 message = messages.get(event.msg_id) or messages.get(f"@{event.provider_id}:{phone}")
                 status, channel = REPLIED, (message.delivered_via or RCS) if message else RCS
             else:
@@ -314,7 +296,7 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
                     result.pending += 1
                     result.pending_ids.append(event.pk)
                     continue
-                phone = _phone(data.get("from_number", "")) or message.to
+                phone = vendor_phone(data.get("from_number", "")) or message.to
                 status, channel = event.status, event.channel
             if message is not None:
                 code_before, status_before = message.error_code, message.status
@@ -375,7 +357,7 @@ def _lock_messages(events: list[ProviderEvent]) -> dict[str, Message]:
     for event in events:
         if event.status != INBOUND or (event.msg_id and Message.objects.filter(msg_id=event.msg_id).exists()):
             continue
-        phone = _phone((event.data or {}).get("from_number", ""))
+        phone = vendor_phone((event.data or {}).get("from_number", ""))
         key = f"@{event.provider_id}:{phone}"
         if key in inferred:
             continue
@@ -408,7 +390,7 @@ def _write(
     fields = set().union(*changed.values()) if changed else set()
     dirty = [messages[pk] for pk, f in changed.items() if f]
     if dirty:
-        bulk_update(dirty, sorted(fields))
+        storage().update_messages(dirty, sorted(fields))
     ProviderEvent.objects.filter(pk__in=applied).update(applied=True)
     if entries:
         InboxMessage.objects.bulk_create(entries)

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import datetime
 
-import phonenumbers
 from django import forms
 from django.utils import timezone
 
 from providers.models import Provider
-from rcsconnect import timezones
+from rcsconnect import phone, timezones
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
+from . import validation
 from .models import Audience, Campaign
 from .sms import sms_segments
+from .validation import missing_value_message
 
 SOURCES = [("attribute", "Contact attribute"), ("literal", "Literal text")]
-
-
-def missing_value_message(n: int, source: str | None) -> str:
-    """The error for a placeholder left empty (the builder's script shows the same text on blur)."""
-    what = "an attribute name" if source == "attribute" else "the text"
-    return f"Give {what} for {{{{{n}}}}}."
 
 
 class DashboardForm(forms.Form):
@@ -40,13 +36,6 @@ class DashboardModelForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
 
 
-def region_choices() -> list[tuple[str, str]]:
-    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
-    return [("", "None: numbers must start with +")] + [
-        (r, f"{r} (+{phonenumbers.country_code_for_region(r)})") for r in regions
-    ]
-
-
 class AudienceForm(DashboardModelForm):
     class Meta:
         model = Audience
@@ -58,7 +47,10 @@ class ImportForm(DashboardForm):
         label="CSV file", help_text="A header row with a phone column; other columns become attributes."
     )
     default_region = forms.ChoiceField(
-        label="Country for numbers without +", required=False, choices=region_choices
+        label="Country for numbers without +",
+        required=False,
+        choices=functools.partial(phone.region_choices, none="None: numbers must start with +"),
+        initial=phone.default_region,
     )
 
     def clean_file(self):
@@ -171,43 +163,22 @@ class CampaignForm(DashboardModelForm):
 
     def clean(self):
         data = super().clean()
-        provider, template = data.get("provider"), data.get("template")
-        if provider and template and template.provider_id != provider.pk:
-            self.add_error(
-                "template", f"This template belongs to {template.provider}; pick one of {provider}."
-            )
         mapping = self._collect_mapping(lambda n: (data.get(f"map_source_{n}"), data.get(f"map_value_{n}")))
-        for n in self.numbers:
-            if not mapping[n - 1]["value"]:
-                self.add_error(f"map_value_{n}", missing_value_message(n, mapping[n - 1]["source"]))
         self.instance.placeholder_mapping = mapping
-        sms_text = (data.get("sms_fallback_text") or "").strip()
-        if provider and sms_text:
-            if not provider.sms_fallback:
-                self.add_error("sms_fallback_text", f"{provider} has SMS fallback turned off.")
-            elif provider.india and not data.get("dlt_template_id"):
-                self.add_error("dlt_template_id", "India requires the DLT template ID of this SMS text.")
-            elif provider.india and provider.dlt_template_ids:
-                allowed = {
-                    str(x.get("id", x) if isinstance(x, dict) else x) for x in provider.dlt_template_ids
-                }
-                if data.get("dlt_template_id") not in allowed:
-                    self.add_error("dlt_template_id", f"Not one of {provider}'s DLT template IDs.")
-        if provider:
-            self._check_click_tracking(provider, data.get("click_tracking"))
+        errors = validation.campaign_errors(
+            provider=data.get("provider"),
+            template=data.get("template"),
+            placeholder_mapping=mapping,
+            sms_fallback_text=data.get("sms_fallback_text") or "",
+            dlt_template_id=data.get("dlt_template_id") or "",
+            click_tracking=data.get("click_tracking") or Campaign.ClickTracking.OFF,
+        )
+        for name, messages in errors.items():
+            field = validation.form_field(name)
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)
         self._schedule(data)
         return data
-
-    def _check_click_tracking(self, provider: Provider, choice: str | None) -> None:
-        own = str((provider.config or {}).get("click_tracking", "off") or "off")
-        if choice == Campaign.ClickTracking.OURS and own != "off":
-            self.add_error(
-                "click_tracking",
-                f"{provider} has its own click tracking on; choose the provider's or turn it off there "
-                "(never both).",
-            )
-        if choice == Campaign.ClickTracking.PROVIDER and own == "off":
-            self.add_error("click_tracking", f"{provider} has no click tracking of its own turned on.")
 
     def _schedule(self, data) -> None:
         if data.get("schedule") != "later":

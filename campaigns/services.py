@@ -25,6 +25,7 @@ from templates_app.models import MessageTemplate
 from . import state
 from .engine.complete import campaign_complete_if_done
 from .models import Audience, AudienceImport, Campaign, Contact, Message, MessageStatus
+from .storage import storage
 
 log = logging.getLogger(__name__)
 
@@ -76,24 +77,10 @@ def campaign_estimate(*, campaign: Campaign) -> Estimate:
 
 
 def campaign_check(campaign: Campaign) -> list[str]:
-    """Why the campaign cannot launch (empty when it can)."""
-    from templates_app.rendering import placeholders
+    """Why the campaign cannot launch (empty when it can): campaigns.validation's rules, as sentences."""
+    from .validation import stored_campaign_errors
 
-    problems = []
-    if not campaign.provider.is_active:
-        problems.append(f"Provider {campaign.provider} is disabled or archived.")
-    if campaign.template.provider_id != campaign.provider_id:
-        problems.append("The template belongs to another provider.")
-    needed = placeholders(campaign.template.content or {})
-    mapping = campaign.placeholder_mapping or []
-    for n in needed:
-        entry = mapping[n - 1] if n - 1 < len(mapping) else None
-        if not entry or not str(entry.get("value", "")).strip():
-            problems.append(f"Placeholder {{{{{n}}}}} has no attribute or literal value.")
-    if campaign.click_tracking == Campaign.ClickTracking.PROVIDER and campaign.provider.kind != "jiocx":
-        # Only vendors with their own tracking offer it (JioCX); the choice is validated in the form too.
-        pass
-    return problems
+    return [message for messages in stored_campaign_errors(campaign).values() for message in messages]
 
 
 def campaign_launch(*, campaign_id: int, background: bool = False) -> Campaign:
@@ -169,7 +156,7 @@ def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
     if bounds["lo"] is not None:
         starts = range(bounds["lo"], bounds["hi"] + 1, chunk)
         threads = min(FANOUT_CONNECTIONS, len(starts))
-        if threads > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        if threads > 1 and storage().parallel_writers():
             fan_out.in_threads(iter(starts), threads)
         else:
             fan_out.run(iter(starts), kick=True)
@@ -425,10 +412,11 @@ def transactional_send(
     *, provider: Provider, template: MessageTemplate, to: str, values: list[str], idempotency_key: str = ""
 ) -> Message:
     """One message to one number from a template with placeholder values (REST API)."""
-    from .engine.build import BuildError, render
-    from .imports import normalise_phone
+    from rcsconnect.phone import normalise
 
-    phone, error = normalise_phone(to, "")
+    from .engine.build import BuildError, render
+
+    phone, error = normalise(to, "")
     if error:
         raise CampaignError(error)
     if template.provider_id != provider.pk:

@@ -257,6 +257,8 @@ OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=15.0)
 OUTBOUND_POOL_SIZE = env.int("OUTBOUND_POOL_SIZE", default=128)
 
 # Sending engine defaults (a provider may override concurrency and rate).
+# The country of a phone number typed without +: the phone inputs' default and the API's (rcsconnect.phone).
+RCS_PHONE_DEFAULT_COUNTRY = env.str("RCS_PHONE_DEFAULT_COUNTRY", default="IN").upper()
 RCS_DEFAULT_CONCURRENCY = env.int("RCS_DEFAULT_CONCURRENCY", default=20)
 RCS_DEFAULT_RATE = env.int("RCS_DEFAULT_RATE", default=100)
 # How long a worker holds claimed messages before another worker may claim them again (same msgId).

@@ -29,6 +29,9 @@ def template_save(
     *, template: MessageTemplate, content: dict[str, Any], sample_values: list[str]
 ) -> list[str]:
     """Store valid content. A changed approved/submitted template goes back to draft (vendors re-approve)."""
+    from .validation import with_defaults
+
+    content = with_defaults(content)
     notes = []
     if template.pk:
         before = MessageTemplate.all_objects.get(pk=template.pk)

@@ -127,9 +127,9 @@ def test_a_result_write_that_meets_a_deadlock_is_retried_in_place_and_counted_on
 ):
     """The first attempt fails after it locked its messages and applied the results in memory; the
     retry starts again from the rows as stored, and everything is counted once."""
-    from campaigns.engine import results
+    from campaigns.storage import postgresql
 
-    real = results._counter_updates
+    real = postgresql.counter_updates
 
     def counter_updates(counters, **kw):
         table = Campaign._meta.db_table
@@ -137,7 +137,7 @@ def test_a_result_write_that_meets_a_deadlock_is_retried_in_place_and_counted_on
         victim = (f"UPDATE {table} SET name = name WHERE NOT test_deadlock_once(){where}", [])  # noqa: S608
         return [*real(counters, **kw), victim]
 
-    monkeypatch.setattr(results, "_counter_updates", counter_updates)
+    monkeypatch.setattr(postgresql, "counter_updates", counter_updates)
     campaign = campaign_start(campaign_id=make_campaign(size=2).pk)
     rows = claim(provider_id=campaign.provider_id, limit=2, lease_seconds=30).messages
     batch = [Result(m.id, DONE_SENT, vendor_id=f"v{m.id}", row=m if one_statement else None) for m in rows]
