@@ -17,7 +17,7 @@ from django.utils.module_loading import import_string
 
 from rcsconnect.audit import audit_action
 
-from .models import Provider, ProviderEvent, SendTest
+from .models import Provider, SendTest
 
 # Campaign statuses (campaigns.Campaign.Status values) that still send and are stopped by archive.
 RUNNING_CAMPAIGN_STATUSES = ("scheduled", "sending")
