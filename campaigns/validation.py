@@ -26,6 +26,8 @@ def missing_value_message(n: int, source: str | None) -> str:
     """The error for a placeholder left empty (the builder's script shows the same text on blur)."""
     what = "an attribute name" if source == "attribute" else "the text"
     return f"Give {what} for {{{{{n}}}}}."
+
+
 OURS, PROVIDER = Campaign.ClickTracking.OURS, Campaign.ClickTracking.PROVIDER
 
 

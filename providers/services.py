@@ -9,13 +9,15 @@ from __future__ import annotations
 import secrets as pysecrets
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from rcsconnect.audit import audit_action
 
-from .models import Provider, ProviderEvent, SendTest
+from .models import Provider, SendTest
 
 # Campaign statuses (campaigns.Campaign.Status values) that still send and are stopped by archive.
 RUNNING_CAMPAIGN_STATUSES = ("scheduled", "sending")
@@ -132,13 +134,6 @@ def provider_duplicate(*, provider_id: int, nickname: str | None = None) -> Prov
     return copy
 
 
-def provider_event_counts(*, provider: Provider, hours: int = 24) -> dict[str, int]:
-    """Events reported by the vendor in the last `hours`, by status (from ProviderEvent)."""
-    since = timezone.now() - timezone.timedelta(hours=hours)
-    rows = provider.events.filter(received_at__gte=since).values("status").annotate(n=Count("id"))
-    return {row["status"]: row["n"] for row in rows}
-
-
 def providers_with_counts(queryset: QuerySet[Provider], *, hours: int = 24) -> QuerySet[Provider]:
     since = timezone.now() - timezone.timedelta(hours=hours)
     recent = Q(events__received_at__gte=since)
@@ -150,29 +145,25 @@ def providers_with_counts(queryset: QuerySet[Provider], *, hours: int = 24) -> Q
 
 
 def provider_health(*, provider: Provider, hours: int = 24) -> dict[str, Any]:
-    """Health summary for the detail page: state, reason, recent error rate, failures by code."""
+    """Health for the detail page: state, reason, and what the recent Send Tests ran into. The message
+    figures come from the stats selector (settings.RCS_PROVIDER_FIGURES), never from raw events."""
     since = timezone.now() - timezone.timedelta(hours=hours)
-    events = ProviderEvent.objects.filter(provider=provider, received_at__gte=since)
-    counts = provider_event_counts(provider=provider, hours=hours)
-    total = sum(counts.values())
-    by_code = list(
-        events.filter(status="failed").values("data__error_code").annotate(n=Count("id")).order_by("-n")[:10]
-    )
     tests = SendTest.objects.filter(provider=provider, created_at__gte=since)
     return {
         "state": provider.health,
         "reason": provider.health_reason,
         "since": provider.health_changed_at,
-        "counts": counts,
-        "delivery_rate": round(100 * counts.get("delivered", 0) / counts["sent"], 1)
-        if counts.get("sent")
-        else None,
-        "error_rate": round(100 * counts.get("failed", 0) / total, 1) if total else None,
-        "errors_by_code": [(row["data__error_code"] or "-", row["n"]) for row in by_code],
         "test_errors": tests.exclude(outcome="sent").exclude(outcome="").count(),
         "throttled": tests.filter(error_code="429").count(),
         "auth_failures": tests.filter(error_code="auth").count(),
     }
+
+
+def provider_figures(*, provider: Provider, hours: int = 24):
+    """The provider's message funnel over the last `hours` from the one stats selector (campaigns.stats
+    through settings.RCS_PROVIDER_FIGURES: providers does not import campaigns)."""
+    selector = import_string(settings.RCS_PROVIDER_FIGURES)
+    return selector(provider, since=timezone.now() - timezone.timedelta(hours=hours))
 
 
 # -- Send Test ----------------------------------------------------------------------------------

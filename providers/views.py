@@ -32,6 +32,7 @@ def provider_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "object": provider,
         "kind": _kind(provider.kind),
         "health": services.provider_health(provider=provider),
+        "funnel": services.provider_figures(provider=provider),
         "send_tests": provider.send_tests.all()[:10],
         "running_campaigns": services.provider_running_campaigns(provider=provider),
     }

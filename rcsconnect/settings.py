@@ -350,6 +350,8 @@ RCS_PROVIDER_KINDS = env.list(
 # Where normalised callback events go once stored (dotted path to a callable taking a list of
 # providers.models.ProviderEvent). providers never imports campaigns; this setting joins them.
 RCS_EVENT_HANDLER = "campaigns.events.apply_provider_events"
+# The figures a provider page shows (messages and their stat buckets, as on the stats pages).
+RCS_PROVIDER_FIGURES = "campaigns.stats.provider_stats"
 # The applier task that applies stored callback events in batches: seconds one task runs before a
 # fresh task takes over, and how long its "running" mark lives if a task dies (events then wait
 # at most this long for the next kick).

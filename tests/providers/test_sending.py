@@ -182,7 +182,7 @@ def test_credentials_echoed_by_the_vendor_are_redacted_in_every_form(vendor, ses
     vendor.answers = [(400, {"error": {"code": 1, "message": json.dumps(echoed)}, "echo": echoed}, {})]
     attempt = send_message(provider, message(), session=session)
     shown = attempt.response_body + attempt.result.error_message
-    assert "\\\"Authorization\\\"" in attempt.response_body  # the JSON-escaped form was there
+    assert '\\"Authorization\\"' in attempt.response_body  # the JSON-escaped form was there
     for leaked in (creds.split()[1], "sim-pass", "hdr-value-42", "eyJhbGciOi.J9-abc_123"):
         assert leaked not in shown, leaked
 
