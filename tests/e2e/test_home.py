@@ -47,7 +47,13 @@ def test_home_checklist_ticks_itself_then_shows_the_figures(logged_in_page, live
     assert _ticks(page) == ["true", "true", "true", "true", "false"]
 
     # The last step through the dashboard: launch a campaign from its page.
-    campaign = make_campaign(provider=provider, template=template, audience=audience, name="Diwali sale")
+    campaign = make_campaign(
+        provider=provider,
+        template=template,
+        audience=audience,
+        name="Diwali sale",
+        placeholder_mapping=[{"source": "attribute", "value": "name"}],  # {{1}} only
+    )
     page.goto(f"{live_server.url}{campaign.get_absolute_url()}")
     assert page.locator(".c-total").inner_text() == "24"  # a draft shows the estimate's recipients
     asked: list[str] = []

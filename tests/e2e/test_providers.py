@@ -105,8 +105,8 @@ def test_send_test_page_shows_request_response_and_delivered_event_live(
     )
     page = logged_in_page
     page.goto(f"{live_server.url}/providers/{provider.pk}/test/")
-    page.fill("#id_country_code", "91")
-    page.fill("#id_number", "9812345671")
+    page.select_option("#id_number_0", "IN")  # the one phone input: country, then the number
+    page.fill("#id_number_1", "9812345671")
     page.fill("#id_rcs_text", "Hello from Chromium")
     page.click("button[type=submit]:has-text('Send test')")
     page.wait_for_selector("#req-line")

@@ -133,8 +133,20 @@ def test_deletes_and_admin_changes_are_logged(marketer_client, admin_user_):
     admin = Client()
     admin.force_login(admin_user_)
     change = reverse("admin:providers_provider_change", args=[pk])
-    data = {"nickname": "Via admin", "sender_id": provider.sender_id, "sms_sender_id": "", "enabled": "on"}
-    assert admin.post(change, data).status_code == 302
+    data = {
+        "nickname": "Via admin",
+        "sender_id": provider.sender_id,
+        "sms_sender_id": "",
+        "enabled": "on",
+        "concurrency": provider.concurrency or "",
+        "max_rate": provider.max_rate or "",
+        # (an endpoint that resolves: the admin form checks the host as the dashboard does)
+        "config": json.dumps({**provider.config, "endpoint": "http://127.0.0.1:9/rcs"}),
+        "sms_params": json.dumps(provider.sms_params or {}),
+        "dlt_template_ids": json.dumps(provider.dlt_template_ids or []),
+    }
+    response = admin.post(change, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
     entry = LogEntry.objects.get_for_object(provider).filter(actor=admin_user_).latest("timestamp")
     assert entry.changes_dict["nickname"] == ["Short-lived", "Via admin"]
     marketer_client.post(reverse("providers:delete", args=[pk]))

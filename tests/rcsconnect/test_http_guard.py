@@ -430,7 +430,11 @@ def test_token_request_does_not_follow_a_redirect(settings, local_server, other_
     local_server.redirect_to = f"http://127.0.0.1:{other_origin.server_port}/token"
     provider = Provider(
         kind="generic_rcs",
-        config={"client_url": f"http://127.0.0.1:{local_server.server_port}/redirect", "client_id": "cid"},
+        config={
+            "auth_type": "oauth2",
+            "client_url": f"http://127.0.0.1:{local_server.server_port}/redirect",
+            "client_id": "cid",
+        },
         secrets={"client_secret": "cs-secret"},
     )
     with pytest.raises(AuthError, match="Redirect"):
