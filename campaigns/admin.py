@@ -1,8 +1,9 @@
 """Admin for audiences, campaigns and messages (operators' view; lifecycle goes through services)."""
 
+from django import forms
 from django.contrib import admin, messages
 
-from .models import Audience, AudienceImport, Campaign, Contact, InboxMessage, Message, ShortLink
+from .models import Audience, AudienceImport, Campaign, Contact, InboxMessage, Message, Segment, ShortLink
 from .services import CampaignError, campaign_cancel, campaign_pause, campaign_resume
 
 
@@ -19,6 +20,43 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["phone"]
     raw_id_fields = ["audience"]
     show_full_result_count = False
+
+
+class SegmentAdminForm(forms.ModelForm):
+    class Meta:
+        model = Segment
+        fields = ["name", "audience", "description", "match", "rules"]
+
+    def clean_rules(self):
+        from .segments import SegmentError, clean_rules
+
+        try:  # the same check as the dashboard and the API (campaigns.segments)
+            return clean_rules(self.cleaned_data.get("rules"))
+        except SegmentError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    form = SegmentAdminForm
+    list_display = ["name", "audience", "match", "rules_in_words", "updated_at"]
+    list_filter = ["match"]
+    search_fields = ["name"]
+    raw_id_fields = ["audience"]
+    readonly_fields = ["rules_in_words", "matching", "created_by", "created_at", "updated_at"]
+
+    @admin.display(description="rules")
+    def rules_in_words(self, obj: Segment) -> str:
+        from .segments import describe
+
+        joiner = " or " if obj.match == Segment.Match.ANY else " and "
+        return joiner.join(describe(rule) for rule in obj.rules or []) or "every contact"
+
+    @admin.display(description="matching contacts")
+    def matching(self, obj: Segment) -> int | str:
+        from .segments import contacts
+
+        return contacts(obj).count() if obj.pk else "-"
 
 
 @admin.register(AudienceImport)

@@ -25,8 +25,8 @@ from rcsconnect.api import ApiMixin, query_int, query_str
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
-from . import stats
-from .models import Audience, Campaign, Contact, Message
+from . import segments, stats
+from .models import Audience, Campaign, Contact, Message, Segment
 
 CONTACTS_PER_REQUEST = 1000
 IDEMPOTENCY_KEY_MAX = 120
@@ -165,6 +165,83 @@ class ContactViewSet(
         return contacts
 
 
+# -- segments ---------------------------------------------------------------------------------------
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    audience = serializers.PrimaryKeyRelatedField(queryset=Audience.objects.all())
+    rules = serializers.JSONField(
+        required=False,
+        help_text="A list of rules: attribute (equals, contains, in, between, date_between), subscribed, "
+        "country, engagement (delivered, read, clicked, replied in the last N days). See docs/segments.md.",
+    )
+
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "audience", "description", "match", "rules", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate_rules(self, value):
+        try:
+            return segments.clean_rules(value)
+        except segments.SegmentError as exc:
+            raise serializers.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
+
+    def validate(self, attrs: dict) -> dict:
+        audience = attrs.get("audience", getattr(self.instance, "audience", None))
+        name = attrs.get("name", getattr(self.instance, "name", None))
+        clash = Segment.objects.filter(audience=audience, name=name)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+            if (
+                "audience" in attrs
+                and attrs["audience"] != self.instance.audience
+                and self.instance.campaigns.exists()
+            ):
+                raise serializers.ValidationError(
+                    {"audience": ["Campaigns use this segment; its audience stays."]}
+                )
+        if clash.exists():
+            raise serializers.ValidationError({"name": [f"{audience} already has a segment named {name}."]})
+        return attrs
+
+
+SegmentCountSerializer = inline_serializer(
+    "SegmentCount",
+    {
+        "count": serializers.IntegerField(help_text="Contacts matching the rules."),
+        "subscribed": serializers.IntegerField(help_text="Of them, subscribed: a campaign's recipients."),
+    },
+)
+
+
+class SegmentViewSet(ApiMixin, viewsets.ModelViewSet):
+    """Segments: saved filters over an audience's contacts; `count` evaluates one in the database.
+    Filter the list with `?audience=`."""
+
+    serializer_class = SegmentSerializer
+    queryset = Segment.objects.all()
+    lookup_value_regex = r"\d+"
+
+    @extend_schema(parameters=[OpenApiParameter("audience", int)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        found = Segment.objects.select_related("audience")
+        audience = query_int(self.request, "audience")
+        return found.filter(audience_id=audience) if audience is not None else found
+
+    def perform_create(self, serializer):
+        serializer.save(created_by=self.request.user)
+
+    @extend_schema(responses=SegmentCountSerializer)
+    @action(detail=True, methods=["get"])
+    def count(self, request, pk=None):
+        found = segments.contacts(self.get_object())
+        return Response({"count": found.count(), "subscribed": found.filter(subscribed=True).count()})
+
+
 # -- campaigns ------------------------------------------------------------------------------------------
 
 
@@ -177,6 +254,12 @@ class CampaignSerializer(serializers.ModelSerializer):
     provider = serializers.PrimaryKeyRelatedField(queryset=Provider.objects.all())
     template = serializers.PrimaryKeyRelatedField(queryset=MessageTemplate.objects.all())
     audience = serializers.PrimaryKeyRelatedField(queryset=Audience.objects.all())
+    segment = serializers.PrimaryKeyRelatedField(
+        queryset=Segment.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Send only to this segment of the audience (null: every subscribed contact).",
+    )
     placeholder_mapping = PlaceholderSerializer(many=True, required=False)
     schedule_timezone = serializers.CharField(max_length=64, required=False)
     dlt_template_id = serializers.RegexField(
@@ -191,6 +274,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "provider",
             "template",
             "audience",
+            "segment",
             "placeholder_mapping",
             "sms_fallback_text",
             "dlt_template_id",
@@ -245,6 +329,10 @@ class CampaignSerializer(serializers.ModelSerializer):
         provider = attrs.get("provider", getattr(instance, "provider", None))
         template = attrs.get("template", getattr(instance, "template", None))
         errors: dict[str, list[str]] = {}
+        segment = attrs.get("segment", getattr(instance, "segment", None))
+        audience = attrs.get("audience", getattr(instance, "audience", None))
+        if problem := segments.audience_problem(segment, getattr(audience, "pk", None)):
+            errors["segment"] = [problem]
         if provider is not None and not provider.is_active:
             errors["provider"] = [f"{provider} is disabled or archived."]
         if template is not None and provider is not None and template.provider_id != provider.pk:

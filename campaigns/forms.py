@@ -14,7 +14,8 @@ from providers.models import Provider
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
-from .models import Audience, Campaign
+from .models import Audience, Campaign, Segment
+from .segments import audience_problem
 from .sms import sms_segments
 
 SOURCES = [("attribute", "Contact attribute"), ("literal", "Literal text")]
@@ -77,6 +78,7 @@ class CampaignForm(forms.ModelForm):
             "provider",
             "template",
             "audience",
+            "segment",
             "sms_fallback_text",
             "dlt_template_id",
             "click_tracking",
@@ -89,6 +91,9 @@ class CampaignForm(forms.ModelForm):
         self.fields["provider"].queryset = Provider.objects.active()
         self.fields["template"].queryset = MessageTemplate.objects.select_related("provider")
         self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.language}) · {t.provider}"
+        self.fields["segment"].queryset = Segment.objects.select_related("audience")
+        self.fields["segment"].empty_label = "Every subscribed contact of the audience"
+        self.fields["segment"].label_from_instance = lambda s: f"{s.name} · {s.audience}"
         if not self.instance.pk and not self.is_bound:
             default = Provider.objects.active().default()
             if default:
@@ -130,6 +135,8 @@ class CampaignForm(forms.ModelForm):
             self.add_error(
                 "template", f"This template belongs to {template.provider}; pick one of {provider}."
             )
+        if problem := audience_problem(data.get("segment"), getattr(data.get("audience"), "pk", None)):
+            self.add_error("segment", problem)
         mapping = []
         for n in range(1, max(self.numbers, default=0) + 1):
             if n not in self.numbers:

@@ -161,7 +161,7 @@ class TokenView(ApiMixin, ObtainAuthToken):
 
 
 def _router() -> routers.DefaultRouter:
-    from campaigns.api import AudienceViewSet, CampaignViewSet, ContactViewSet, MessageViewSet
+    from campaigns.api import AudienceViewSet, CampaignViewSet, ContactViewSet, MessageViewSet, SegmentViewSet
     from providers.api import ProviderViewSet
     from templates_app.api import TemplateViewSet
 
@@ -170,6 +170,7 @@ def _router() -> routers.DefaultRouter:
     router.register("templates", TemplateViewSet, basename="template")
     router.register("audiences", AudienceViewSet, basename="audience")
     router.register("contacts", ContactViewSet, basename="contact")
+    router.register("segments", SegmentViewSet, basename="segment")
     router.register("campaigns", CampaignViewSet, basename="campaign")
     router.register("messages", MessageViewSet, basename="message")
     return router

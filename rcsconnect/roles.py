@@ -118,6 +118,7 @@ VIEW_CAMPAIGN, CHANGE_CAMPAIGN = "campaigns.view_campaign", "campaigns.change_ca
 ADD_CAMPAIGN = "campaigns.add_campaign"
 VIEW_AUDIENCE, ADD_AUDIENCE = "campaigns.view_audience", "campaigns.add_audience"
 CHANGE_AUDIENCE = "campaigns.change_audience"
+VIEW_SEGMENT, ADD_SEGMENT = "campaigns.view_segment", "campaigns.add_segment"
 VIEW_INBOX, ADD_INBOX = "campaigns.view_inboxmessage", "campaigns.add_inboxmessage"
 
 _PROVIDER_ACTIONS = {
@@ -177,6 +178,11 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "campaigns:audience_detail": Rule(VIEW_AUDIENCE, CHANGE_AUDIENCE),
     "campaigns:import_progress": Rule(VIEW_AUDIENCE),
     "campaigns:import_report": Rule(VIEW_AUDIENCE),
+    "campaigns:segment_list": Rule(VIEW_SEGMENT),
+    "campaigns:segment_create": Rule(ADD_SEGMENT, ADD_SEGMENT),
+    "campaigns:segment_count": Rule(VIEW_SEGMENT),
+    "campaigns:segment_edit": Rule(VIEW_SEGMENT, "campaigns.change_segment"),
+    "campaigns:segment_delete": Rule(None, "campaigns.delete_segment"),
     "campaigns:inbox": Rule(VIEW_INBOX),
     "campaigns:inbox_thread": Rule(VIEW_INBOX),
     "campaigns:inbox_reply": Rule(ADD_INBOX, ADD_INBOX),
@@ -204,6 +210,9 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "api:audience-contacts": Rule("campaigns.view_contact", "campaigns.add_contact"),
     "api:contact-list": _model("campaigns", "contact"),
     "api:contact-detail": _object("campaigns", "contact"),
+    "api:segment-list": _model("campaigns", "segment"),
+    "api:segment-detail": _object("campaigns", "segment"),
+    "api:segment-count": Rule("campaigns.view_segment"),
     "api:campaign-list": _model("campaigns", "campaign"),
     "api:campaign-detail": _object("campaigns", "campaign"),
     "api:campaign-launch": _post(CHANGE_CAMPAIGN),

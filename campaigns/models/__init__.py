@@ -4,6 +4,7 @@ from .campaign import Campaign
 from .clicks import ShortLink
 from .inbox import InboxMessage
 from .message import Message, MessageStatus
+from .segment import Segment
 from .stats import ErrorBucket, StatBucket
 from .throttle import ProviderThrottle, SendSlot
 
@@ -17,6 +18,7 @@ __all__ = [
     "Message",
     "MessageStatus",
     "ProviderThrottle",
+    "Segment",
     "SendSlot",
     "ShortLink",
     "StatBucket",
