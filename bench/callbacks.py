@@ -19,17 +19,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
+from .harness import ROOT, child_env, free_port, fresh_database, run_child
 from .table import Row
 
-ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rcs_bench_callbacks"
 BARE_PATH = "/callbacks/bench-bare/"  # bench.callbacks_urls: the bare view
@@ -76,45 +74,20 @@ end
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _env(database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        DJANGO_SETTINGS_MODULE="bench.callbacks_settings",
-        DJANGO_DEBUG="false",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        DJANGO_SECURE_COOKIES="false",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
+    env = child_env(
+        DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="bench.callbacks_settings", Q_WORKERS="1"
     )
     redis_url = os.environ.get("RCS_BENCH_REDIS_URL", DEFAULT_REDIS)
     if redis_url:
         env["REDIS_URL"] = redis_url
     else:
         env.pop("REDIS_URL", None)
-    env["Q_WORKERS"] = "1"
     return env
 
 
 def _django(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [PYTHON, "-m", "bench.callbacks", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode:
-        raise RuntimeError(f"bench.callbacks {args[0]} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
+    return run_child("bench.callbacks", env, *args)
 
 
 def _wrk(
@@ -238,7 +211,7 @@ def run(options) -> list[Row]:
 
     print("  callbacks: creating and seeding the database ...", file=sys.stderr, flush=True)
     token = _django(env, "seed", str(n)).strip().splitlines()[-1]
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     gunicorn = subprocess.Popen(
         [
@@ -391,26 +364,9 @@ def _cpu_rows(cb: dict, cb_requests: int, bare: dict, bare_requests: int, second
 
 # -- Django side (run in a subprocess with the benchmark's DATABASE_URL) ----------------------------
 def _seed(n: int) -> None:
-    import django
-    import psycopg
     from django.conf import settings as dj_settings
 
-    url = os.environ["DATABASE_URL"]
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    django.setup()
-    from django.core.management import call_command
-
-    if os.environ.get("REDIS_URL"):
-        import redis
-
-        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
-
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
+    fresh_database()
     from campaigns.models import Audience, Campaign, Message
     from providers.models import Provider
     from templates_app.models import MessageTemplate

@@ -32,7 +32,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,9 +39,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from .harness import ROOT, bench_campaign, child_env, django_setup, free_port, fresh_database, run_child
 from .table import Row
 
-ROOT = Path(__file__).resolve().parent.parent
 NAME = "campaign_callbacks"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rcs_bench_campaign_callbacks"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
@@ -56,44 +55,20 @@ Q_WORKERS = 2
 RECORD_START = re.compile(r"^(?=\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d)", re.MULTILINE)  # a log record's first line
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _env(web_port: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
+    env = child_env(
         DATABASE_URL=os.environ.get("RCS_BENCH_CC_DATABASE_URL", DEFAULT_DB),
         REDIS_URL=os.environ.get("RCS_BENCH_CC_REDIS_URL", DEFAULT_REDIS),
         RCS_PUBLIC_BASE_URL=f"http://127.0.0.1:{web_port}",
         OUTBOUND_ALLOW_HOSTS="127.0.0.1",
-        LOG_LEVEL="WARNING",  # errors (a failed dispatch, a deadlock) reach the logs counted here
-        DJANGO_DEBUG="false",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        DJANGO_SECURE_COOKIES="false",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        PYTHONPATH=str(ROOT),
-        Q_WORKERS=str(Q_WORKERS),
-        RCS_DISPATCHERS=str(Q_WORKERS),
+        Q_WORKERS=str(Q_WORKERS),  # RCS_DISPATCHERS as an operator gets it: Q_WORKERS - 1
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env
 
 
 def _child(env, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.campaign_callbacks", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode:
-        raise RuntimeError(f"bench.campaign_callbacks {args[0]} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
+    return run_child("bench.campaign_callbacks", env, *args)
 
 
 def _http(url: str, body: dict | None = None) -> dict:
@@ -120,10 +95,11 @@ class Loop:
 
     def __init__(self, env: dict[str, str], web_port: int, logs: Path):
         self.env, self.logs = env, logs
-        self.sim_port = _free_port()
+        self.sim_port = free_port()
         self.sim = f"http://127.0.0.1:{self.sim_port}"
         self.web = f"http://127.0.0.1:{web_port}"
         self.procs: list[subprocess.Popen] = []
+        self.names: list[str] = []
         self._start("simulator", [sys.executable, "manage.py", "run_simulator", "--port", str(self.sim_port)])
         self._start(
             "gunicorn",
@@ -141,6 +117,22 @@ class Loop:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - open as long as the process
         proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True)  # noqa: S603
         self.procs.append(proc)
+        self.names.append(name)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds (user + system, reaped children included) of each process group so far."""
+        tick = os.sysconf("SC_CLK_TCK")
+        sessions = {proc.pid: name for proc, name in zip(self.procs, self.names, strict=True)}
+        used = dict.fromkeys(self.names, 0.0)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the process ended meanwhile
+            name = sessions.get(int(fields[3]))  # session id
+            if name:
+                used[name] += sum(int(v) for v in fields[11:15]) / tick  # utime stime cutime cstime
+        return used
 
     def log_sizes(self) -> dict[str, int]:
         return {p.name: p.stat().st_size for p in self.logs.glob("*.log")}
@@ -192,7 +184,7 @@ def campaign(loop: Loop, conn, *, n: int, rate: int, callbacks: bool, drain: flo
         f"{loop.sim}/_sim/config",
         {"latency_ms": LATENCY_MS, "callbacks": callbacks, "non_rcs_suffix": "", "read_share": 1.0},
     )
-    logs_at, pg_at = loop.log_sizes(), _pg_deadlocks(conn)
+    logs_at, pg_at, cpu_at = loop.log_sizes(), _pg_deadlocks(conn), loop.cpu()
     out = _child(loop.env, "launch", str(n), str(rate), f"{loop.sim}/generic/messages")
     provider_id, campaign_id = (int(v) for v in out.split()[-2:])
     sender = f"bench{provider_id}"
@@ -240,6 +232,12 @@ def campaign(loop: Loop, conn, *, n: int, rate: int, callbacks: bool, drain: flo
         result["keeps_up"] = (
             result["unapplied_after_5s"] == 0 and result["lost"] == 0 and status == "completed"
         )
+    # CPU per accepted message of each process group, from launch until every event was applied (or
+    # the drain gave up): what the machine's cores were spent on.
+    cpu_now = loop.cpu()
+    result["cpu_ms_per_msg"] = {
+        name: round(1000 * (cpu_now[name] - cpu_at[name]) / max(1, accepted), 3) for name in cpu_now
+    }
     time.sleep(1.5)  # PostgreSQL publishes its statistics within a second or so
     result["deadlocks_logged"] = loop.deadlocks_logged(logs_at)
     result["deadlocks_pg"] = _pg_deadlocks(conn) - pg_at
@@ -252,7 +250,7 @@ def campaign(loop: Loop, conn, *, n: int, rate: int, callbacks: bool, drain: flo
 def run(options) -> list[Row]:
     quick = getattr(options, "quick", False)
     seconds = 5 if quick else 25  # of sending at the max rate, per campaign
-    web_port = _free_port()
+    web_port = free_port()
     env = _env(web_port)
     _child(env, "migrate")
     logs = Path(tempfile.mkdtemp(prefix="bench-campaign-callbacks-"))
@@ -319,7 +317,37 @@ def _headline_rows(n: int, bare: dict, full: dict) -> list[Row]:
             target="all equal to total",
             ok=len({full["counters"][k] for k in ("processed", "delivered", "read", "total")}) == 1,
         ),
-    ]
+    ] + _cpu_rows(bare, full)
+
+
+def _cpu_rows(bare: dict, full: dict) -> list[Row]:
+    """Where the cores go: CPU per message by process group, with callbacks against without."""
+    cores = os.cpu_count() or 1
+    rows = []
+    for name in ("gunicorn", "qcluster", "simulator"):
+        rows.append(
+            Row(
+                NAME,
+                f"CPU per message, {name} (with callbacks; baseline: without)",
+                full["cpu_ms_per_msg"][name],
+                "ms",
+                baseline=bare["cpu_ms_per_msg"][name] or None,
+                target="report",
+            )
+        )
+    total = sum(full["cpu_ms_per_msg"].values())
+    rows.append(
+        Row(
+            NAME,
+            f"CPU per message, all three (PostgreSQL's not counted); at {HEADLINE_RATE}/s that is "
+            f"{total * HEADLINE_RATE / 1000:.2f} of {cores} cores",
+            total,
+            "ms",
+            baseline=sum(bare["cpu_ms_per_msg"].values()),
+            target="report",
+        )
+    )
+    return rows
 
 
 def _sustained_rows(loop: Loop, conn, headline: dict, *, quick: bool, seconds: int) -> list[Row]:
@@ -358,82 +386,24 @@ def _sustained_rows(loop: Loop, conn, headline: dict, *, quick: bool, seconds: i
 # -- child processes ----------------------------------------------------------------------------------
 
 
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rcsconnect.settings")
-    import django
-
-    django.setup()
-
-
-def _migrate() -> None:
-    import psycopg
-
-    url = os.environ["DATABASE_URL"]
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    _setup()
-    import redis
-    from django.core.management import call_command
-
-    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-
-
 def _launch(n: int, rate: int, url: str) -> None:
     """A provider, a template, an audience of n and a campaign, launched as the command does."""
-    _setup()
-    from django.db import connection
-
-    from campaigns.models import Audience, Campaign
+    django_setup()
     from campaigns.services import campaign_launch
-    from providers.models import Provider
-    from templates_app.models import MessageTemplate
 
-    provider = Provider.objects.create(
-        kind="generic_rcs",
-        nickname=f"Bench {time.time_ns()}",
-        sender_id=f"tmp{time.time_ns()}",
-        concurrency=CONCURRENCY,
-        max_rate=rate,
-        config={"endpoint": url, "method": "POST", "auth_type": "none"},
-    )
-    Provider.objects.filter(pk=provider.pk).update(sender_id=f"bench{provider.pk}")
-    template = MessageTemplate.objects.create(
-        provider=provider,
-        name=f"b{provider.pk}",
-        status="approved",
-        content={"type": "TEXT", "text": "Hello {{1}}, your spring offer is ready.", "suggestions": []},
-    )
-    audience = Audience.objects.create(name=f"Bench {provider.pk}")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO campaigns_contact (audience_id, phone, attributes, subscribed, created_at) "
-            "SELECT %s, '+9197' || lpad(g::text, 8, '0'), '{\"name\": \"Ann\"}'::jsonb, true, now() "
-            "FROM generate_series(1, %s) g",
-            [audience.pk, n],
-        )
-    campaign = Campaign.objects.create(
-        name=f"Bench {provider.pk}",
-        provider=provider,
-        template=template,
-        audience=audience,
-        placeholder_mapping=[{"source": "attribute", "value": "name"}],
-    )
+    campaign = bench_campaign(n=n, concurrency=CONCURRENCY, rate=rate, url=url)
     campaign_launch(campaign_id=campaign.pk)  # fans out here, enqueues the dispatch tasks
-    print(provider.pk, campaign.pk)
+    print(campaign.provider_id, campaign.pk)
 
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "migrate":
-        _migrate()
+        fresh_database()
     elif command == "launch":
         _launch(int(args[0]), int(args[1]), args[2])
     elif command == "cancel":
-        _setup()
+        django_setup()
         from campaigns.services import campaign_cancel
 
         campaign_cancel(campaign_id=int(args[0]))

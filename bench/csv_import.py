@@ -15,15 +15,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
+from .harness import child_env, fresh_database, run_child
 from .table import Row
 
-ROOT = Path(__file__).resolve().parent.parent
 NAME = "csv_import"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rcs_bench_csv"
 
@@ -44,13 +42,7 @@ def _write_csv(path: str, n: int) -> None:
 
 def run(options) -> list[Row]:
     n = 100_000 if options.quick else 1_000_000
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=os.environ.get("RCS_BENCH_CSV_DATABASE_URL", DEFAULT_DB),
-        LOG_LEVEL="WARNING",
-        DJANGO_DEBUG="false",  # as in production (DEBUG keeps every SQL query in memory)
-        PYTHONPATH=str(ROOT),
-    )
+    env = child_env(DATABASE_URL=os.environ.get("RCS_BENCH_CSV_DATABASE_URL", DEFAULT_DB))
     env.pop("REDIS_URL", None)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "contacts.csv")
@@ -59,17 +51,8 @@ def run(options) -> list[Row]:
         with open(path, newline="") as fh:
             rows = sum(1 for _ in csv.reader(fh))
         baseline = time.monotonic() - started
-        result = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "bench.csv_import", path],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if result.returncode:
-        raise RuntimeError(f"bench.csv_import failed:\n{result.stderr[-3000:]}")
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+        stdout = run_child("bench.csv_import", env, path)
+    out = json.loads(stdout.strip().splitlines()[-1])
     label = f"{n:,}"
     return [
         Row(
@@ -112,21 +95,9 @@ def run(options) -> list[Row]:
 def _child(path: str) -> None:
     import resource
 
-    import psycopg
-
-    url = os.environ["DATABASE_URL"]
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
+    fresh_database()
     from django.core.files import File
-    from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
     from campaigns import services
 
     services.provider_kick = lambda **kw: 0  # measure the fan-out only

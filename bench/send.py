@@ -28,55 +28,32 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
+from .harness import ROOT, bench_campaign, child_env, django_setup, free_port, fresh_database, run_child
 from .table import Row
 
-ROOT = Path(__file__).resolve().parent.parent
 NAME = "send"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rcs_bench_send"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/4"
 WORKERS = 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
+    return child_env(
         DATABASE_URL=os.environ.get("RCS_BENCH_SEND_DATABASE_URL", DEFAULT_DB),
         REDIS_URL=os.environ.get("RCS_BENCH_SEND_REDIS_URL", DEFAULT_REDIS),
         OUTBOUND_ALLOW_HOSTS="127.0.0.1",
-        LOG_LEVEL="WARNING",
-        DJANGO_DEBUG="false",  # as in production (DEBUG keeps every SQL query in memory)
-        PYTHONPATH=str(ROOT),
         RCS_MAX_IN_FLIGHT=os.environ.get("RCS_MAX_IN_FLIGHT", "100"),
         RCS_DISPATCHERS=str(WORKERS),  # the dispatch slots the benchmark's processes hold
     )
-    return env
 
 
-def _child(env, *args: str, capture: bool = True) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.send", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode:
-        raise RuntimeError(f"bench.send {args[0]} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
+def _child(env, *args: str) -> str:
+    return run_child("bench.send", env, *args)
 
 
 def _sim_get(base: str, path: str) -> dict:
@@ -172,7 +149,7 @@ def _bare_async_loop(env, sim: str, n: int, workers: int, *, concurrency: int) -
 def run(options) -> list[Row]:
     env = _env()
     _child(env, "migrate")
-    port = _free_port()
+    port = free_port()
     sim_proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "run_simulator", "--port", str(port)],
         cwd=ROOT,
@@ -287,75 +264,18 @@ BARE_BODY = {
 }
 
 
-def _setup():
-    import django
-
-    django.setup()
-
-
-def _migrate() -> None:
-    import psycopg
-
-    url = os.environ["DATABASE_URL"]
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    _setup()
-    import redis
-    from django.core.management import call_command
-
-    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-
-
 def _prepare(n: int, concurrency: int, rate: int, url: str) -> None:
-    _setup()
-    from django.db import connection
-
+    django_setup()
     from campaigns import services
-    from campaigns.models import Audience, Campaign
-    from providers.models import Provider
-    from templates_app.models import MessageTemplate
 
-    provider = Provider.objects.create(
-        kind="generic_rcs",
-        nickname=f"Bench {time.time_ns()}",
-        sender_id="tmp",
-        concurrency=concurrency,
-        max_rate=rate,
-        config={"endpoint": url, "method": "POST", "auth_type": "none"},
-    )
-    Provider.objects.filter(pk=provider.pk).update(sender_id=f"bench{provider.pk}")
-    template = MessageTemplate.objects.create(
-        provider=provider,
-        name=f"b{provider.pk}",
-        status="approved",
-        content={"type": "TEXT", "text": "Hello {{1}}, your spring offer is ready.", "suggestions": []},
-    )
-    audience = Audience.objects.create(name=f"Bench {provider.pk}")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO campaigns_contact (audience_id, phone, attributes, subscribed, created_at) "
-            "SELECT %s, '+9197' || lpad(g::text, 8, '0'), '{\"name\": \"Ann\"}'::jsonb, true, now() "
-            "FROM generate_series(1, %s) g",
-            [audience.pk, n],
-        )
-    campaign = Campaign.objects.create(
-        name="Bench",
-        provider=provider,
-        template=template,
-        audience=audience,
-        placeholder_mapping=[{"source": "attribute", "value": "name"}],
-    )
+    campaign = bench_campaign(n=n, concurrency=concurrency, rate=rate, url=url)
     services.provider_kick = lambda **kw: 0  # the benchmark starts its own dispatcher processes
     services.campaign_start(campaign_id=campaign.pk)
-    print(provider.pk)
+    print(campaign.provider_id)
 
 
 def _dispatch(provider_id: int, slot: int) -> None:
-    _setup()
+    django_setup()
     from django.core.cache import cache
     from django.urls import reverse
 
@@ -378,7 +298,7 @@ def _dispatch(provider_id: int, slot: int) -> None:
 
 
 def _count(provider_id: int) -> None:
-    _setup()
+    django_setup()
     from django.db.models import Count
 
     from campaigns.models import Message
@@ -428,7 +348,7 @@ def _bare_async(sim: str, n: int, concurrency: int) -> None:
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "migrate":
-        _migrate()
+        fresh_database()
     elif command == "prepare":
         _prepare(int(args[0]), int(args[1]), int(args[2]), args[3])
     elif command == "dispatch":

@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from .harness import create_database
 from .table import Row
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,16 +83,6 @@ def _timed(fn, repeat: int) -> dict[str, float]:
     }
 
 
-def _fresh_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 SEED_SQL = """
 INSERT INTO campaigns_message (
     campaign_id, provider_id, "to", msg_id, sms_fallback, status, rcs_status, sms_status, delivered_via,
@@ -120,7 +111,7 @@ FROM generate_series(1, %(n)s) AS g,
 
 def _child(n: int) -> dict:
     url = os.environ["DATABASE_URL"]
-    _fresh_database(url)
+    create_database(url)
     import django
 
     django.setup()

@@ -3,8 +3,71 @@
 from django import forms
 from django.contrib import admin, messages
 
+from rcsconnect import roles
+
 from .models import Audience, AudienceImport, Campaign, Contact, InboxMessage, Message, Segment, ShortLink
-from .services import CampaignError, campaign_cancel, campaign_pause, campaign_resume
+from .services import (
+    CampaignError,
+    campaign_cancel,
+    campaign_pause,
+    campaign_resume,
+    message_resend,
+    message_retry,
+)
+from .validation import campaign_errors, contact_errors
+
+
+def add_errors(form: forms.ModelForm, errors: dict[str, list[str]]) -> None:
+    """Validation errors on the admin form: by field, a dotted name on its field with the rest named."""
+    for name, messages_ in errors.items():
+        field, _, rest = name.partition(".")
+        for message in messages_:
+            if field in form.fields:
+                form.add_error(field, f"{rest}: {message}" if rest else message)
+            else:
+                form.add_error(None, f"{name}: {message}" if name else message)
+
+
+class ContactAdminForm(forms.ModelForm):
+    """The same rules as the API and the import (campaigns.validation.contact_errors)."""
+
+    class Meta:
+        model = Contact
+        fields = ["audience", "phone", "attributes", "subscribed"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("phone"):
+            cleaned["phone"], errors = contact_errors(
+                audience=cleaned.get("audience"), phone_number=cleaned["phone"], instance=self.instance
+            )
+            add_errors(self, errors)
+        return cleaned
+
+
+class CampaignAdminForm(forms.ModelForm):
+    """The same rules as the builder and the API (campaigns.validation.campaign_errors)."""
+
+    class Meta:
+        model = Campaign
+        exclude: list[str] = []  # the admin's fieldsets and read-only fields decide what is shown
+
+    def clean(self):
+        cleaned = super().clean()
+        if "provider" in self.fields:  # an editable campaign (a started one is read-only here)
+            mapping = cleaned.get("placeholder_mapping")
+            errors = campaign_errors(
+                provider=cleaned.get("provider"),
+                template=cleaned.get("template"),
+                placeholder_mapping=mapping if isinstance(mapping, list) else [],
+                sms_fallback_text=cleaned.get("sms_fallback_text") or "",
+                dlt_template_id=cleaned.get("dlt_template_id") or "",
+                click_tracking=cleaned.get("click_tracking") or Campaign.ClickTracking.OFF,
+                audience=cleaned.get("audience"),
+                segment=cleaned.get("segment"),
+            )
+            add_errors(self, errors)
+        return cleaned
 
 
 @admin.register(Audience)
@@ -15,6 +78,7 @@ class AudienceAdmin(admin.ModelAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
+    form = ContactAdminForm
     list_display = ["phone", "audience", "subscribed", "created_at"]
     list_filter = ["subscribed"]
     search_fields = ["phone"]
@@ -90,6 +154,7 @@ def _lifecycle(func, label):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignAdminForm
     list_display = ["name", "status", "provider", "audience", "total_count", "sent_count", "failed_count"]
     list_filter = ["status", "provider"]
     search_fields = ["name"]
@@ -136,14 +201,41 @@ class MessageAdmin(admin.ModelAdmin):
         "attempts",
         "error_code",
         "campaign",
+        "repeat_of",
     ]
     list_filter = ["status"]
     search_fields = ["msg_id", "to"]
-    raw_id_fields = ["campaign", "contact", "provider"]
+    raw_id_fields = ["campaign", "contact", "provider", "repeat_of"]
     show_full_result_count = False
+    actions = ["retry", "resend"]
 
     def has_change_permission(self, request, obj=None):
         return False  # statuses only change through campaigns.state.advance
+
+    def has_repeat_permission(self, request) -> bool:
+        return request.user.has_perm(roles.REPEAT_MESSAGE)
+
+    @admin.action(
+        description="Retry selected failed messages (a new attempt, new msgId)", permissions=["repeat"]
+    )
+    def retry(self, request, queryset):
+        self._each(request, queryset, message_retry, "Retried")
+
+    @admin.action(description="Resend selected sent messages (as new messages)", permissions=["repeat"])
+    def resend(self, request, queryset):
+        self._each(request, queryset, message_resend, "Resent")
+
+    def _each(self, request, queryset, operation, done_label):
+        done = []
+        for message in queryset.order_by("id"):
+            try:
+                done.append(operation(message_id=message.pk).msg_id)
+            except CampaignError as exc:
+                self.message_user(request, f"{message}: {exc}", messages.ERROR)
+        if done:
+            self.message_user(
+                request, f"{done_label} {len(done)} message(s): {', '.join(done)}.", messages.SUCCESS
+            )
 
 
 @admin.register(InboxMessage)

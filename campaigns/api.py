@@ -7,8 +7,9 @@ Thin: serializers check input and name the field; lifecycle actions and sends ca
 from __future__ import annotations
 
 import zoneinfo
+from typing import Any
 
-import phonenumbers
+from django import forms
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
@@ -21,11 +22,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from providers.models import Provider
+from rcsconnect import phone
 from rcsconnect.api import ApiMixin, query_int, query_str
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
-from . import segments, stats
+from . import segments, stats, validation
 from .models import Audience, Campaign, Contact, Message, Segment
 
 CONTACTS_PER_REQUEST = 1000
@@ -33,14 +35,11 @@ IDEMPOTENCY_KEY_MAX = 120
 
 
 def e164(value: str) -> str:
-    """The number in E.164, or a ValidationError."""
+    """The number in E.164 (rcsconnect.phone, the default country for a number without +)."""
     try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise serializers.ValidationError("Enter a valid phone number in E.164 format, e.g. +919812345678.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return phone.to_e164(value)
+    except forms.ValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
 
 
 # -- audiences and contacts -------------------------------------------------------------------------
@@ -57,18 +56,14 @@ class ContactSerializer(serializers.ModelSerializer):
         fields = ["id", "audience", "phone", "attributes", "subscribed", "created_at"]
         read_only_fields = ["audience", "created_at"]
 
-    def validate_phone(self, value: str) -> str:
-        return e164(value)
-
     def validate(self, attrs: dict) -> dict:
         audience = self.context.get("audience") or getattr(self.instance, "audience", None)
-        phone = attrs.get("phone")
-        if audience is not None and phone:
-            clash = Contact.objects.filter(audience=audience, phone=phone)
-            if self.instance is not None:
-                clash = clash.exclude(pk=self.instance.pk)
-            if clash.exists():
-                raise serializers.ValidationError({"phone": [f"{phone} is already in this audience."]})
+        if "phone" in attrs:
+            attrs["phone"], errors = validation.contact_errors(
+                audience=audience, phone_number=attrs["phone"], instance=self.instance
+            )
+            if errors:
+                raise serializers.ValidationError(errors)
         return attrs
 
 
@@ -262,9 +257,7 @@ class CampaignSerializer(serializers.ModelSerializer):
     )
     placeholder_mapping = PlaceholderSerializer(many=True, required=False)
     schedule_timezone = serializers.CharField(max_length=64, required=False)
-    dlt_template_id = serializers.RegexField(
-        r"^\d{0,30}$", required=False, allow_blank=True, error_messages={"invalid": "Digits only."}
-    )
+    dlt_template_id = serializers.CharField(max_length=30, required=False, allow_blank=True)
 
     class Meta:
         model = Campaign
@@ -326,36 +319,24 @@ class CampaignSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"status": [f"A {instance.get_status_display().lower()} campaign cannot be changed."]}
             )
-        provider = attrs.get("provider", getattr(instance, "provider", None))
-        template = attrs.get("template", getattr(instance, "template", None))
-        errors: dict[str, list[str]] = {}
-        segment = attrs.get("segment", getattr(instance, "segment", None))
-        audience = attrs.get("audience", getattr(instance, "audience", None))
-        if problem := segments.audience_problem(segment, getattr(audience, "pk", None)):
-            errors["segment"] = [problem]
-        if provider is not None and not provider.is_active:
-            errors["provider"] = [f"{provider} is disabled or archived."]
-        if template is not None and provider is not None and template.provider_id != provider.pk:
-            errors["template"] = [f"Template {template} belongs to another provider."]
-        if template is not None:
-            needed = placeholders(template.content or {})
-            mapping = attrs.get("placeholder_mapping", getattr(instance, "placeholder_mapping", []))
-            if len(mapping) > max(needed, default=0):
-                errors["placeholder_mapping"] = [f"The template has {max(needed, default=0)} placeholders."]
-            missing = [
-                n for n in needed if n > len(mapping) or not str(mapping[n - 1].get("value", "")).strip()
-            ]
-            if missing and "placeholder_mapping" in attrs:
-                names = ", ".join(f"{{{{{n}}}}}" for n in missing)
-                errors["placeholder_mapping"] = [f"Give an attribute or a literal for {names}."]
-        tracking = attrs.get(
-            "click_tracking", getattr(instance, "click_tracking", Campaign.ClickTracking.OFF)
+
+        def value(name: str, default: Any = None) -> Any:
+            return attrs.get(name, getattr(instance, name, default))
+
+        errors = validation.campaign_errors(
+            provider=value("provider"),
+            template=value("template"),
+            placeholder_mapping=value("placeholder_mapping", [])
+            if "placeholder_mapping" in attrs or instance is None
+            else None,
+            sms_fallback_text=value("sms_fallback_text", "") or "",
+            dlt_template_id=value("dlt_template_id", "") or "",
+            click_tracking=value("click_tracking", Campaign.ClickTracking.OFF),
+            audience=value("audience"),
+            segment=value("segment"),
         )
-        provider_tracking = (provider.config or {}).get("click_tracking", "off") if provider else "off"
-        if tracking == Campaign.ClickTracking.OURS and provider_tracking not in ("", "off", None):
-            errors["click_tracking"] = [
-                "The provider wraps links itself; turn its click tracking off or use the provider's."
-            ]
+        for name in [n for n in errors if "." in n]:  # a placeholder's messages, under placeholder_mapping
+            errors.setdefault(name.split(".")[0], []).extend(errors.pop(name))
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -515,6 +496,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "error_code",
             "error_message",
             "attempts",
+            "repeat_of",
             "created_at",
             "sent_at",
             "delivered_at",
@@ -526,8 +508,30 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _repeat(name: str):
+    def handler(self, request, pk=None):
+        from . import services
+
+        message = self.get_object()
+        try:
+            attempt = getattr(services, f"message_{name}")(message_id=message.pk)
+        except services.CampaignError as exc:
+            return Response({"status": [str(exc)]}, status=status.HTTP_409_CONFLICT)
+        return Response(MessageSerializer(attempt).data, status=status.HTTP_201_CREATED)
+
+    handler.__name__ = name
+    handler.__doc__ = {
+        "retry": "Send a failed message again as a new message (new msgId), queued now (409: not failed).",
+        "resend": "Send a sent, delivered or read message again as a new message, queued now (409: not).",
+    }[name]
+    return extend_schema(request=None, responses={201: MessageSerializer, 409: dict})(
+        action(detail=True, methods=["post"])(handler)
+    )
+
+
 class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
-    """Messages (read-only). Filter with `?campaign=`, `?provider=`, `?status=`, `?to=`, `?msg_id=`."""
+    """Messages (read-only, plus retry and resend, which create a new message). Filter with
+    `?campaign=`, `?provider=`, `?status=`, `?to=`, `?msg_id=`."""
 
     serializer_class = MessageSerializer
     queryset = Message.objects.all()
@@ -544,6 +548,9 @@ class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+    retry = _repeat("retry")
+    resend = _repeat("resend")
 
     def get_queryset(self):
         messages = Message.objects.order_by("-id")

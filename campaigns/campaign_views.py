@@ -9,9 +9,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from rcsconnect import timezones
+
+from . import builder
 from .engine.limiter import provider_pause
+from .events import apply_pending_of
 from .forms import CampaignForm
-from .models import Audience, Campaign
+from .models import Campaign
 from .services import (
     CampaignError,
     campaign_cancel,
@@ -51,29 +55,42 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         if request.GET.get(k, "").isdigit()
     }
     form = CampaignForm(
-        request.POST if request.method == "POST" else None, instance=campaign, initial=initial
+        request.POST if request.method == "POST" else None,
+        instance=campaign,
+        initial=initial,
+        user_timezone=timezones.for_request(request),
     )
     if request.method == "POST" and form.is_valid():
         campaign = form.save()
         messages.success(request, f"Campaign {campaign} saved. Check the estimate, then launch it.")
         return redirect(campaign)
-    context = {"form": form, "campaign": campaign, "attributes": _audience_attributes(form)}
+    context = {
+        "form": form,
+        "campaign": campaign,
+        "attributes": _audience_attributes(form),
+        "live": builder.live(form),
+    }
     return render(request, "campaigns/campaign_form.html", context)
 
 
 @require_safe
 def campaign_mapping(request: HttpRequest) -> HttpResponse:
-    """The placeholder rows for the template picked in the builder (htmx)."""
+    """The placeholder rows for the template picked in the builder (htmx); no errors yet (nothing
+    was submitted: the builder's script says so when a field is left empty)."""
     form = CampaignForm(request.GET)
-    return render(
-        request, "campaigns/_mapping.html", {"form": form, "attributes": _audience_attributes(form)}
-    )
+    context = {"form": form, "attributes": _audience_attributes(form), "fresh": True}
+    return render(request, "campaigns/_mapping.html", context)
+
+
+@require_safe
+def campaign_live(request: HttpRequest) -> HttpResponse:
+    """The builder's preview for a sample contact and the estimate, from the fields as they are (htmx)."""
+    return render(request, "campaigns/_live.html", {"live": builder.live(CampaignForm(request.GET))})
 
 
 def _audience_attributes(form: CampaignForm) -> list[str]:
     """The chosen audience's attribute names, offered for the placeholder mapping."""
-    raw = form["audience"].value()
-    audience = Audience.objects.filter(pk=raw).first() if str(raw or "").isdigit() else None
+    audience = builder.chosen(form, "audience")
     return audience.attribute_names() if audience else []
 
 
@@ -83,8 +100,17 @@ def campaign_segments(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/_segments.html", {"segments": segments})
 
 
+def _follow_callbacks(pk: int) -> None:
+    """Counters as of the callbacks received: apply the campaign's pending events before reading them
+    (idempotent; the applier task does the same when it gets a worker)."""
+    status = Campaign.objects.filter(pk=pk).values_list("status", flat=True).first()
+    if status is not None and status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
+        apply_pending_of(campaign_id=pk)
+
+
 @require_safe
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _follow_callbacks(pk)
     campaign = get_object_or_404(Campaign.objects.select_related("provider", "template", "audience"), pk=pk)
     context = {
         "campaign": campaign,
@@ -99,6 +125,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_safe
 def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    _follow_callbacks(pk)
     campaign = get_object_or_404(Campaign, pk=pk)
     context = {
         "campaign": campaign,

@@ -10,6 +10,10 @@ pending; `apply_pending_for` applies them once the engine has written the messag
 The callback endpoint only stores events (one short transaction per callback); the applier task
 applies them in batches (`events_applier_run`, one at a time, kicked after every stored callback
 and every minute), so thousands of callbacks per second do not queue on one campaign's counter row.
+While a campaign sends, its dispatch tasks may hold every task worker, and the applier task then
+waits in the queue behind them (deliveries used to show up in bursts, a minute apart): so each
+dispatch loop and the campaign page also apply a batch of their own provider's / campaign's pending
+events (`apply_pending_of`), and the counters follow callbacks within a second or two.
 
 Inbound replies become `InboxMessage` rows linked to the message they answer; an opt-out word
 (STOP, UNSUBSCRIBE, ...) unsubscribes the number from every audience, an opt-in word (START,
@@ -28,17 +32,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 
 from providers.callbacks import INBOUND
 from providers.events import RCS, REPLIED
 from providers.models import ProviderEvent
-from rcsconnect.db import bulk_update, retry_on_conflict
+from rcsconnect.db import retry_on_conflict
+from rcsconnect.phone import from_vendor as vendor_phone
 
 from . import stats
 from .models import Campaign, Contact, InboxMessage, Message
 from .state import RANK, advance, counter_field
+from .storage import storage
 
 # Carrier / CTIA-style keywords, matched against the whole reply with spaces and punctuation removed.
 OPT_OUT_WORDS = frozenset(
@@ -100,28 +106,29 @@ def apply_pending_for(msg_ids: Iterable[str]) -> ApplyResult:
     return result
 
 
+def apply_pending_of(
+    *, campaign_id: int | None = None, provider_id: int | None = None, limit: int = APPLIER_BATCH
+) -> ApplyResult:
+    """Apply up to `limit` pending events of one campaign's messages (or one provider's events) now,
+    in this process, without waiting for the applier task to get a worker. One read when there are
+    none (no transaction: on SQLite a transaction takes the write lock)."""
+    selector = _applicable(set())
+    if campaign_id is not None:
+        selector &= Q(Exists(Message.objects.filter(msg_id=OuterRef("msg_id"), campaign_id=campaign_id)))
+    if provider_id is not None:
+        selector &= Q(provider_id=provider_id)
+    if not ProviderEvent.objects.filter(selector, applied=False).exists():
+        return ApplyResult()
+    return _apply(selector, limit=limit)
+
+
 def _with_pending_events(msg_ids: list[str]) -> list[str]:
     """Which of these msgIds have events waiting: one read on the pending index, no transaction.
 
     The engine asks twice a second about everything it sent, and the answer is nearly always
     none; only those found are applied (locked, in a transaction).
     """
-    if not msg_ids:
-        return []
-    if connection.vendor == "postgresql":
-        table = ProviderEvent._meta.db_table
-        with connection.cursor() as cursor:
-            # A constant text (one array parameter): psycopg converts it once, whatever the count.
-            cursor.execute(
-                f"SELECT DISTINCT msg_id FROM {table} WHERE applied = false AND msg_id = ANY(%s)",  # noqa: S608
-                [msg_ids],
-            )
-            return sorted(row[0] for row in cursor.fetchall())
-    found: set[str] = set()
-    for start in range(0, len(msg_ids), CHUNK):
-        pending = ProviderEvent.objects.filter(applied=False, msg_id__in=msg_ids[start : start + CHUNK])
-        found.update(pending.values_list("msg_id", flat=True))
-    return sorted(found)
+    return storage().pending_msg_ids(msg_ids) if msg_ids else []
 
 
 def apply_pending(*, provider_id: int | None = None, since: datetime | None = None) -> ApplyResult:
@@ -242,11 +249,6 @@ def opt_word(*texts: str) -> str:
     return InboxMessage.Action.NONE
 
 
-def _phone(number: str) -> str:
-    number = re.sub(r"[\s().-]", "", number or "")
-    return f"+{number}" if number.isdigit() else number[:20]
-
-
 def _at(event: ProviderEvent) -> datetime:
     return event.occurred_at or event.received_at
 
@@ -282,7 +284,7 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
         for event in events:
             data = event.data or {}
             if event.status == INBOUND:
-                phone = _phone(data.get("from_number", ""))
+                phone = vendor_phone(data.get("from_number", ""))
                 message = messages.get(event.msg_id) or messages.get(f"@{event.provider_id}:{phone}")
                 status, channel = REPLIED, (message.delivered_via or RCS) if message else RCS
             else:
@@ -291,7 +293,7 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
                     result.pending += 1
                     result.pending_ids.append(event.pk)
                     continue
-                phone = _phone(data.get("from_number", "")) or message.to
+                phone = vendor_phone(data.get("from_number", "")) or message.to
                 status, channel = event.status, event.channel
             if message is not None:
                 code_before = message.error_code
@@ -347,7 +349,7 @@ def _lock_messages(events: list[ProviderEvent]) -> dict[str, Message]:
     for event in events:
         if event.status != INBOUND or (event.msg_id and Message.objects.filter(msg_id=event.msg_id).exists()):
             continue
-        phone = _phone((event.data or {}).get("from_number", ""))
+        phone = vendor_phone((event.data or {}).get("from_number", ""))
         key = f"@{event.provider_id}:{phone}"
         if key in inferred:
             continue
@@ -380,7 +382,7 @@ def _write(
     fields = set().union(*changed.values()) if changed else set()
     dirty = [messages[pk] for pk, f in changed.items() if f]
     if dirty:
-        bulk_update(dirty, sorted(fields))
+        storage().update_messages(dirty, sorted(fields))
     ProviderEvent.objects.filter(pk__in=applied).update(applied=True)
     if entries:
         InboxMessage.objects.bulk_create(entries)

@@ -2,49 +2,55 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import datetime
-from functools import lru_cache
 
-import phonenumbers
 from django import forms
 from django.utils import timezone
 
 from providers.models import Provider
+from rcsconnect import phone, timezones
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
+from . import validation
 from .models import Audience, Campaign, Segment
-from .segments import audience_problem
 from .sms import sms_segments
+from .validation import missing_value_message
 
 SOURCES = [("attribute", "Contact attribute"), ("literal", "Literal text")]
 
 
-@lru_cache(maxsize=1)
-def timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
+class DashboardForm(forms.Form):
+    """Labels without a colon, as on every form of the dashboard."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
 
-def region_choices() -> list[tuple[str, str]]:
-    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
-    return [("", "None: numbers must start with +")] + [
-        (r, f"{r} (+{phonenumbers.country_code_for_region(r)})") for r in regions
-    ]
+class DashboardModelForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
 
-class AudienceForm(forms.ModelForm):
+class AudienceForm(DashboardModelForm):
     class Meta:
         model = Audience
         fields = ["name", "description"]
 
 
-class ImportForm(forms.Form):
+class ImportForm(DashboardForm):
     file = forms.FileField(
         label="CSV file", help_text="A header row with a phone column; other columns become attributes."
     )
     default_region = forms.ChoiceField(
-        label="Country for numbers without +", required=False, choices=region_choices
+        label="Country for numbers without +",
+        required=False,
+        choices=functools.partial(phone.region_choices, none="None: numbers must start with +"),
+        initial=phone.default_region,
     )
 
     def clean_file(self):
@@ -57,8 +63,11 @@ class ImportForm(forms.Form):
         return upload
 
 
-class CampaignForm(forms.ModelForm):
-    """The builder. Placeholder mapping fields (map_source_<n>, map_value_<n>) follow the template."""
+class CampaignForm(DashboardModelForm):
+    """The builder. Placeholder mapping fields (map_source_<n>, map_value_<n>) follow the template.
+
+    `user_timezone` is the timezone a new campaign's time is entered in (the user's profile setting).
+    """
 
     schedule = forms.ChoiceField(
         choices=[("now", "Send now"), ("later", "At a time")], initial="now", widget=forms.RadioSelect
@@ -69,7 +78,7 @@ class CampaignForm(forms.ModelForm):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    schedule_timezone = forms.ChoiceField(label="Timezone", choices=timezone_choices, initial="UTC")
+    schedule_timezone = timezones.timezone_field(initial=timezones.DEFAULT)
 
     class Meta:
         model = Campaign
@@ -86,8 +95,10 @@ class CampaignForm(forms.ModelForm):
         ]
         widgets = {"sms_fallback_text": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user_timezone: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.instance.pk and timezones.is_valid(user_timezone):
+            self.initial["schedule_timezone"] = user_timezone
         self.fields["provider"].queryset = Provider.objects.active()
         self.fields["template"].queryset = MessageTemplate.objects.select_related("provider")
         self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.language}) · {t.provider}"
@@ -121,7 +132,33 @@ class CampaignForm(forms.ModelForm):
         return self.instance.template if self.instance.template_id else None
 
     def mapping_rows(self):
-        return [(n, self[f"map_source_{n}"], self[f"map_value_{n}"]) for n in self.numbers]
+        """(n, source field, value field, the message for an empty value by source) per placeholder."""
+        return [
+            (
+                n,
+                self[f"map_source_{n}"],
+                self[f"map_value_{n}"],
+                {source: missing_value_message(n, source) for source, _ in SOURCES},
+            )
+            for n in self.numbers
+        ]
+
+    def mapping(self) -> list[dict[str, str]]:
+        """The placeholder mapping as entered (bound or not), without validating it."""
+        return self._collect_mapping(
+            lambda n: (self[f"map_source_{n}"].value(), self[f"map_value_{n}"].value())
+        )
+
+    def _collect_mapping(self, entered) -> list[dict[str, str]]:
+        """mapping[n-1] = {"source", "value"}; `entered(n)` gives the source and value of {{n}}."""
+        mapping = []
+        for n in range(1, max(self.numbers, default=0) + 1):
+            if n not in self.numbers:
+                mapping.append({"source": "literal", "value": ""})
+                continue
+            source, value = entered(n)
+            mapping.append({"source": source or "attribute", "value": str(value or "").strip()})
+        return mapping
 
     @property
     def segments(self):
@@ -130,51 +167,24 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        provider, template = data.get("provider"), data.get("template")
-        if provider and template and template.provider_id != provider.pk:
-            self.add_error(
-                "template", f"This template belongs to {template.provider}; pick one of {provider}."
-            )
-        if problem := audience_problem(data.get("segment"), getattr(data.get("audience"), "pk", None)):
-            self.add_error("segment", problem)
-        mapping = []
-        for n in range(1, max(self.numbers, default=0) + 1):
-            if n not in self.numbers:
-                mapping.append({"source": "literal", "value": ""})
-                continue
-            source, value = data.get(f"map_source_{n}"), (data.get(f"map_value_{n}") or "").strip()
-            if not value:
-                what = "an attribute name" if source == "attribute" else "the text"
-                self.add_error(f"map_value_{n}", f"Give {what} for {{{{{n}}}}}.")
-            mapping.append({"source": source, "value": value})
+        mapping = self._collect_mapping(lambda n: (data.get(f"map_source_{n}"), data.get(f"map_value_{n}")))
         self.instance.placeholder_mapping = mapping
-        sms_text = (data.get("sms_fallback_text") or "").strip()
-        if provider and sms_text:
-            if not provider.sms_fallback:
-                self.add_error("sms_fallback_text", f"{provider} has SMS fallback turned off.")
-            elif provider.india and not data.get("dlt_template_id"):
-                self.add_error("dlt_template_id", "India requires the DLT template ID of this SMS text.")
-            elif provider.india and provider.dlt_template_ids:
-                allowed = {
-                    str(x.get("id", x) if isinstance(x, dict) else x) for x in provider.dlt_template_ids
-                }
-                if data.get("dlt_template_id") not in allowed:
-                    self.add_error("dlt_template_id", f"Not one of {provider}'s DLT template IDs.")
-        if provider:
-            self._check_click_tracking(provider, data.get("click_tracking"))
+        errors = validation.campaign_errors(
+            provider=data.get("provider"),
+            template=data.get("template"),
+            placeholder_mapping=mapping,
+            sms_fallback_text=data.get("sms_fallback_text") or "",
+            dlt_template_id=data.get("dlt_template_id") or "",
+            click_tracking=data.get("click_tracking") or Campaign.ClickTracking.OFF,
+            audience=data.get("audience"),
+            segment=data.get("segment"),
+        )
+        for name, messages in errors.items():
+            field = validation.form_field(name)
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)
         self._schedule(data)
         return data
-
-    def _check_click_tracking(self, provider: Provider, choice: str | None) -> None:
-        own = str((provider.config or {}).get("click_tracking", "off") or "off")
-        if choice == Campaign.ClickTracking.OURS and own != "off":
-            self.add_error(
-                "click_tracking",
-                f"{provider} has its own click tracking on; choose the provider's or turn it off there "
-                "(never both).",
-            )
-        if choice == Campaign.ClickTracking.PROVIDER and own == "off":
-            self.add_error("click_tracking", f"{provider} has no click tracking of its own turned on.")
 
     def _schedule(self, data) -> None:
         if data.get("schedule") != "later":

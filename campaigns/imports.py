@@ -16,25 +16,24 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import io
-import json
 import logging
 import os
 import queue
-import re
 import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import phonenumbers
 from django.core.files import File
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from rcsconnect.phone import normalise as phone_normalise
+
 from .models import AudienceImport, Contact
+from .storage import storage
 
 log = logging.getLogger(__name__)
 
@@ -47,65 +46,6 @@ csv.field_size_limit(1_000_000)
 
 class ImportError_(ValueError):  # noqa: N801 - ImportError is a builtin
     """The file cannot be imported at all (no phone column, not CSV)."""
-
-
-def normalise_phone(raw: str, region: str) -> tuple[str, str]:
-    """(E.164, "") for a valid number, ("", reason) otherwise."""
-    raw = raw.strip()
-    if not raw:
-        return "", "No phone number."
-    if (e164 := _valid_e164(raw)) is not None:
-        return e164, ""
-    return _parse_phone(raw, region)
-
-
-_E164 = re.compile(r"\+([1-9]\d{6,16})")
-
-
-def _valid_e164(raw: str) -> str | None:
-    """`raw` itself when it is already a valid number in E.164 form; None when it is not, or when
-    `phonenumbers.parse` could read it differently (the full parse then decides).
-
-    Most files hold E.164 numbers, and `phonenumbers.parse` (about 60 % of an import's time) does
-    nothing to them but split off the country code (country codes are prefix-free) and strip a
-    national prefix written after it: numbers that start with their country's national prefix, or
-    with 0, take the full parse. Validation is phonenumbers' own.
-    """
-    match = _E164.fullmatch(raw)
-    if match is None:
-        return None
-    digits = match.group(1)
-    for size in (1, 2, 3):
-        country_code = int(digits[:size])
-        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            break
-    else:
-        return None
-    national = digits[size:]
-    prefix = _national_prefix(country_code)
-    if not national or national[0] == "0" or (prefix is not None and prefix.match(national)):
-        return None
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
-    return raw if phonenumbers.is_valid_number(number) else None
-
-
-@functools.cache
-def _national_prefix(country_code: int) -> re.Pattern | None:
-    region = phonenumbers.region_code_for_country_code(country_code)
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
-    pattern = metadata.national_prefix_for_parsing if metadata else None
-    return re.compile(pattern) if pattern else None
-
-
-def _parse_phone(raw: str, region: str) -> tuple[str, str]:
-    try:
-        number = phonenumbers.parse(raw, region.upper() or None)
-    except phonenumbers.NumberParseException:
-        hint = "" if raw.startswith("+") or region else " (add the country code with a leading +)"
-        return "", f"Not a phone number{hint}."
-    if not phonenumbers.is_valid_number(number):
-        return "", "Not a valid phone number for its country."
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
 
 
 @dataclass
@@ -169,7 +109,7 @@ def read_rows(binary, region: str, report, tally: Tally, seen: set[int]) -> Iter
             tally.invalid += 1
             report.writerow([line, raw, f"Has {len(record)} fields; the header has {width}."])
             continue
-        phone, reason = normalise_phone(raw, region)
+        phone, reason = phone_normalise(raw, region)
         if not phone:
             tally.invalid += 1
             report.writerow([line, raw, reason])
@@ -197,47 +137,9 @@ def read_rows(binary, region: str, report, tally: Tally, seen: set[int]) -> Iter
 
 
 def write_chunk(audience_id: int, rows: list[Row]) -> None:
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        _copy_chunk(audience_id, rows)
-        return
-    now = timezone.now()
-    Contact.objects.bulk_create(
-        [
-            Contact(
-                audience_id=audience_id,
-                phone=r.phone,
-                attributes=r.attributes,
-                subscribed=r.subscribed,
-                created_at=now,
-            )
-            for r in rows
-        ],
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["audience", "phone"],
-        update_fields=["attributes", "subscribed"],
-    )
-
-
-def _copy_chunk(audience_id: int, rows: list[Row]) -> None:
-    table = Contact._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS import_rows "
-            "(phone text, attributes jsonb, subscribed bool) ON COMMIT DELETE ROWS"
-        )
-        with cursor.copy("COPY import_rows (phone, attributes, subscribed) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((r.phone, json.dumps(r.attributes), r.subscribed))
-        cursor.execute(
-            f"INSERT INTO {table} (audience_id, phone, attributes, subscribed, created_at) "  # noqa: S608
-            "SELECT %s, phone, attributes, subscribed, now() FROM import_rows "
-            "ON CONFLICT (audience_id, phone) DO UPDATE "
-            "SET attributes = EXCLUDED.attributes, subscribed = EXCLUDED.subscribed",
-            [audience_id],
-        )
+    """Insert the rows into the audience; a number already there is updated (`Storage.write_contacts`)."""
+    if rows:
+        storage().write_contacts(audience_id, rows)
 
 
 class ChunkWriter:
@@ -253,7 +155,7 @@ class ChunkWriter:
         self.job = job
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
-        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        if storage().parallel_writers():
             self.chunks: queue.Queue[tuple[list[Row], dict] | None] = queue.Queue(maxsize=1)
             self.thread = threading.Thread(target=self._run, name=f"import-{job.pk}", daemon=True)
             self.thread.start()

@@ -25,6 +25,7 @@ from templates_app.models import MessageTemplate
 from . import state
 from .engine.complete import campaign_complete_if_done
 from .models import Audience, AudienceImport, Campaign, Contact, Message, MessageStatus
+from .storage import storage
 
 log = logging.getLogger(__name__)
 
@@ -85,28 +86,10 @@ def campaign_contacts(campaign: Campaign):
 
 
 def campaign_check(campaign: Campaign) -> list[str]:
-    """Why the campaign cannot launch (empty when it can)."""
-    from templates_app.rendering import placeholders
+    """Why the campaign cannot launch (empty when it can): campaigns.validation's rules, as sentences."""
+    from .validation import stored_campaign_errors
 
-    from .segments import audience_problem
-
-    problems = []
-    if not campaign.provider.is_active:
-        problems.append(f"Provider {campaign.provider} is disabled or archived.")
-    if campaign.template.provider_id != campaign.provider_id:
-        problems.append("The template belongs to another provider.")
-    if campaign.segment_id and (problem := audience_problem(campaign.segment, campaign.audience_id)):
-        problems.append(problem)
-    needed = placeholders(campaign.template.content or {})
-    mapping = campaign.placeholder_mapping or []
-    for n in needed:
-        entry = mapping[n - 1] if n - 1 < len(mapping) else None
-        if not entry or not str(entry.get("value", "")).strip():
-            problems.append(f"Placeholder {{{{{n}}}}} has no attribute or literal value.")
-    if campaign.click_tracking == Campaign.ClickTracking.PROVIDER and campaign.provider.kind != "jiocx":
-        # Only vendors with their own tracking offer it (JioCX); the choice is validated in the form too.
-        pass
-    return problems
+    return [message for messages in stored_campaign_errors(campaign).values() for message in messages]
 
 
 def campaign_launch(*, campaign_id: int, background: bool = False) -> Campaign:
@@ -182,7 +165,7 @@ def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
     if bounds["lo"] is not None:
         starts = range(bounds["lo"], bounds["hi"] + 1, chunk)
         threads = min(FANOUT_CONNECTIONS, len(starts))
-        if threads > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        if threads > 1 and storage().parallel_writers():
             fan_out.in_threads(iter(starts), threads)
         else:
             fan_out.run(iter(starts), kick=True)
@@ -365,6 +348,60 @@ def _cancel(campaign_id: int) -> None:
             )
 
 
+# -- retry and resend -------------------------------------------------------------------------------
+
+
+def message_retry(*, message_id: int) -> Message:
+    """Send a failed message again, as a new attempt with a new msgId (`campaigns.state`)."""
+    return _message_repeat(message_id, state.RETRY)
+
+
+def message_resend(*, message_id: int) -> Message:
+    """Send a message that went out (sent, delivered, read) again, as a new message (`campaigns.state`)."""
+    return _message_repeat(message_id, state.RESEND)
+
+
+def _message_repeat(message_id: int, kind: str) -> Message:
+    """The attempt is queued now and sent by the dispatcher. Its campaign counts one more message;
+    a completed campaign is sending again until the attempt is done (then it completes again), a
+    paused one sends it on resume, a cancelled one refuses. Lock order (docs/engine.md): the
+    messages by id (the chain's first, then this one), then the campaign row."""
+    with transaction.atomic():
+        first_id = Message.objects.values_list("repeat_of_id", flat=True).get(pk=message_id) or message_id
+        mine = Message.objects.select_for_update().filter(pk__in={first_id, message_id}).order_by("id")
+        list(mine.values_list("id", flat=True))  # the chain's first and this one, locked in id order
+        message = Message.objects.select_related("provider", "contact").get(pk=message_id)
+        first = message if first_id == message_id else Message.objects.get(pk=first_id)
+        if not message.provider.is_active:
+            raise CampaignError(f"Provider {message.provider} is disabled or archived; enable it first.")
+        if message.contact is not None and not message.contact.subscribed:
+            raise CampaignError(f"{message.to} has unsubscribed: nothing is sent to them.")
+        chain = Message.objects.filter(Q(pk=first_id) | Q(repeat_of_id=first_id))
+        if pending := chain.filter(status__in=state.UNFINISHED).values_list("msg_id", flat=True).first():
+            raise CampaignError(f"{pending} of this message is still waiting to be sent.")
+        try:
+            attempt = state.repeat(message, kind=kind, first=first, number=chain.count(), at=timezone.now())
+        except state.NotRepeatable as exc:
+            raise CampaignError(str(exc)) from exc
+        attempt.save(force_insert=True)
+        if message.campaign_id is not None:
+            _campaign_adds(campaign_id=message.campaign_id, attempt=attempt)
+        audit_action(message, kind, attempt=attempt.msg_id, campaign=message.campaign_id)
+        transaction.on_commit(lambda: provider_kick(provider_id=message.provider_id))
+    return attempt
+
+
+def _campaign_adds(*, campaign_id: int, attempt: Message) -> None:
+    """Count `attempt` in its campaign and make the campaign send it."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if campaign.status == Campaign.Status.CANCELLED:
+        raise CampaignError(f"Campaign {campaign} was cancelled: its messages are not sent again.")
+    update: dict = {"total_count": F("total_count") + 1}
+    if campaign.status == Campaign.Status.COMPLETED:
+        update |= {"status": Campaign.Status.SENDING, "finished_at": None}
+    Campaign.objects.filter(pk=campaign_id).update(**update)
+
+
 # -- transactional sends ----------------------------------------------------------------------------
 
 
@@ -394,10 +431,11 @@ def transactional_send(
     *, provider: Provider, template: MessageTemplate, to: str, values: list[str], idempotency_key: str = ""
 ) -> Message:
     """One message to one number from a template with placeholder values (REST API)."""
-    from .engine.build import BuildError, render
-    from .imports import normalise_phone
+    from rcsconnect.phone import normalise
 
-    phone, error = normalise_phone(to, "")
+    from .engine.build import BuildError, render
+
+    phone, error = normalise(to, "")
     if error:
         raise CampaignError(error)
     if template.provider_id != provider.pk:

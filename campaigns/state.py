@@ -14,6 +14,20 @@ Rules:
   failed only when there is no fallback or the SMS failed too.
 - clicked and replied are engagement: they imply delivered and read on their channel.
 - A channel of "" means the whole message (a final send failure before any channel ran).
+
+Retry and resend (Support's safe actions, `campaigns.services.message_retry` / `message_resend`):
+- A finished message is never sent again under its own msgId: vendors deduplicate on it (WIRE.md
+  1.1: a repeat would be dropped, or a failed one answered with its old failure), and late callbacks
+  for that msgId must keep finding the row they belong to. So both create a new message, an
+  attempt (`repeat`): the same recipient, content and campaign, queued now, with a msgId derived
+  from the first message's (`repeat_msg_id`: "<first msgId>-r<n>") and `repeat_of` naming the first
+  message. The engine sends it as any queued message (its automatic retries keep that new msgId).
+- Retry is for a failed message (`RETRYABLE`), resend for one that went out (`RESENDABLE`: sent,
+  delivered or read). A queued, sending or cancelled message is neither.
+- Nothing moves backwards and nothing is counted twice: the original keeps its status, counters and
+  stat buckets; the attempt is one more message of its campaign (`total` + 1, as the fan-out counts
+  a row) and moves the counters through the transitions above once it is sent, so a recount of the
+  rows equals the counters and `rebuild_stats` changes nothing.
 """
 
 from __future__ import annotations
@@ -51,6 +65,17 @@ OUTCOME_SENT, OUTCOME_FAILED, OUTCOME_RETRY, OUTCOME_RELEASE, OUTCOME_CANCEL = (
     "release",
     "cancel",
 )
+
+
+RETRYABLE = (MessageStatus.FAILED,)
+RESENDABLE = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
+RETRY, RESEND = "retry", "resend"
+REPEATABLE = {RETRY: RETRYABLE, RESEND: RESENDABLE}
+MSG_ID_MAX = 60  # WIRE.md 1.1
+
+
+class NotRepeatable(ValueError):
+    """The message cannot be retried or resent (the reason is shown to the user as is)."""
 
 
 @dataclass
@@ -225,3 +250,34 @@ def cancel_counters(cancelled: int) -> Counter:
 def counter_field(name: str) -> str:
     """Campaign field for a FUNNEL name."""
     return f"{name}_count"
+
+
+def repeat_msg_id(first_msg_id: str, number: int) -> str:
+    """The msgId of the `number`th retry or resend of the message first sent as `first_msg_id`."""
+    msg_id = f"{first_msg_id}-r{number}"
+    if len(msg_id) > MSG_ID_MAX:
+        raise NotRepeatable(f"A new msgId for {first_msg_id} would be longer than {MSG_ID_MAX} characters.")
+    return msg_id
+
+
+def repeat(message: Message, *, kind: str, first: Message, number: int, at: datetime) -> Message:
+    """The new attempt (unsaved, queued at `at`) that retries or resends `message` (see the module
+    docstring); `first` is the message the chain started with, `number` the attempt's place in it."""
+    if message.status not in REPEATABLE[kind]:
+        allowed = " or ".join(str(status) for status in REPEATABLE[kind])
+        raise NotRepeatable(
+            f"Only a {allowed} message can be {'retried' if kind == RETRY else 'resent'}; "
+            f"{message.msg_id} is {message.status}."
+        )
+    return Message(
+        campaign_id=message.campaign_id,
+        provider_id=message.provider_id,
+        contact_id=message.contact_id,
+        to=message.to,
+        msg_id=repeat_msg_id(first.msg_id, number),
+        content=message.content,
+        sms_fallback=message.sms_fallback,
+        repeat_of=first,
+        status=MessageStatus.QUEUED,
+        next_attempt_at=at,
+    )

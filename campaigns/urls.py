@@ -8,6 +8,7 @@ urlpatterns = [
     path("campaigns/new/", campaign_views.campaign_edit, name="create"),
     path("campaigns/builder/mapping/", campaign_views.campaign_mapping, name="mapping"),
     path("campaigns/builder/segments/", campaign_views.campaign_segments, name="segments"),
+    path("campaigns/builder/live/", campaign_views.campaign_live, name="builder_live"),
     path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="detail"),
     path("campaigns/<int:pk>/edit/", campaign_views.campaign_edit, name="edit"),
     path("campaigns/<int:pk>/progress/", campaign_views.campaign_progress, name="progress"),

@@ -6,8 +6,6 @@ the dashboard uses), so the API and the forms agree on what a kind accepts.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
@@ -16,13 +14,18 @@ from rest_framework.response import Response
 
 from rcsconnect.api import ApiMixin, query_str
 
-from . import services
-from .forms import check_vendor_url
-from .headers import HEADERS, headers_store
+from . import services, validation
 from .kinds import registry
 from .models import MAX_RATE_CEILING, Provider
 
-KV_ROW_MAX = 50
+KV_ROW_MAX = validation.KV_ROW_MAX
+CALLBACK_INPUTS = (
+    "callback_hmac_secret",
+    "callback_basic_username",
+    "callback_basic_password",
+    "callback_keep_newest_only",
+    "callback_checks_off",
+)
 
 
 @extend_schema_field(
@@ -34,35 +37,10 @@ class SecretsField(serializers.DictField):
     child = serializers.CharField(allow_blank=True, max_length=500)
 
 
-def _kind_fields(kind) -> tuple[dict[str, forms.Field], dict[str, forms.Field], dict[str, str]]:
-    return kind.config_fields, kind.secret_fields, getattr(kind, "key_value_fields", {})
-
-
-def _clean(field: forms.Field, value: Any) -> Any:
-    if value is not None and not isinstance(value, str | int | float | bool):
-        raise forms.ValidationError("Enter a single value.")
-    return field.clean("" if value is None else str(value) if not isinstance(value, bool) else value)
-
-
-def _kv_rows(value: Any) -> list[dict[str, str]]:
-    if not isinstance(value, list) or len(value) > KV_ROW_MAX:
-        raise forms.ValidationError(f"Enter a list of at most {KV_ROW_MAX} {{name, value}} objects.")
-    rows = []
-    for row in value:
-        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
-            raise forms.ValidationError("Each row is an object with a name and a value.")
-        value_ = row.get("value", "")
-        if not isinstance(value_, str):
-            raise forms.ValidationError("Each value is a string.")
-        if row["name"].strip():
-            rows.append({"name": row["name"].strip()[:200], "value": value_[:2000]})
-            if row.get("secret") is True:
-                rows[-1]["secret"] = True
-    return rows
-
-
 class ProviderSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=[])
+    # Unique nickname: checked by providers.validation (the same message on every surface).
+    nickname = serializers.CharField(max_length=80)
     config = serializers.DictField(
         required=False, help_text="Kind-specific settings (see the kind's fields)."
     )
@@ -77,12 +55,31 @@ class ProviderSerializer(serializers.ModelSerializer):
     )
     sms_params = serializers.ListField(child=serializers.DictField(), required=False, max_length=KV_ROW_MAX)
     dlt_template_ids = serializers.ListField(
-        child=serializers.RegexField(r"^\d{1,30}$", error_messages={"invalid": "Digits only."}),
-        required=False,
-        max_length=KV_ROW_MAX,
+        child=serializers.CharField(max_length=30), required=False, max_length=KV_ROW_MAX
     )
-    principal_entity_id = serializers.RegexField(
-        r"^\d{0,30}$", required=False, allow_blank=True, error_messages={"invalid": "Digits only."}
+    principal_entity_id = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    # Callback credentials: write-only, as on the dashboard form (providers.validation).
+    callback_hmac_secret = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="A new callback HMAC secret; the previous one stays valid until the rotation ends.",
+    )
+    callback_basic_username = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, write_only=True
+    )
+    callback_basic_password = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, write_only=True
+    )
+    callback_keep_newest_only = serializers.BooleanField(
+        required=False, write_only=True, help_text="Keep only the newest secret and credentials."
+    )
+    callback_checks_off = serializers.BooleanField(
+        required=False, write_only=True, help_text="Turn off the HMAC and Basic callback checks."
+    )
+    callback_checks = serializers.SerializerMethodField(
+        help_text="How many callback HMAC secrets and Basic credentials are stored (never their values)."
     )
 
     class Meta:
@@ -108,6 +105,12 @@ class ProviderSerializer(serializers.ModelSerializer):
             "dlt_template_ids",
             "callback_url",
             "callback_require_timestamp",
+            "callback_hmac_secret",
+            "callback_basic_username",
+            "callback_basic_password",
+            "callback_keep_newest_only",
+            "callback_checks_off",
+            "callback_checks",
             "health",
             "health_reason",
             "created_at",
@@ -131,78 +134,52 @@ class ProviderSerializer(serializers.ModelSerializer):
     def get_secrets_set(self, provider: Provider) -> list[str]:
         return sorted(k for k, v in (provider.secrets or {}).items() if v)
 
+    def get_callback_checks(self, provider: Provider) -> dict[str, int]:
+        return {
+            "hmac_secrets": len(provider.callback_hmac_secrets or []),
+            "basic_credentials": len(provider.callback_basic_credentials or []),
+        }
+
     def validate_sms_params(self, value):
         try:
-            return _kv_rows(value)
+            return validation.kv_rows(value)
         except forms.ValidationError as exc:
             raise serializers.ValidationError(exc.messages) from None
 
-    def validate(self, attrs: dict) -> dict:
-        kind_slug = attrs.get("kind") or getattr(self.instance, "kind", None)
-        kind = registry.get(kind_slug)
-        config_fields, secret_fields, kv_fields = _kind_fields(kind)
-        errors: dict[str, list[str]] = {}
+    def validate_dlt_template_ids(self, value):
+        ids, problem = validation.dlt_ids(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return ids
 
-        stored_config = dict(self.instance.config) if self.instance else {}
+    def validate(self, attrs: dict) -> dict:
+        kind = registry.get(attrs.get("kind") or getattr(self.instance, "kind", None))
         config_in = attrs.get("config")
         if config_in is None and self.instance is None:
             config_in = {}
-        config = stored_config
+        errors: dict[str, list[str]] = {}
+        config = dict(self.instance.config) if self.instance else {}
         if config_in is not None:
-            config = {}
-            for key in config_in:
-                if key not in config_fields and key not in kv_fields:
-                    errors[f"config.{key}"] = [f"Unknown setting for {kind.name}."]
-            for key, field in config_fields.items():
-                try:
-                    value = _clean(field, config_in.get(key, field.initial))
-                except forms.ValidationError as exc:
-                    errors[f"config.{key}"] = exc.messages
-                    continue
-                if value not in (None, ""):
-                    config[key] = value
-            for key in kv_fields:
-                try:
-                    config[key] = _kv_rows(config_in.get(key, []))
-                except forms.ValidationError as exc:
-                    errors[f"config.{key}"] = exc.messages
-
-        secrets = dict(self.instance.secrets or {}) if self.instance else {}
-        for key, value in (attrs.get("secrets") or {}).items():
-            if key not in secret_fields:
-                errors[f"secrets.{key}"] = [f"Unknown secret for {kind.name}."]
-                continue
-            if value == "":
-                continue  # blank keeps the stored secret
-            try:
-                secrets[key] = secret_fields[key].clean(value)
-            except forms.ValidationError as exc:
-                errors[f"secrets.{key}"] = exc.messages
-
-        if config_in is not None and HEADERS in kv_fields:
-            config[HEADERS], secrets = headers_store(config.get(HEADERS, []), secrets)
-        for key in getattr(kind, "url_fields", ()) if config_in is not None else ():
-            problem = config.get(key) and f"config.{key}" not in errors and check_vendor_url(config[key])
-            if problem:
-                errors[f"config.{key}"] = [problem]
-        auth_fields = getattr(kind, "auth_fields", {}).get(config.get("auth_type", ""), ())
-        for key in [*getattr(kind, "required_secrets", ()), *auth_fields]:
-            if key in secret_fields and not secrets.get(key):
-                errors.setdefault(f"secrets.{key}", ["Required for this authentication."])
-            elif key in config_fields and not config.get(key):
-                errors.setdefault(f"config.{key}", ["Required for this authentication."])
+            config, errors = validation.clean_config(kind, config_in)
+        stored = dict(self.instance.secrets or {}) if self.instance else {}
+        secrets, secret_errors = validation.clean_secrets(kind, stored, attrs.get("secrets") or {})
+        errors.update(secret_errors)
+        if config_in is not None:
+            config, secrets = validation.store_headers(kind, config, secrets)
         merged = {**({} if self.instance is None else vars(self.instance)), **attrs}
-        if merged.get("sms_fallback") and not merged.get("sms_sender_id"):
-            errors["sms_sender_id"] = ["Enter the SMS sender ID for the fallback."]
-        if merged.get("india"):
-            if not merged.get("principal_entity_id"):
-                errors["principal_entity_id"] = ["India requires the Principal Entity ID."]
-            if not merged.get("dlt_template_ids"):
-                errors["dlt_template_ids"] = ["India requires at least one DLT template ID."]
-        if not errors:
-            for key, messages in kind.validate_config(config, secrets).items():
-                name = f"secrets.{key}" if key in secret_fields else f"config.{key}" if key else "config"
-                errors[name] = list(messages)
+        if "nickname" not in attrs:
+            merged.pop("nickname", None)
+        errors.update(
+            validation.provider_errors(
+                kind=kind,
+                config=config,
+                secrets=secrets,
+                values=merged,
+                instance=self.instance,
+                check_config=config_in is not None,
+                skip=errors,
+            )
+        )
         if errors:
             raise serializers.ValidationError(errors)
         attrs["config"], attrs["secrets"] = config, secrets
@@ -224,13 +201,19 @@ class ProviderViewSet(ApiMixin, viewsets.ModelViewSet):
         return providers
 
     def perform_create(self, serializer):
-        serializer.instance = services.provider_save(provider=Provider(**serializer.validated_data))
+        self._save(serializer, Provider())
 
     def perform_update(self, serializer):
-        provider = serializer.instance
-        for name, value in serializer.validated_data.items():
+        self._save(serializer, serializer.instance)
+
+    @staticmethod
+    def _save(serializer, provider: Provider) -> None:
+        data = dict(serializer.validated_data)
+        callback = {name: data.pop(name) for name in CALLBACK_INPUTS if name in data}
+        for name, value in data.items():
             setattr(provider, name, value)
-        services.provider_save(provider=provider)
+        validation.apply_callback_credentials(provider, callback)
+        serializer.instance = services.provider_save(provider=provider)
 
     def destroy(self, request, *args, **kwargs):
         """Delete a provider no campaign or message uses (409 naming them otherwise; archive instead)."""

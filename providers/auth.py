@@ -46,12 +46,16 @@ def basic_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
+def _oauth(provider: Provider) -> dict[str, Any]:
+    """The kind's OAuth 2.0 settings for this provider (ProviderKind.oauth_config), empty without."""
+    settings_ = provider.kind_class.oauth_config(provider.config or {}, provider.secrets or {})
+    return settings_ or {"token_url": "", "client_id": "", "client_secret": "", "extra_params": {}}
+
+
 def _cache_key(provider: Provider) -> str:
-    config, secrets = provider.config, provider.secrets or {}
+    oauth = _oauth(provider)
     fingerprint = hashlib.sha256(
-        "\0".join(
-            [config.get("client_url", ""), config.get("client_id", ""), secrets.get("client_secret", "")]
-        ).encode()
+        "\0".join([oauth["token_url"], oauth["client_id"], oauth["client_secret"]]).encode()
     ).hexdigest()[:16]
     return f"oauth-token:{provider.pk}:{fingerprint}"
 
@@ -119,9 +123,8 @@ def _usable(entry: dict[str, Any] | None) -> str | None:
 
 def fetch_token(provider: Provider, session: requests.Session) -> dict[str, Any]:
     """POST grant_type=client_credentials with HTTP Basic client auth and the extra key-values."""
-    config, secrets = provider.config, provider.secrets or {}
-    token_url = config.get("client_url", "")
-    client_id = config.get("client_id", "")
+    settings_ = _oauth(provider)
+    token_url, client_id = settings_["token_url"], settings_["client_id"]
     if not token_url or not client_id:
         raise AuthError("OAuth 2.0 client URL and client ID are required.")
     if urlsplit(token_url).scheme == "http":
@@ -133,12 +136,12 @@ def fetch_token(provider: Provider, session: requests.Session) -> dict[str, Any]
     oauth.max_redirects = 0  # a redirect is not followed: the request (and its credentials) goes once
     for prefix, adapter in session.adapters.items():  # the guarded, pooled adapters
         oauth.mount(prefix, adapter)
-    extra = {row["name"]: row.get("value", "") for row in config.get("extra_params", []) if row.get("name")}
+    extra = settings_["extra_params"]
     timeout = getattr(session, "default_timeout", (5.0, 15.0))
     try:
         token = oauth.fetch_token(
             token_url,
-            auth=HTTPBasicAuth(client_id, secrets.get("client_secret", "")),
+            auth=HTTPBasicAuth(client_id, settings_["client_secret"]),
             include_client_id=False,
             timeout=timeout,
             **extra,

@@ -104,6 +104,14 @@ class CallbackResult:
 
 # -- authentication -------------------------------------------------------------------------------
 def callback_authenticate(provider: Provider, *, body: bytes, headers: Any, now: float | None = None) -> str:
+    """Authenticate a callback through the provider's kind (ProviderKind.authenticate_callback, which
+    defaults to hmac_basic_authenticate); raise CallbackAuthError on failure."""
+    return provider.kind_class(provider).authenticate_callback(body=body, headers=headers, now=now)
+
+
+def hmac_basic_authenticate(
+    provider: Provider, *, body: bytes, headers: Any, now: float | None = None
+) -> str:
     """Check the optional HMAC signature (with its timestamp, WIRE.md 3 "Replay window") and Basic
     credentials; raise CallbackAuthError on failure. Returns the matched signature ("" unsigned)."""
     secrets = [s for s in provider.callback_hmac_secrets or [] if s]

@@ -8,22 +8,17 @@ and must resolve to addresses the outbound guard lets through.
 from __future__ import annotations
 
 import copy
-import re
-import socket
 from typing import Any
-from urllib.parse import urlsplit
 
-import phonenumbers
 from django import forms
 
-from rcsconnect.http import AllowList, BlockedAddressError, check_host
+from rcsconnect.phone import PhoneField
 
-from .headers import HEADERS, headers_store
+from . import validation
 from .kinds.base import ProviderKind
 from .models import MAX_RATE_CEILING, Provider
 
 SMS_PARAMS = "sms_params"
-DIGITS = re.compile(r"^\d+$")
 STORED_HELP = "Stored. Leave blank to keep it."
 
 
@@ -52,27 +47,6 @@ def _rows(formset: forms.BaseFormSet) -> list[dict[str, str]]:
             if data.get("secret"):
                 rows[-1]["secret"] = True
     return rows
-
-
-def check_vendor_url(url: str) -> str | None:
-    """An error message for a vendor URL that is not HTTPS or resolves to a refused address."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return "The port must be a number from 1 to 65535."
-    if parts.scheme != "https" and not (
-        parts.scheme == "http" and AllowList.from_settings().names(host, port)
-    ):
-        return "Use an https:// URL."
-    try:
-        check_host(host, port)
-    except BlockedAddressError:
-        return "This host resolves to a private, loopback or reserved address."
-    except (socket.gaierror, UnicodeError):
-        return f"The host {host} cannot be resolved."
-    return None
 
 
 class ProviderForm(forms.ModelForm):
@@ -139,7 +113,7 @@ class ProviderForm(forms.ModelForm):
         self.kind = kind
         instance: Provider = self.instance
         config, stored = instance.config or {}, instance.secrets or {}
-        self.fields["sender_id"].label = "RCS sender ID" if kind.slug != "jiocx" else "Agent ID"
+        self.fields["sender_id"].label = kind.sender_id_label
         self.fields["dlt_template_ids"].initial = "\n".join(instance.dlt_template_ids or [])
         self.fields["make_default"].initial = instance.is_default
         for key, field in kind.config_fields.items():
@@ -182,62 +156,33 @@ class ProviderForm(forms.ModelForm):
         return super().is_valid() and formsets_ok
 
     # -- validation -----------------------------------------------------------------------------
-    def clean_nickname(self) -> str:
-        nickname = self.cleaned_data["nickname"].strip()
-        clash = Provider.objects.filter(nickname__iexact=nickname).exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError("Another provider already has this nickname.")
-        return nickname
-
     def clean_dlt_template_ids(self) -> list[str]:
-        ids = [
-            part.strip()
-            for part in re.split(r"[\s,;]+", self.cleaned_data.get("dlt_template_ids", ""))
-            if part
-        ]
-        bad = [i for i in ids if not DIGITS.match(i)]
-        if bad:
-            raise forms.ValidationError(f"DLT template IDs are digits only: {', '.join(bad[:3])}.")
+        ids, problem = validation.dlt_ids(self.cleaned_data.get("dlt_template_ids", ""))
+        if problem:
+            raise forms.ValidationError(problem)
         return ids
-
-    def clean_principal_entity_id(self) -> str:
-        value = self.cleaned_data.get("principal_entity_id", "").strip()
-        if value and not DIGITS.match(value):
-            raise forms.ValidationError("The Principal Entity ID is digits only.")
-        return value
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        kind = self.kind
-        for key in getattr(kind, "url_fields", ()):
-            url = data.get(f"cfg_{key}")
-            if url and (error := check_vendor_url(url)):
-                self.add_error(f"cfg_{key}", error)
-        config, secrets = self.config_values(), self.secret_values()
-        required = list(getattr(kind, "required_secrets", ()))
-        auth_fields = getattr(kind, "auth_fields", {}).get(config.get("auth_type", ""), ())
-        required += [f for f in auth_fields if f in kind.secret_fields]
-        for key in required:
-            if not secrets.get(key):
-                self.add_error(f"secret_{key}", "Required.")
-        for key in auth_fields:
-            if key in kind.config_fields and not config.get(key):
-                self.add_error(f"cfg_{key}", "Required for this authentication.")
-        for key, messages in kind.validate_config(config, secrets).items():
+        skip = {name for name, form_name in self._names() if form_name in self.errors}
+        errors = validation.provider_errors(
+            kind=self.kind,
+            config=self.config_values(),
+            secrets=self.secret_values(),
+            values={**data, "nickname": data.get("nickname", "")},
+            instance=self.instance,
+            skip=skip,
+        )
+        for name, messages in errors.items():
+            field = validation.form_field(name)
             for message in messages:
-                self.add_error(f"cfg_{key}" if key in kind.config_fields else None, message)
-        if data.get("sms_fallback") and not data.get("sms_sender_id"):
-            self.add_error("sms_sender_id", "Enter the SMS sender ID for the fallback.")
-        if data.get("india"):
-            if not data.get("principal_entity_id") and "principal_entity_id" not in self.errors:
-                self.add_error("principal_entity_id", "India requires the Principal Entity ID.")
-            if not data.get("dlt_template_ids") and "dlt_template_ids" not in self.errors:
-                self.add_error("dlt_template_ids", "India requires at least one DLT template ID.")
-        if data.get("make_default") and not data.get("enabled"):
-            self.add_error("make_default", "A disabled provider cannot be the default.")
-        if bool(data.get("callback_basic_username")) != bool(data.get("callback_basic_password")):
-            self.add_error("callback_basic_password", "Enter both the user and the password.")
+                self.add_error(field if field in self.fields else None, message)
         return data
+
+    def _names(self):
+        names = [*self.fields, *(f"config.{k}" for k in self.kind.config_fields)]
+        names += [f"secrets.{k}" for k in self.kind.secret_fields]
+        return [(name, validation.form_field(name)) for name in names]
 
     def config_values(self) -> dict[str, Any]:
         config = dict(self.instance.config or {})
@@ -263,33 +208,20 @@ class ProviderForm(forms.ModelForm):
         provider.kind = self.kind.slug
         provider.config = self.config_values()
         provider.secrets = self.secret_values()
-        if HEADERS in self.kind.key_value_fields:
-            provider.config[HEADERS], provider.secrets = headers_store(
-                provider.config.get(HEADERS, []), provider.secrets
-            )
+        provider.config, provider.secrets = validation.store_headers(
+            self.kind, provider.config, provider.secrets
+        )
         provider.dlt_template_ids = self.cleaned_data["dlt_template_ids"]
         provider.sms_params = _rows(self.sms_formset())
         data = self.cleaned_data
-        hmac_secrets = list(provider.callback_hmac_secrets or [])
-        basic = list(provider.callback_basic_credentials or [])
-        if data.get("callback_hmac_secret"):
-            hmac_secrets = [data["callback_hmac_secret"], *hmac_secrets][:2]
-        if data.get("callback_basic_username"):
-            new = {"username": data["callback_basic_username"], "password": data["callback_basic_password"]}
-            basic = [new, *basic][:2]
-        if data.get("callback_keep_newest_only"):
-            hmac_secrets, basic = hmac_secrets[:1], basic[:1]
-        if data.get("callback_checks_off"):
-            hmac_secrets, basic = [], []
-        provider.callback_hmac_secrets, provider.callback_basic_credentials = hmac_secrets, basic
+        validation.apply_callback_credentials(provider, data)
         # Unticking "Mark as default" removes the mark; ticking it is done by provider_mark_default.
         provider.is_default = provider.is_default and bool(data.get("make_default")) and provider.enabled
         return provider
 
 
 class SendTestForm(forms.Form):
-    country_code = forms.IntegerField(label="Country code", min_value=1, max_value=999, initial=91)
-    number = forms.CharField(label="Number", max_length=20)
+    number = PhoneField(label="Phone number")
     rcs_text = forms.CharField(label="RCS message", widget=forms.Textarea(attrs={"rows": 3}), max_length=3072)
     sms_text = forms.CharField(
         label="SMS fallback message",
@@ -302,20 +234,12 @@ class SendTestForm(forms.Form):
 
     def clean_principal_entity_id(self) -> str:
         value = self.cleaned_data.get("principal_entity_id", "").strip()
-        if value and not DIGITS.match(value):
-            raise forms.ValidationError("The Principal Entity ID is digits only.")
+        if value and not validation.DIGITS.match(value):
+            raise forms.ValidationError(validation.PE_ID_DIGITS)
         return value
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("country_code") and data.get("number"):
-            raw = f"+{data['country_code']}{re.sub(r'[^0-9]', '', data['number'])}"
-            try:
-                parsed = phonenumbers.parse(raw, None)
-            except phonenumbers.NumberParseException:
-                parsed = None
-            if parsed is None or not phonenumbers.is_valid_number(parsed):
-                self.add_error("number", "Not a valid phone number for this country code.")
-            else:
-                data["to"] = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if data.get("number"):
+            data["to"] = data["number"]
         return data

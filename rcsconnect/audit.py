@@ -1,11 +1,11 @@
 """The audit log (django-auditlog): who changed what, when, through any surface.
 
 Creates, changes and deletes of the registered models are recorded by auditlog's signals; lifecycle
-actions (launch, pause, resume, cancel, archive, mark default, enable/disable, Send Test) by
-`audit_action`, called from the services every surface shares. The actor comes from the request
-(auditlog's middleware; the API sets it once DRF has authenticated a token) or is empty for
-management commands and tasks (shown as "system"). Secret fields are masked whole: an entry shows
-that they changed, never their values.
+actions (launch, pause, resume, cancel, archive, mark default, enable/disable, Send Test, message
+retry/resend, `rotate_secrets`) by `audit_action`, called from the services every surface shares.
+The actor comes from the request (auditlog's middleware; the API sets it once DRF has
+authenticated a token) or is empty for management commands and tasks (shown as "system"). Secret
+fields are masked whole: an entry shows that they changed, never their values.
 """
 
 from __future__ import annotations

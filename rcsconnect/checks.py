@@ -1,7 +1,7 @@
 """System checks for configuration that would otherwise fail late, at send time."""
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security)
@@ -24,3 +24,20 @@ def check_outbound_allow_list(app_configs, **kwargs):
     except ValueError as exc:
         return [Error(f"OUTBOUND_ALLOW_HOSTS / OUTBOUND_ALLOW_NETWORKS: {exc}", id="rcs.E002")]
     return []
+
+
+@register()
+def check_task_workers(app_configs, **kwargs):
+    """Dispatch tasks hold their worker while they send; with none left over, events wait."""
+    workers = settings.Q_CLUSTER.get("workers", 1)
+    if settings.Q_CLUSTER.get("sync") or workers > settings.RCS_DISPATCHERS:
+        return []
+    return [
+        Warning(
+            f"RCS_DISPATCHERS ({settings.RCS_DISPATCHERS}) is not below Q_WORKERS ({workers}): while a "
+            "provider sends, its dispatch tasks hold every task worker, so the callback events applier, "
+            "fan-outs and imports wait until sending stops, and delivered counts lag.",
+            hint="Set RCS_DISPATCHERS below Q_WORKERS (its default is Q_WORKERS - 1), or raise Q_WORKERS.",
+            id="rcs.W001",
+        )
+    ]

@@ -12,7 +12,7 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models
+from django.db import models, transaction
 
 PREFIX = "fernet:"
 
@@ -49,6 +49,43 @@ def decrypt(token: str) -> str:
 def rotate(token: str) -> str:
     """Re-encrypt a stored token with the current first key."""
     return PREFIX + fernet().rotate(token[len(PREFIX) :].encode()).decode()
+
+
+def rotate_stored_secrets() -> int:
+    """Re-encrypt every stored secret of every model with the current first key (`manage.py
+    rotate_secrets`); returns how many values were re-encrypted. Each row gets an audit entry naming
+    its re-encrypted fields (never a value, clear or encrypted)."""
+    from django.apps import apps
+
+    total = 0
+    for model in apps.get_models():
+        fields = [
+            f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField | EncryptedJSONField)
+        ]
+        if fields:
+            total += _rotate_model(model, fields)
+    return total
+
+
+def _rotate_model(model: type[models.Model], fields: list[models.Field]) -> int:
+    from django.db import connection
+
+    from .audit import audit_action
+
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    rotated: dict[object, list[str]] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        for field in fields:
+            column = connection.ops.quote_name(field.column)
+            # Raw SQL: the stored tokens as they are, no decrypting into model instances.
+            cursor.execute(f"SELECT {pk}, {column} FROM {table} WHERE {column} LIKE %s", [PREFIX + "%"])  # noqa: S608
+            for row_pk, value in cursor.fetchall():
+                cursor.execute(f"UPDATE {table} SET {column} = %s WHERE {pk} = %s", [rotate(value), row_pk])  # noqa: S608
+                rotated.setdefault(row_pk, []).append(field.name)
+        for instance in model._default_manager.filter(pk__in=list(rotated)).order_by("pk"):
+            audit_action(instance, "rotate_secrets", fields=rotated[instance.pk])
+    return sum(len(names) for names in rotated.values())
 
 
 class EncryptedTextField(models.TextField):

@@ -122,3 +122,29 @@ def _json_error(request: HttpRequest, status: int, reason: str) -> JsonResponse:
     if request.path.startswith("/callbacks/"):
         return JsonResponse({"status": "error", "error": reason}, status=status)
     return JsonResponse({"detail": reason}, status=status)
+
+
+class UserTimezoneMiddleware:
+    """Times on every page in the logged-in user's timezone (their profile; UTC until it is set)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        import zoneinfo
+
+        from django.utils import timezone
+
+        from . import timezones
+
+        name = ""
+        if not request.path.startswith(PUBLIC_PREFIXES) and request.user.is_authenticated:
+            name = timezones.for_request(request)
+        if timezones.is_valid(name):
+            timezone.activate(zoneinfo.ZoneInfo(name))
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

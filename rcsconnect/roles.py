@@ -22,6 +22,7 @@ MARKETER, SUPPORT = "Marketer", "Support"
 # Permissions no model declares: the safe operations Support may run (created by sync_role_permissions).
 CUSTOM_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
     ("providers", "provider"): {"operate_provider": "Can enable, disable and mark a provider default"},
+    ("campaigns", "message"): {"repeat_message": "Can retry a failed message and resend a sent one"},
 }
 
 # role -> app_label -> actions (`view`, `add`, ...) on every model of the app, plus extra "app.codename"s.
@@ -33,7 +34,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, Any]] = {
             "templates_app": ("add", "change", "delete", "view"),
             "campaigns": ("add", "change", "delete", "view"),
         },
-        "extra": ("providers.operate_provider",),
+        "extra": ("providers.operate_provider", "campaigns.repeat_message"),
     },
     # The admin site, read-only, plus the safe actions; the API and dashboard read-only.
     SUPPORT: {
@@ -42,7 +43,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, Any]] = {
             "templates_app": ("view",),
             "campaigns": ("view",),
         },
-        "extra": ("providers.operate_provider",),
+        "extra": ("providers.operate_provider", "campaigns.repeat_message"),
     },
 }
 # Roles that may open the admin site (superusers always may).
@@ -119,6 +120,7 @@ ADD_CAMPAIGN = "campaigns.add_campaign"
 VIEW_AUDIENCE, ADD_AUDIENCE = "campaigns.view_audience", "campaigns.add_audience"
 CHANGE_AUDIENCE = "campaigns.change_audience"
 VIEW_SEGMENT, ADD_SEGMENT = "campaigns.view_segment", "campaigns.add_segment"
+REPEAT_MESSAGE = "campaigns.repeat_message"  # retry a failed message, resend a sent one
 VIEW_INBOX, ADD_INBOX = "campaigns.view_inboxmessage", "campaigns.add_inboxmessage"
 
 _PROVIDER_ACTIONS = {
@@ -137,6 +139,8 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "favicon": PUBLIC,
     "login": PUBLIC,
     "logout": LOGGED_IN,
+    "profile": LOGGED_IN,  # one's own settings (the timezone)
+    "profile_timezone": LOGGED_IN,
     "contract_index": PUBLIC,
     "contract_schema": PUBLIC,
     "home": Rule(VIEW_CAMPAIGN),
@@ -170,6 +174,7 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "campaigns:create": Rule(ADD_CAMPAIGN, ADD_CAMPAIGN),
     "campaigns:mapping": Rule(ADD_CAMPAIGN),
     "campaigns:segments": Rule(ADD_CAMPAIGN),
+    "campaigns:builder_live": Rule(ADD_CAMPAIGN),
     "campaigns:detail": Rule(VIEW_CAMPAIGN),
     "campaigns:edit": Rule(CHANGE_CAMPAIGN, CHANGE_CAMPAIGN),
     "campaigns:progress": Rule(VIEW_CAMPAIGN),
@@ -182,7 +187,7 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "campaigns:segment_create": Rule(ADD_SEGMENT, ADD_SEGMENT),
     "campaigns:segment_count": Rule(VIEW_SEGMENT),
     "campaigns:segment_edit": Rule(VIEW_SEGMENT, "campaigns.change_segment"),
-    "campaigns:segment_delete": Rule(None, "campaigns.delete_segment"),
+    "campaigns:segment_delete": Rule("campaigns.delete_segment", "campaigns.delete_segment"),
     "campaigns:inbox": Rule(VIEW_INBOX),
     "campaigns:inbox_thread": Rule(VIEW_INBOX),
     "campaigns:inbox_reply": Rule(ADD_INBOX, ADD_INBOX),
@@ -222,6 +227,8 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "api:campaign-stats": Rule(VIEW_CAMPAIGN),
     "api:message-list": Rule("campaigns.view_message"),
     "api:message-detail": Rule("campaigns.view_message"),
+    "api:message-retry": _post(REPEAT_MESSAGE),
+    "api:message-resend": _post(REPEAT_MESSAGE),
 }
 
 

@@ -6,6 +6,8 @@ set beyond the generated `.env`) is SQLite + the django-q2 database broker + a d
 OAuth token cache to Redis.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -69,6 +71,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every answer (CONTENT_SECURITY_POLICY)
     "rcsconnect.middleware.AuditActorMiddleware",  # auditlog: the logged-in user is the actor
     "rcsconnect.middleware.LoginRequiredMiddleware",
+    "rcsconnect.middleware.UserTimezoneMiddleware",  # pages show times in the user's timezone
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
@@ -87,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "rcsconnect.context_processors.navigation",
+                "rcsconnect.context_processors.user_timezone",
             ],
         },
     },
@@ -107,6 +111,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+    )
+    # Tests get a file as well (one per test process, removed at the end), not SQLite's shared-cache
+    # in-memory database: its locks are per table and answer SQLITE_LOCKED ("database table is
+    # locked") at once whenever another connection (the live server's threads, a dispatcher's)
+    # holds a write transaction; neither WAL nor the busy timeout above apply there.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(Path(tempfile.gettempdir()) / f"rcsconnect-test-{os.getpid()}.sqlite3")
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
@@ -212,7 +223,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (and whitenoise serves from when not debugging).
+STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -244,6 +256,8 @@ OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=15.0)
 OUTBOUND_POOL_SIZE = env.int("OUTBOUND_POOL_SIZE", default=128)
 
 # Sending engine defaults (a provider may override concurrency and rate).
+# The country of a phone number typed without +: the phone inputs' default and the API's (rcsconnect.phone).
+RCS_PHONE_DEFAULT_COUNTRY = env.str("RCS_PHONE_DEFAULT_COUNTRY", default="IN").upper()
 RCS_DEFAULT_CONCURRENCY = env.int("RCS_DEFAULT_CONCURRENCY", default=20)
 RCS_DEFAULT_RATE = env.int("RCS_DEFAULT_RATE", default=100)
 # How long a worker holds claimed messages before another worker may claim them again (same msgId).
@@ -253,8 +267,10 @@ RCS_MAX_ATTEMPTS = env.int("RCS_MAX_ATTEMPTS", default=6)
 # Exponential backoff with full jitter: a retry waits random(0, min(max, base * 2**attempt)) seconds.
 RCS_RETRY_BASE_SECONDS = env.float("RCS_RETRY_BASE_SECONDS", default=2.0)
 RCS_RETRY_MAX_SECONDS = env.float("RCS_RETRY_MAX_SECONDS", default=300.0)
-# Dispatch tasks per provider running at once; live ones split the provider's concurrency.
-RCS_DISPATCHERS = env.int("RCS_DISPATCHERS", default=Q_CLUSTER["workers"])
+# Dispatch tasks per provider running at once; live ones split the provider's concurrency. A dispatch
+# task holds its worker for up to RCS_DISPATCH_BUDGET_SECONDS, so the default leaves one worker of the
+# cluster free for the events applier, fan-outs, imports and the tick (see checks.check_task_workers).
+RCS_DISPATCHERS = env.int("RCS_DISPATCHERS", default=max(1, Q_CLUSTER["workers"] - 1))
 # Requests one dispatch task keeps in flight at most (all on one asyncio loop), below the concurrency.
 # RCS_MAX_THREADS is its name from when each request in flight had a thread of its own.
 RCS_MAX_IN_FLIGHT = env.int("RCS_MAX_IN_FLIGHT", default=env.int("RCS_MAX_THREADS", default=100))

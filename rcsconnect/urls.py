@@ -19,6 +19,8 @@ urlpatterns = [
     # Pages outside base.html (the admin's, a browser's own guess) ask for /favicon.ico.
     path("favicon.ico", views.favicon, name="favicon"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/timezone/", views.profile_timezone, name="profile_timezone"),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

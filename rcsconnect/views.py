@@ -1,8 +1,12 @@
+from django import forms
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import timezones
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -54,3 +58,32 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(entries, AUDIT_PAGE).get_page(request.GET.get("page"))
     filters = {"who": who, "what": what, "since": since or "", "until": until or ""}
     return render(request, "audit_log.html", {"page": page, "filters": filters})
+
+
+class ProfileForm(forms.Form):
+    timezone = timezones.timezone_field(help_text="Times are entered and shown in this timezone.")
+
+
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """The user's own settings: the timezone every time is entered and shown in."""
+    from django.contrib import messages
+    from django.shortcuts import render
+
+    current = timezones.for_request(request) or timezones.DEFAULT
+    form = ProfileForm(request.POST if request.method == "POST" else None, initial={"timezone": current})
+    if request.method == "POST" and form.is_valid():
+        timezones.save(request, form.cleaned_data["timezone"])
+        messages.success(request, f"Times are now shown in {form.cleaned_data['timezone']}.")
+        return redirect("profile")
+    return render(request, "rcsconnect/profile.html", {"form": form})
+
+
+@require_POST
+def profile_timezone(request: HttpRequest) -> HttpResponse:
+    """The browser's own timezone, posted once by app.js while the profile has none (never overrides)."""
+    name = request.POST.get("timezone", "")
+    if not timezones.is_valid(name):
+        return JsonResponse({"timezone": [f"Unknown timezone {name[:64]!r}."]}, status=400)
+    timezones.save(request, name, only_if_unset=True)
+    return HttpResponse(status=204)

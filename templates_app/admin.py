@@ -6,10 +6,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse
 
-from .limits import name_errors, validate_content
 from .models import MessageTemplate, TemplateTestSend
-from .services import template_delete
+from .services import template_delete, template_save
 from .transfer import templates_export
+from .validation import template_errors, with_defaults
 
 
 class MessageTemplateAdminForm(forms.ModelForm):
@@ -30,21 +30,29 @@ class MessageTemplateAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        for message in name_errors(cleaned.get("name") or ""):
-            self.add_error("name", message)
-        content, samples = cleaned.get("content"), cleaned.get("sample_values") or []
-        if content is not None:
-            errors, _ = validate_content(content, sample_values=[str(v) for v in samples])
-            for path, messages_ in errors.items():
-                field = "sample_values" if path.startswith("samples.") else "content"
-                for message in messages_:
-                    self.add_error(field, f"{path or 'message'}: {message}")
-            if (
-                isinstance(content, dict)
-                and cleaned.get("format")
-                and content.get("type") != cleaned["format"]
-            ):
-                self.add_error("format", "The format must match the content type.")
+        content = cleaned.get("content")
+        if content is None:
+            return cleaned
+        cleaned["content"] = content = with_defaults(content)
+        errors = template_errors(
+            content=content,
+            samples=cleaned.get("sample_values") or [],
+            name=cleaned.get("name") or "",
+            provider=cleaned.get("provider"),
+            language=cleaned.get("language") or "en",
+            fmt=cleaned.get("format"),
+            instance=self.instance,
+        )
+        for key, messages_ in errors.items():
+            field, _, path = key.partition(".")
+            field = {"samples": "sample_values"}.get(field, field)
+            for message in messages_:
+                if field == "sample_values":
+                    self.add_error(field, f"{key}: {message}")
+                else:
+                    self.add_error(
+                        field, f"{path or 'message'}: {message}" if field == "content" else message
+                    )
         if cleaned.get("status") == MessageTemplate.Status.REJECTED and not cleaned.get("rejection_reason"):
             self.add_error("rejection_reason", "Give the reason the vendor rejected it.")
         return cleaned
@@ -93,6 +101,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             cancelled += template_delete(template=template).cancelled
         text = "Deleted." + (f" Cancelled campaigns: {', '.join(cancelled)}." if cancelled else "")
         self.message_user(request, text, messages.SUCCESS)
+
+    def save_model(self, request, obj, form, change):
+        template_save(template=obj, content=obj.content, sample_values=list(obj.sample_values or []))
 
     def delete_model(self, request, obj):
         template_delete(template=obj)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
@@ -9,7 +11,7 @@ from rest_framework.response import Response
 from providers.models import Provider
 from rcsconnect.api import ApiMixin, query_int, query_str
 
-from . import limits, services
+from . import limits, services, validation
 from .models import MessageTemplate
 
 
@@ -52,33 +54,32 @@ class TemplateSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["format", "status", "rejection_reason", "created_at", "updated_at"]
         validators = []  # uniqueness is checked in validate() with a message naming the field
+        extra_kwargs = {"name": {"validators": []}}  # the name's rules: templates_app.validation
 
     def get_warnings(self, template: MessageTemplate) -> dict[str, list[str]]:
         return limits.validate_content(template.content)[1] if isinstance(template.content, dict) else {}
 
-    def validate_name(self, value: str) -> str:
-        problems = limits.name_errors(value)
-        if problems:
-            raise serializers.ValidationError(problems)
-        return value
-
     def validate(self, attrs: dict) -> dict:
         instance = self.instance
-        content = attrs.get("content", getattr(instance, "content", None))
-        samples = attrs.get("sample_values", getattr(instance, "sample_values", []))
-        errors, _ = limits.validate_content(content, sample_values=samples)
+        if "content" in attrs:
+            attrs["content"] = validation.with_defaults(attrs["content"])
+        errors = validation.template_errors(
+            content=attrs.get("content", getattr(instance, "content", None)),
+            samples=attrs.get("sample_values", getattr(instance, "sample_values", [])),
+            name=attrs.get("name", getattr(instance, "name", None)),
+            provider=attrs.get("provider", getattr(instance, "provider", None)),
+            language=attrs.get("language", getattr(instance, "language", "en")),
+            instance=instance,
+        )
         if errors:
-            raise serializers.ValidationError({"content": errors})
-        provider = attrs.get("provider", getattr(instance, "provider", None))
-        name = attrs.get("name", getattr(instance, "name", None))
-        language = attrs.get("language", getattr(instance, "language", "en"))
-        clash = MessageTemplate.objects.filter(provider=provider, name=name, language=language)
-        if instance is not None:
-            clash = clash.exclude(pk=instance.pk)
-        if clash.exists():
-            raise serializers.ValidationError(
-                {"name": [f"{provider} already has a template {name!r} in {language!r}."]}
-            )
+            body: dict[str, Any] = {}
+            for key, messages in errors.items():
+                field, _, path = key.partition(".")
+                if field in ("content", "samples"):
+                    body.setdefault("content", {})[path if field == "content" else key] = messages
+                else:
+                    body[field] = messages
+            raise serializers.ValidationError(body)
         return attrs
 
 

@@ -158,7 +158,7 @@ def _suggestions(raw: Any) -> list[dict]:
         item = item if isinstance(item, dict) else {}
         stype = item.get("type") or C.REPLY
         label = item.get("text", "").strip()
-        s = {"type": stype, "text": label, "postback_data": item.get("postback_data", "").strip() or label}
+        s = {"type": stype, "text": label, "postback_data": item.get("postback_data", "").strip()}
         if stype == C.OPEN_URL:
             s["url"] = item.get("url", "").strip()
             s["url_kind"] = item.get("url_kind") or URL_STATIC

@@ -5,26 +5,10 @@ import json
 from django import forms
 
 from providers.models import Provider
+from rcsconnect.phone import PhoneField
 
-from .limits import is_e164, name_errors
 from .models import MessageTemplate
-
-
-def _check_name(name: str) -> str:
-    errors = name_errors(name)
-    if errors:
-        raise forms.ValidationError(errors)
-    return name
-
-
-def _check_unique(form: forms.Form, provider, name, language, exclude_pk=None) -> None:
-    if not (provider and name and language):
-        return
-    clash = MessageTemplate.objects.filter(provider=provider, name=name, language=language)
-    if exclude_pk:
-        clash = clash.exclude(pk=exclude_pk)
-    if clash.exists():
-        form.add_error("name", f"{provider} already has a template {name!r} in language {language!r}.")
+from .validation import name_problems
 
 
 class TemplateForm(forms.ModelForm):
@@ -41,16 +25,16 @@ class TemplateForm(forms.ModelForm):
         self.fields["provider"].queryset = Provider.objects.filter(archived_at__isnull=True)
         if not self.instance.pk and not self.initial.get("provider"):
             self.initial["provider"] = Provider.objects.default()
-        self.fields["name"].validators = []  # replaced by name_errors (one message per rule)
-
-    def clean_name(self):
-        return _check_name(self.cleaned_data.get("name", ""))
+        self.fields["name"].validators = []  # replaced by templates_app.validation (one message per rule)
 
     def clean(self):
         cleaned = super().clean()
-        _check_unique(
-            self, cleaned.get("provider"), cleaned.get("name"), cleaned.get("language"), self.instance.pk
-        )
+        if "name" in cleaned:
+            problems = name_problems(
+                cleaned["name"], cleaned.get("provider"), cleaned.get("language") or "", self.instance
+            )
+            for message in problems.get("name", []):
+                self.add_error("name", message)
         if cleaned.get("status") == MessageTemplate.Status.REJECTED and not cleaned.get("rejection_reason"):
             self.add_error("rejection_reason", "Give the reason the vendor rejected it.")
         return cleaned
@@ -67,12 +51,12 @@ class CloneForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.template = template
 
-    def clean_name(self):
-        return _check_name(self.cleaned_data["name"])
-
     def clean(self):
         cleaned = super().clean()
-        _check_unique(self, self.template.provider, cleaned.get("name"), cleaned.get("language"))
+        if "name" in cleaned:
+            problems = name_problems(cleaned["name"], self.template.provider, cleaned.get("language") or "")
+            for message in problems.get("name", []):
+                self.add_error("name", message)
         return cleaned
 
 
@@ -90,7 +74,7 @@ class ImportForm(forms.Form):
 
 
 class SendTestForm(forms.Form):
-    to = forms.CharField(label="Phone number", max_length=20, help_text="E.164, e.g. +14155550123.")
+    to = PhoneField(label="Phone number")
 
     def __init__(self, *args, placeholder_count: int = 0, initial_values=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -99,12 +83,6 @@ class SendTestForm(forms.Form):
             self.fields[f"value_{i + 1}"] = forms.CharField(
                 label=f"{{{{{i + 1}}}}}", initial=value, max_length=1000
             )
-
-    def clean_to(self):
-        to = self.cleaned_data["to"].replace(" ", "")
-        if not is_e164(to):
-            raise forms.ValidationError("Enter a valid number in E.164 format, e.g. +14155550123.")
-        return to
 
     def values(self) -> list[str]:
         keys = sorted((k for k in self.fields if k.startswith("value_")), key=lambda k: int(k[6:]))

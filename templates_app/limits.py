@@ -12,9 +12,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-import phonenumbers
-
 from providers import content as C
+from rcsconnect.phone import is_e164
 
 from .rendering import (
     PLACEHOLDER_LIKE_RE,
@@ -235,15 +234,6 @@ def _suggestion(out: _Collector, s: dict, path: str) -> None:
             out.error(f"{path}.phone_number", "Enter the phone number to dial.")
         elif not is_e164(number):
             out.error(f"{path}.phone_number", "Enter a valid number in E.164 format, e.g. +14155550123.")
-
-
-def is_e164(number: str) -> bool:
-    if not re.fullmatch(r"\+[1-9]\d{1,14}", number):
-        return False
-    try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(number, None))
-    except phonenumbers.NumberParseException:
-        return False
 
 
 def _url(out: _Collector, path: str, url: str, *, allow_suffix: bool) -> None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from providers import sending
 from providers.content import OutboundMessage
 from providers.models import Provider
+from rcsconnect.audit import audit_action
 
 from .models import MessageTemplate, TemplateTestSend
 from .rendering import render_content
@@ -28,6 +29,9 @@ def template_save(
     *, template: MessageTemplate, content: dict[str, Any], sample_values: list[str]
 ) -> list[str]:
     """Store valid content. A changed approved/submitted template goes back to draft (vendors re-approve)."""
+    from .validation import with_defaults
+
+    content = with_defaults(content)
     notes = []
     if template.pk:
         before = MessageTemplate.all_objects.get(pk=template.pk)
@@ -116,6 +120,7 @@ def test_send_create(
         template=template, to=to, values=values, msg_id=f"tt-{uuid.uuid4().hex}", created_by=user
     )
     transaction.on_commit(lambda: async_task("templates_app.tasks.send_test", test.pk))
+    audit_action(template, "send_test", to=to, test_send_id=test.pk)
     return test
 
 

@@ -9,8 +9,9 @@ from django.db import transaction
 
 from providers.models import Provider
 
-from .limits import name_errors, validate_content
+from .limits import name_errors
 from .models import MessageTemplate
+from .validation import content_errors
 
 EXPORT_FORMAT = "rcsconnect.templates"
 EXPORT_VERSION = 1
@@ -96,7 +97,7 @@ def _check(index: int, entry: Any, providers: dict[str, Provider]) -> tuple[str,
         problem("sample_values", "Sample values must be a list of strings.")
         samples = []
     samples = [str(v) for v in samples]
-    errors, _ = validate_content(content if isinstance(content, dict) else None, sample_values=samples)
+    errors, _ = content_errors(content if isinstance(content, dict) else None, samples)
     for path, messages in errors.items():
         for message in messages:
             if path.startswith("samples."):

@@ -15,12 +15,13 @@ from providers.models import Provider
 
 from . import builder
 from .forms import CloneForm, ImportForm, SendTestForm, TemplateForm
-from .limits import CAROUSEL_MAX, CAROUSEL_MIN, validate_content
+from .limits import CAROUSEL_MAX, CAROUSEL_MIN
 from .models import MessageTemplate
 from .rendering import RenderError, placeholders
 from .services import campaigns_using, preview_request, template_clone, template_delete, template_save
 from .services import test_send_create as send_test_create
 from .transfer import templates_export, templates_import
+from .validation import content_errors
 
 BUILDER = "templates_app/builder.html"
 
@@ -99,7 +100,7 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     content = builder.parse_content(request.POST, fmt)
     samples = builder.parse_samples(request.POST)
     samples = samples[: len(placeholders(content))]
-    errors, warnings = validate_content(content, sample_values=samples)
+    errors, warnings = content_errors(content, samples)
     if form.is_valid() and not errors:
         with transaction.atomic():
             obj = form.save(commit=False)
@@ -111,6 +112,7 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     context = _builder_context(
         form, fmt, content, samples, errors, warnings, template=template if pk else None
     )
+    context["errors"] = errors  # by content path (templates_app.validation), also shown per field
     return render(request, BUILDER, context, status=400)
 
 
@@ -120,7 +122,7 @@ def payload_preview(request: HttpRequest) -> JsonResponse:
     fmt = request.POST.get("format") if request.POST.get("format") in C.CONTENT_TYPES else C.TEXT
     content = builder.parse_content(request.POST, fmt)
     samples = builder.parse_samples(request.POST)
-    errors, warnings = validate_content(content, sample_values=samples)
+    errors, warnings = content_errors(content, samples)
     answer: dict = {"content": content, "errors": errors, "warnings": warnings}
     provider = Provider.objects.filter(pk=request.POST.get("provider") or 0).first()
     if provider is None:

@@ -16,17 +16,18 @@ class BuildError(ValueError):
 
 def placeholder_values(mapping: list[dict[str, str]], attributes: dict[str, Any] | None) -> list[str]:
     """Values for {{1}}, {{2}}, ...: mapping[n-1] is {"source": "attribute"|"literal", "value": str}."""
+    return [placeholder_value(n, entry, attributes) for n, entry in enumerate(mapping or [], start=1)]
+
+
+def placeholder_value(n: int, entry: dict[str, str] | None, attributes: dict[str, Any] | None) -> str:
+    """The value of {{n}} for a contact with these attributes (BuildError when the contact has none)."""
     attributes = attributes or {}
-    values = []
-    for n, entry in enumerate(mapping or [], start=1):
-        source, value = (entry or {}).get("source", "literal"), (entry or {}).get("value", "")
-        if source == "attribute":
-            if value not in attributes or attributes[value] in (None, ""):
-                raise BuildError(f"Contact has no value for attribute '{value}' ({{{{{n}}}}}).")
-            values.append(str(attributes[value]))
-        else:
-            values.append(str(value))
-    return values
+    source, value = (entry or {}).get("source", "literal"), (entry or {}).get("value", "")
+    if source == "attribute":
+        if value not in attributes or attributes[value] in (None, ""):
+            raise BuildError(f"Contact has no value for attribute '{value}' ({{{{{n}}}}}).")
+        return str(attributes[value])
+    return str(value)
 
 
 def render(content: dict[str, Any], values: list[str]) -> dict[str, Any]:

@@ -47,6 +47,10 @@ class Message(models.Model):
     error_code = models.CharField(max_length=20, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
     vendor_id = models.CharField(max_length=120, blank=True)
+    # A retry or resend: the first message of the chain (campaigns.state, "Retry and resend").
+    repeat_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="repeats", db_index=False
+    )
     # Transactional sends: the client's Idempotency-Key (one message per provider and key).
     idempotency_key = models.CharField(max_length=120, blank=True)
 
@@ -69,6 +73,10 @@ class Message(models.Model):
             models.Index(fields=["campaign", "status"], name="messages_campaign_status"),
             models.Index(fields=["to"], name="messages_to"),
             models.Index(fields=["status"], name="messages_status"),
+            # Partial: the rows that are no repeat (nearly all) never write an entry into it.
+            models.Index(
+                fields=["repeat_of"], condition=models.Q(repeat_of__isnull=False), name="messages_repeat_of"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["msg_id"], name="messages_unique_msg_id"),

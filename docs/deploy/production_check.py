@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -154,6 +155,9 @@ def main() -> None:
             "RCS_PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
             "OUTBOUND_ALLOW_HOSTS": f"127.0.0.1:{sim_port}",
             "MEDIA_ROOT": str(logdir / "media"),
+            # collectstatic writes here, not into the checkout: whitenoise would serve those copies
+            # (stale once the sources change) to every later run from the checkout, tests included.
+            "DJANGO_STATIC_ROOT": str(logdir / "static"),
         }
     )
     processes = Processes(logdir)
@@ -227,6 +231,7 @@ def main() -> None:
         with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         redis.Redis.from_url(redis_url).flushdb()
+        shutil.rmtree(logdir, ignore_errors=True)  # the logs were printed on failure
 
 
 if __name__ == "__main__":

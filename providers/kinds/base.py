@@ -82,6 +82,28 @@ class ProviderKind:
     redaction_keys: ClassVar[frozenset[str]] = frozenset({"authorization", "x-apikey"})
     # Whether the kind has a template status endpoint (used by `sync_templates --provider`).
     supports_template_status: ClassVar[bool] = False
+    # -- the form and validation contract (providers.validation, providers.forms, the API) ----------------
+    # The label of Provider.sender_id for this vendor (e.g. "Agent ID").
+    sender_id_label: ClassVar[str] = "RCS sender ID"
+    # Config fields holding vendor URLs: HTTPS only, resolving to addresses the outbound guard allows.
+    url_fields: ClassVar[tuple[str, ...]] = ()
+    # Config fields and secrets that must always be given.
+    required_fields: ClassVar[tuple[str, ...]] = ()
+    required_secrets: ClassVar[tuple[str, ...]] = ()
+    # The config field choosing the authentication ("" for none), and for each choice the fields and
+    # secrets it needs, in the order the form shows them (each secret beside its user or ID field).
+    auth_choice_field: ClassVar[str] = ""
+    auth_fields: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # Which config/secret/key-value fields follow the auth fields of a choice but are optional.
+    auth_optional: ClassVar[frozenset[str]] = frozenset()
+    # Config fields shown only when another config field has one of some values: key -> (field, values).
+    shown_when: ClassVar[dict[str, tuple[str, tuple[str, ...]]]] = {}
+    # OAuth 2.0 client-credentials settings by role: {"token_url", "client_id", "client_secret",
+    # "extra_params"} -> the kind's config/secret/key-value key (empty: the kind has no OAuth).
+    oauth_settings: ClassVar[dict[str, str]] = {}
+    # The kind's limit profile: template limits stricter than RBM (templates_app.limits names), e.g.
+    # {"TEXT_MAX": 800}. Empty: the platform limits apply.
+    limit_profile: ClassVar[dict[str, int]] = {}
 
     def __init__(self, provider: Provider):
         self.provider = provider
@@ -135,6 +157,64 @@ class ProviderKind:
         answers with an error; let transport errors and `providers.auth.AuthError` propagate.
         """
         raise NotImplementedError(f"{self.name} has no template status endpoint.")
+
+    @classmethod
+    def auth_fields_for(cls, config: dict[str, Any]) -> tuple[str, ...]:
+        """The fields and secrets the chosen authentication needs (required unless in auth_optional)."""
+        if not cls.auth_choice_field:
+            return ()
+        chosen = cls.auth_fields.get(str(config.get(cls.auth_choice_field) or ""), ())
+        return tuple(key for key in chosen if key not in cls.auth_optional)
+
+    @classmethod
+    def tracks_clicks(cls, config: dict[str, Any]) -> bool:
+        """Whether the provider (with this config) wraps links for click tracking itself."""
+        return False
+
+    @classmethod
+    def field_order(cls) -> list[str]:
+        """Config fields, secrets and key-value lists in form order: as declared, with the fields of every
+        authentication choice right after the choice, in the order auth_fields names them (so each
+        secret sits beside its user or ID field)."""
+        auth: list[str] = []
+        for keys in cls.auth_fields.values():
+            auth += [key for key in keys if key not in auth]
+        order: list[str] = []
+        for key in cls.config_fields:
+            if key not in auth:
+                order.append(key)
+            if key == cls.auth_choice_field:
+                order += auth
+        return order + [k for k in [*cls.secret_fields, *cls.key_value_fields] if k not in order]
+
+    @classmethod
+    def oauth_config(cls, config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any] | None:
+        """The OAuth 2.0 client-credentials settings (token_url, client_id, client_secret, extra_params
+        as a dict) when the chosen authentication is OAuth; None otherwise."""
+        keys = cls.oauth_settings
+        if not keys:
+            return None
+        if cls.auth_choice_field:
+            chosen = cls.auth_fields.get(str(config.get(cls.auth_choice_field) or ""), ())
+            if keys["client_id"] not in chosen:
+                return None
+        rows = config.get(keys.get("extra_params", ""), []) or []
+        return {
+            "token_url": config.get(keys["token_url"], ""),
+            "client_id": config.get(keys["client_id"], ""),
+            "client_secret": secrets.get(keys["client_secret"], ""),
+            "extra_params": {
+                row["name"]: row.get("value", "") for row in rows if isinstance(row, dict) and row.get("name")
+            },
+        }
+
+    def authenticate_callback(self, *, body: bytes, headers: Any, now: float | None = None) -> str:
+        """Check a callback's authentication (after its URL token matched). Return the signature to
+        remember against replays ("" for none); raise providers.callbacks.CallbackAuthError to refuse.
+        The default is the platform's HMAC / Basic check with the provider's stored credentials."""
+        from providers.callbacks import hmac_basic_authenticate
+
+        return hmac_basic_authenticate(self.provider, body=body, headers=headers, now=now)
 
     @classmethod
     def validate_config(cls, config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, list[str]]:

@@ -126,6 +126,15 @@ class GenericRcsKind(ProviderKind):
         AUTH_OAUTH2: ("client_url", "client_id", "client_secret", "extra_params"),
     }
     url_fields: ClassVar[tuple[str, ...]] = ("endpoint", "client_url", "template_status_url")
+    required_fields: ClassVar[tuple[str, ...]] = ("endpoint",)
+    auth_choice_field: ClassVar[str] = "auth_type"
+    auth_optional: ClassVar[frozenset[str]] = frozenset({"extra_params"})
+    oauth_settings: ClassVar[dict[str, str]] = {
+        "token_url": "client_url",
+        "client_id": "client_id",
+        "client_secret": "client_secret",
+        "extra_params": "extra_params",
+    }
     supports_template_status = True  # when the provider has a template status URL
 
     # -- send ---------------------------------------------------------------------------------------

@@ -87,8 +87,17 @@ class JioCxKind(ProviderKind):
     secret_fields: ClassVar[dict[str, forms.Field]] = {
         "api_key": forms.CharField(label="API key", required=False, max_length=500),
     }
+    sender_id_label: ClassVar[str] = "Agent ID"
     url_fields: ClassVar[tuple[str, ...]] = ("base_url",)
+    required_fields: ClassVar[tuple[str, ...]] = ("base_url",)
     required_secrets: ClassVar[tuple[str, ...]] = ("api_key",)
+    shown_when: ClassVar[dict[str, tuple[str, tuple[str, ...]]]] = {
+        "click_domain": ("click_tracking", ("custom",)),
+    }
+
+    @classmethod
+    def tracks_clicks(cls, config: dict[str, Any]) -> bool:
+        return str(config.get("click_tracking") or "off") != "off"
 
     @classmethod
     def validate_config(cls, config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, list[str]]:

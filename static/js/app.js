@@ -42,3 +42,42 @@ document.addEventListener("submit", (event) => {
   const form = event.target.closest("form[data-confirm]");
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 });
+
+// The user's timezone: while the profile has none, the browser tells its own once.
+(() => {
+  const url = document.body?.dataset.detectTimezone;
+  const zone = window.Intl?.DateTimeFormat().resolvedOptions().timeZone;
+  if (!url || !zone) return;
+  const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+  fetch(url, { method: "POST", headers, body: new URLSearchParams({ timezone: zone }), credentials: "same-origin" });
+})();
+
+// A <select data-timezone-select> gets a search box: typing filters its options (common zones first).
+document.querySelectorAll("select[data-timezone-select]").forEach((select) => {
+  const search = document.createElement("input");
+  search.type = "search";
+  search.className = "timezone-search";
+  search.placeholder = "Search timezones (city or region)";
+  search.setAttribute("aria-label", "Search timezones");
+  search.setAttribute("aria-controls", select.id);
+  select.before(search);
+  const words = (text) => text.toLowerCase().replace(/[_/]/g, " ");
+  search.addEventListener("input", () => {
+    const wanted = words(search.value.trim());
+    let first = null;
+    select.querySelectorAll("optgroup").forEach((group) => {
+      let shown = 0;
+      group.querySelectorAll("option").forEach((option) => {
+        const match = !wanted || words(`${option.value} ${option.textContent}`).includes(wanted);
+        option.hidden = !match;
+        if (match) { shown += 1; first = first || option; }
+      });
+      group.hidden = shown === 0;
+    });
+    const current = select.selectedOptions[0];
+    if (first && (!current || current.hidden)) {
+      select.value = first.value;
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  });
+});

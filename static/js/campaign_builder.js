@@ -25,3 +25,37 @@
   audience?.addEventListener("change", () => template.dispatchEvent(new Event("change", { bubbles: true })));
   filterTemplates();
 })();
+
+// A placeholder left empty says so once the user leaves the field (or submits: the server's message),
+// and the message goes as soon as something is typed. The text comes from the row (the form's wording).
+(() => {
+  const form = document.getElementById("campaign-form");
+  if (!form) return;
+  const row = (input) => input.closest(".mapping-row");
+
+  function clear(input) {
+    input.parentElement.querySelectorAll(".errorlist").forEach((list) => list.remove());
+  }
+
+  function complain(input) {
+    const r = row(input);
+    const source = r.querySelector("select")?.value === "literal" ? "literal" : "attribute";
+    clear(input);
+    const list = document.createElement("ul");
+    list.className = "errorlist";
+    list.dataset.client = "";
+    const item = document.createElement("li");
+    item.textContent = r.dataset[source === "literal" ? "missingLiteral" : "missingAttribute"];
+    list.append(item);
+    input.after(list);
+  }
+
+  form.addEventListener("focusout", (event) => {
+    const input = event.target.closest("input[data-map-value]");
+    if (input && !input.value.trim()) complain(input);
+  });
+  form.addEventListener("input", (event) => {
+    const input = event.target.closest("input[data-map-value]");
+    if (input && input.value.trim()) clear(input);
+  });
+})();

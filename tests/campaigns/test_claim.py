@@ -197,12 +197,12 @@ def test_an_idle_dispatcher_waits_for_leases_only_when_no_other_dispatcher_is_al
     provider = campaign.provider
 
     alone = Dispatcher(provider, budget=60, peers=lambda: 0)
-    alone.campaign_status = {campaign.pk: Campaign.Status.SENDING}
+    alone.campaigns.status = {campaign.pk: Campaign.Status.SENDING}
     # Its holder may have died: poll (at most a second at a time) until the lease runs out.
     assert alone.idle_wait(deadline=time.monotonic() + 60) == 1.0
 
     beside = Dispatcher(provider, budget=60, peers=lambda: 1)
-    beside.campaign_status = {campaign.pk: Campaign.Status.SENDING}
+    beside.campaigns.status = {campaign.pk: Campaign.Status.SENDING}
     # A live dispatcher holds them and finishes them: nothing for this one to wait for.
     assert beside.idle_wait(deadline=time.monotonic() + 60) is None
 
@@ -253,7 +253,7 @@ def test_a_batch_that_fails_to_write_stores_nothing_and_leaves_the_connection_us
     campaign = started(2)
     ids = claim(provider_id=campaign.provider_id, limit=2, lease_seconds=30).ids
     monkeypatch.setattr(
-        "campaigns.engine.results._counter_updates",
+        "campaigns.storage.postgresql.counter_updates",
         lambda counters, **kw: [("UPDATE no_such_table SET x = 1", [])],
     )
     with pytest.raises(DatabaseError):

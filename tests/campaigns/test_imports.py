@@ -8,7 +8,7 @@ import io
 import pytest
 from django.core.files.base import ContentFile
 
-from campaigns.imports import normalise_phone, run_import
+from campaigns.imports import run_import
 from campaigns.models import Audience, AudienceImport, Contact
 from campaigns.services import audience_import_start
 
@@ -78,38 +78,6 @@ def test_file_without_phone_column_fails_with_a_reason(audience):
     assert job.status == AudienceImport.Status.FAILED
     assert "No phone column" in job.error
     assert not audience.contacts.exists()
-
-
-def test_normalise_phone():
-    assert normalise_phone("+91 98123-45671", "") == ("+919812345671", "")
-    assert normalise_phone("09812345671", "IN") == ("+919812345671", "")
-    assert normalise_phone("9812345671", "")[1].startswith("Not a phone number (add the country code")
-    assert normalise_phone("", "")[1] == "No phone number."
-
-
-def test_the_e164_fast_path_answers_exactly_what_the_full_parse_answers():
-    # Every example number phonenumbers has, written in E.164 and in the forms the fast path must
-    # leave to the full parse (a national prefix after the country code), plus random digit strings.
-    import random
-
-    import phonenumbers
-
-    from campaigns.imports import _parse_phone
-
-    samples = ["+4402012345678", "+4420 1234 5678", "+12125550123", "+112125550123", "+78001234567"]
-    for region in phonenumbers.SUPPORTED_REGIONS:
-        for kind in phonenumbers.PhoneNumberType.values():
-            example = phonenumbers.example_number_for_type(region, kind)
-            if example is not None:
-                e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
-                samples += [e164, e164[:3] + "0" + e164[3:], e164[:2] + "0" + e164[2:], e164 + "1"]
-    rng = random.Random(1)
-    samples += [
-        "+" + str(rng.randrange(10 ** (size - 1), 10**size)) for size in range(7, 18) for _ in range(1500)
-    ]
-    mismatches = [s for s in samples if normalise_phone(s, "") != _parse_phone(s, "")]
-    assert not mismatches, mismatches[:10]
-    assert sum(bool(normalise_phone(s, "")[0]) for s in samples) > 1000  # the sample holds valid numbers
 
 
 @pytest.mark.django_db

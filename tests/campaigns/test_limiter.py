@@ -232,6 +232,30 @@ def test_no_window_above_rate_plus_one_across_429_slowdowns_and_recovery(clocked
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("rate", RATES)
+def test_no_window_above_rate_plus_one_across_token_refreshes(clocked, provider, rate):
+    """How the dispatcher meets an expired token: the sends in flight get 401 and each resend books a
+    time of its own (send_loop.Sender.send); the token fetch (150 ms here) holds every send that waits
+    for it, and when it ends they all ask the limiter at once. Every request the vendor would see,
+    refused ones and resends included, is a booked time, so the windows hold rate + 1 across it."""
+    lim, clock = clocked
+    rng = random.Random(rate)
+    booked = drive(lim, clock, provider, rate, seconds=1, idle=False, rng=rng)
+    for _ in range(3):  # three token expiries
+        refused = rng.randint(1, max(1, rate // 10))  # sends that met the 401
+        clock.now += 150_000  # the fetch: nobody sends meanwhile, the sends queue up behind it
+        waiting = refused + rng.randint(1, max(1, rate // 5))
+        taken = lim.take(provider.pk, limit=100_000, ttl=30, rate=rate, n=waiting, release=[])
+        at = [clock.now + round(w * 1_000_000) for _, w in taken]
+        booked += at
+        lim.release(provider.pk, [t for t, _ in taken])
+        clock.now = at[-1] + 1
+        booked += drive(lim, clock, provider, rate, seconds=0.7, idle=False, rng=rng)
+    assert max_window(booked) <= rate + 1
+    assert max_window(booked) >= 0.9 * rate  # sending at the full rate around the refreshes
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("rate", [300, 4600])
 def test_bookings_on_the_real_clock_keep_the_configured_rate(limiter, provider, rate):
     """Measured with bookings only (the Redis clock is its own): 1,000 bookings in a row book

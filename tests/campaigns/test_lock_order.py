@@ -41,6 +41,41 @@ def _waiting(pid_of_writer: list[int]) -> bool:
     return bool(row) and row[0] == "Lock"
 
 
+def _locked_at_once(select: str, params: list) -> list:
+    """The rows of `select`, locked by a third connection with NOWAIT (it raises if another holds one)."""
+    probe = _other_connection()
+    try:
+        with probe.cursor() as cursor:
+            cursor.execute(f"{select} FOR UPDATE NOWAIT", params)
+            rows = cursor.fetchall()
+        probe.rollback()
+        return rows
+    finally:
+        probe.close()
+
+
+def _start_until_it_waits(work) -> tuple[threading.Thread, bool]:
+    """Run `work` in a thread (its own connection); return the thread once that connection waits for
+    a lock, with whether it does (False after 10 s without)."""
+    pid: list[int] = []
+
+    def run():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid.append(cursor.fetchone()[0])
+            work()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not (pid and _waiting(pid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return thread, bool(pid and _waiting(pid))
+
+
 def test_the_one_statement_result_write_locks_the_campaign_row_before_the_stat_bucket():
     campaign = campaign_start(campaign_id=make_campaign(size=2).pk)
     first, second = sorted(
@@ -52,40 +87,18 @@ def test_the_one_statement_result_write_locks_the_campaign_row_before_the_stat_b
     holder = _other_connection()
     with holder.cursor() as cursor:  # someone holds the campaign row (an event applier, say)
         cursor.execute("SELECT id FROM campaigns_campaign WHERE id = %s FOR UPDATE", [campaign.pk])
-    pid: list[int] = []
-    done = threading.Event()
-
-    def writer():
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                pid.append(cursor.fetchone()[0])
-            write_results([Result(second.id, DONE_SENT, row=second)])  # one statement (the gate)
-        finally:
-            done.set()
-            connection.close()
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not (pid and _waiting(pid)) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert pid and _waiting(pid), "the writer should wait for the campaign row"
+    thread, waiting = _start_until_it_waits(
+        lambda: write_results([Result(second.id, DONE_SENT, row=second)])  # one statement (the gate)
+    )
+    assert waiting, "the writer should wait for the campaign row"
     # While the writer waits for the campaign row it holds no stat bucket: a third writer gets it at once.
-    probe = _other_connection()
     try:
-        with probe.cursor() as cursor:
-            cursor.execute(
-                "SELECT id FROM campaigns_statbucket WHERE campaign_id = %s FOR UPDATE NOWAIT", [campaign.pk]
-            )
-            assert cursor.fetchall()
-        probe.rollback()
+        assert _locked_at_once("SELECT id FROM campaigns_statbucket WHERE campaign_id = %s", [campaign.pk])
     finally:
-        probe.close()
         holder.rollback()
         holder.close()
     thread.join(10)
-    assert done.is_set()
+    assert not thread.is_alive()
     campaign.refresh_from_db()
     assert (campaign.sent_count, campaign.processed_count) == (2, 2)
     assert StatBucket.objects.get(campaign=campaign).sent == 2
@@ -114,9 +127,9 @@ def test_a_result_write_that_meets_a_deadlock_is_retried_in_place_and_counted_on
 ):
     """The first attempt fails after it locked its messages and applied the results in memory; the
     retry starts again from the rows as stored, and everything is counted once."""
-    from campaigns.engine import results
+    from campaigns.storage import postgresql
 
-    real = results._counter_updates
+    real = postgresql.counter_updates
 
     def counter_updates(counters, **kw):
         table = Campaign._meta.db_table
@@ -124,7 +137,7 @@ def test_a_result_write_that_meets_a_deadlock_is_retried_in_place_and_counted_on
         victim = (f"UPDATE {table} SET name = name WHERE NOT test_deadlock_once(){where}", [])  # noqa: S608
         return [*real(counters, **kw), victim]
 
-    monkeypatch.setattr(results, "_counter_updates", counter_updates)
+    monkeypatch.setattr(postgresql, "counter_updates", counter_updates)
     campaign = campaign_start(campaign_id=make_campaign(size=2).pk)
     rows = claim(provider_id=campaign.provider_id, limit=2, lease_seconds=30).messages
     batch = [Result(m.id, DONE_SENT, vendor_id=f"v{m.id}", row=m if one_statement else None) for m in rows]
@@ -182,31 +195,11 @@ def test_cancel_locks_the_messages_before_the_campaign_row():
     holder = _other_connection()
     with holder.cursor() as cursor:  # a writer holds one of the queued messages (an event applier)
         cursor.execute("SELECT id FROM campaigns_message WHERE id = %s FOR UPDATE", [queued.pk])
-    pid: list[int] = []
-
-    def cancel():
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                pid.append(cursor.fetchone()[0])
-            campaign_cancel(campaign_id=campaign.pk)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=cancel)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not (pid and _waiting(pid)) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert pid and _waiting(pid), "cancel should wait for the message"
-    probe = _other_connection()  # cancel holds no campaign row while it waits for a message
-    try:
-        with probe.cursor() as cursor:
-            cursor.execute("SELECT id FROM campaigns_campaign WHERE id = %s FOR UPDATE NOWAIT", [campaign.pk])
-            assert cursor.fetchall()
-        probe.rollback()
+    thread, waiting = _start_until_it_waits(lambda: campaign_cancel(campaign_id=campaign.pk))
+    assert waiting, "cancel should wait for the message"
+    try:  # cancel holds no campaign row while it waits for a message
+        assert _locked_at_once("SELECT id FROM campaigns_campaign WHERE id = %s", [campaign.pk])
     finally:
-        probe.close()
         holder.rollback()
         holder.close()
     thread.join(10)

@@ -53,6 +53,7 @@ def cluster_env(**extra: str) -> dict[str, str]:
         "OUTBOUND_CONNECT_TIMEOUT": "1",
         "OUTBOUND_READ_TIMEOUT": "2",
         "Q_WORKERS": "2",
+        "RCS_DISPATCHERS": "2",  # as these tests were written: two dispatch slots, whatever the default
         "Q_SYNC": "false",
         "RCS_LEASE_SECONDS": "3",
         "RCS_RETRY_BASE_SECONDS": "0.05",

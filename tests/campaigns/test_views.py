@@ -80,7 +80,13 @@ def test_builder_preselects_the_default_provider_and_maps_placeholders(marketer_
 
 
 def test_builder_checks_sms_dlt_schedule_and_click_tracking(marketer_client):
-    provider = make_provider(sms_fallback=True, india=True, config={"click_tracking": "default"})
+    # A kind that tracks clicks itself (ProviderKind.tracks_clicks): JioCX with its tracking on.
+    provider = make_provider(
+        kind="jiocx",
+        sms_fallback=True,
+        india=True,
+        config={"base_url": "https://jio.example", "click_tracking": "default"},
+    )
     template = make_template(provider, text="Hi")
     data = {
         "name": "X",

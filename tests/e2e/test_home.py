@@ -69,6 +69,9 @@ def test_home_checklist_ticks_itself_then_shows_the_figures(logged_in_page, live
     page.screenshot(path=str(SCREENSHOTS / "home.png"), full_page=True)
 
     page.goto(f"{live_server.url}/campaigns/new/")
+    page.fill("input[name=name]", "Weekend offer")
+    page.select_option("#id_audience", label=audience.name)
     page.select_option("#id_template", label=f"hello (en) · {provider}")
-    page.locator("input[name=map_value_1]").wait_for()
+    page.locator("input[name=map_value_1]").type("name")
+    page.locator(".preview-text", has_text="Hi Person 0").wait_for()  # the live preview, before saving
     page.screenshot(path=str(SCREENSHOTS / "campaign-builder.png"), full_page=True)

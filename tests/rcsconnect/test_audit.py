@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from auditlog.models import LogEntry
+from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -15,7 +17,7 @@ from rest_framework.test import APIClient
 
 from campaigns.models import Campaign
 from providers.models import Provider
-from tests.api.factories import make_campaign, make_provider
+from tests.api.factories import make_campaign, make_provider, make_template
 from tests.providers.test_views import generic_data
 
 PLANTED = "planted-Secret-value-93418"
@@ -155,3 +157,141 @@ def test_audit_page_is_for_admins_with_filters(marketer_client, admin_user_, mar
     assert "Nothing recorded" in admin.get(reverse("audit_log"), {"since": tomorrow}).content.decode()
     assert campaign.pk
     assert admin.get(reverse("admin:auditlog_logentry_changelist")).status_code == 200
+
+
+# -- every lifecycle action, through every surface that offers it ----------------------------------------
+
+
+def _api(user) -> APIClient:
+    token, _ = Token.objects.get_or_create(user=user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return api
+
+
+def _admin(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+# The status a campaign needs for the action.
+BEFORE = {
+    "launch": Campaign.Status.DRAFT,
+    "pause": Campaign.Status.SENDING,
+    "resume": Campaign.Status.PAUSED,
+    "cancel": Campaign.Status.SENDING,
+}
+CAMPAIGN_SURFACES = [
+    (action, surface)
+    for action in BEFORE
+    for surface in ("dashboard", "api", "admin", "command")
+    if (action, surface) != ("launch", "admin")  # the admin offers no launch
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("action", "surface"), CAMPAIGN_SURFACES)
+def test_each_campaign_lifecycle_action_is_logged_on_each_surface(
+    action, surface, marketer_client, marketer, admin_user_, monkeypatch
+):
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: None)
+    campaign = make_campaign(
+        scheduled_at=timezone.now() + timezone.timedelta(days=1),  # a launch schedules, writes no rows
+        placeholder_mapping=[{"source": "literal", "value": "friend"}],
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(status=BEFORE[action])
+    if surface == "dashboard":
+        response = marketer_client.post(reverse("campaigns:action", args=[campaign.pk, action]))
+        assert response.status_code == 302
+    elif surface == "api":
+        assert _api(marketer).post(f"/api/campaigns/{campaign.pk}/{action}/").status_code == 200
+    elif surface == "admin":
+        changelist = reverse("admin:campaigns_campaign_changelist")
+        data = {"action": f"campaign_{action}", "_selected_action": [campaign.pk]}
+        assert _admin(admin_user_).post(changelist, data).status_code == 302
+    else:
+        call_command(f"campaign_{action}", str(campaign.pk))
+    campaign.refresh_from_db()
+    assert campaign.status != BEFORE[action], "the action ran"
+    (entry,) = LogEntry.objects.get_for_object(campaign).filter(additional_data__action=action)
+    expected = {"dashboard": marketer, "api": marketer, "admin": admin_user_, "command": None}[surface]
+    assert entry.actor == expected
+
+
+PROVIDER_SURFACES = [
+    ("mark_default", "admin"),
+    ("disable", "admin"),
+    ("enable", "admin"),
+    ("mark_default", "api"),
+    ("disable", "api"),
+    ("enable", "api"),
+    ("archive", "api"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("action", "surface"), PROVIDER_SURFACES)
+def test_each_provider_action_is_logged_in_the_admin_and_the_api(action, surface, marketer, admin_user_):
+    provider = make_provider(enabled=action != "enable")
+    if surface == "admin":
+        changelist = reverse("admin:providers_provider_changelist")
+        data = {"action": action, "_selected_action": [provider.pk]}
+        assert _admin(admin_user_).post(changelist, data).status_code == 302
+    else:
+        path = action.replace("_", "-")
+        assert _api(marketer).post(f"/api/providers/{provider.pk}/{path}/").status_code == 200
+    (entry,) = LogEntry.objects.get_for_object(provider).filter(additional_data__action=action)
+    assert entry.actor == (admin_user_ if surface == "admin" else marketer)
+
+
+@pytest.mark.django_db
+def test_a_template_send_test_is_logged(marketer_client, marketer, monkeypatch):
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: None)
+    template = make_template(make_provider())
+    url = reverse("templates_app:send_test", args=[template.pk])
+    assert marketer_client.post(url, {"to": "+14155550199", "value_1": "Asha"}).status_code == 302
+    entry = LogEntry.objects.get_for_object(template).get(additional_data__action="send_test")
+    assert entry.actor == marketer and entry.additional_data["to"] == "+14155550199"
+
+
+@pytest.mark.django_db
+def test_a_secret_changed_through_the_api_is_logged_without_its_value(marketer):
+    provider = make_provider(secrets={"client_secret": PLANTED})
+    body = {"secrets": {"client_secret": ROTATED}}
+    assert _api(marketer).patch(f"/api/providers/{provider.pk}/", body, format="json").status_code == 200
+    provider.refresh_from_db()
+    assert provider.secrets["client_secret"] == ROTATED
+    entry = LogEntry.objects.get_for_object(provider).filter(actor=marketer).latest("timestamp")
+    assert entry.changes_dict["secrets"] == ["******", "******"]
+    logged = _everything_logged()
+    assert PLANTED not in logged and ROTATED not in logged
+
+
+@pytest.mark.django_db
+def test_rotate_secrets_logs_each_row_and_field_never_a_value(settings):
+    from django.db import connection
+
+    provider = make_provider(secrets={"api_key": PLANTED}, callback_hmac_secrets=[ROTATED])
+    table = connection.ops.quote_name(Provider._meta.db_table)
+
+    def stored() -> tuple[str, str]:
+        with connection.cursor() as cursor:
+            sql = f"SELECT secrets, callback_hmac_secrets FROM {table} WHERE id = %s"  # noqa: S608
+            cursor.execute(sql, [provider.pk])
+            return cursor.fetchone()
+
+    old_tokens = stored()
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.FIELD_ENCRYPTION_KEYS]
+
+    call_command("rotate_secrets", stdout=io.StringIO())
+
+    new_tokens = stored()
+    assert all(new != old for new, old in zip(new_tokens, old_tokens, strict=True))
+    assert Provider.objects.get(pk=provider.pk).secrets == {"api_key": PLANTED}
+    (entry,) = LogEntry.objects.get_for_object(provider).filter(additional_data__action="rotate_secrets")
+    assert entry.actor is None  # a management command: "system"
+    assert set(entry.additional_data["fields"]) >= {"secrets", "callback_hmac_secrets"}
+    logged = _everything_logged()
+    for value in (PLANTED, ROTATED, *old_tokens, *new_tokens):
+        assert value not in logged

@@ -402,7 +402,7 @@ def test_an_entry_with_a_port_lets_through_that_port_only(settings, local_server
 
 
 def test_vendor_url_check_reads_the_port_of_an_entry(settings):
-    from providers.forms import check_vendor_url
+    from providers.validation import check_vendor_url
 
     settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1:8025"]
     settings.OUTBOUND_ALLOW_NETWORKS = []

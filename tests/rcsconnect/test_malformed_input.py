@@ -97,7 +97,7 @@ def test_endpoint_with_an_impossible_port_is_a_field_error(admin_client_):
 
 
 def test_endpoint_with_an_impossible_port_in_the_form():
-    from providers.forms import check_vendor_url
+    from providers.validation import check_vendor_url
 
     assert "port" in check_vendor_url("https://vendor.example:99999/send").lower()
 

@@ -224,7 +224,7 @@ def test_no_role_user_may_open_nothing_but_public_routes(users):
 
 
 @pytest.mark.django_db
-def test_support_changes_nothing_but_the_safe_provider_operations(users):
+def test_support_changes_nothing_but_the_safe_operations(users):
     user = users["Support"]
     writable = set()
     for view_name, _, converters in _routes():
@@ -241,6 +241,8 @@ def test_support_changes_nothing_but_the_safe_provider_operations(users):
         ("api:provider-enable", None),
         ("api:provider-disable", None),
         ("api:provider-mark-default", None),
+        ("api:message-retry", None),  # a new message to the same recipient (campaigns.state)
+        ("api:message-resend", None),
         ("templates_app:payload", None),  # the live preview: POSTs a draft, stores nothing
     }, writable
     assert ("api:provider-detail", None, "PATCH") not in writable

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0008_throttle_microseconds'),
+        ('campaigns', '0009_message_repeat_of'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
