@@ -5,7 +5,17 @@ from django.contrib import admin, messages
 
 from rcsconnect import roles
 
-from .models import Audience, AudienceImport, Campaign, Contact, InboxMessage, Message, Segment, ShortLink
+from .models import (
+    Audience,
+    AudienceImport,
+    Campaign,
+    Contact,
+    Conversion,
+    InboxMessage,
+    Message,
+    Segment,
+    ShortLink,
+)
 from .services import (
     CampaignError,
     campaign_cancel,
@@ -84,6 +94,21 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["phone"]
     raw_id_fields = ["audience"]
     show_full_result_count = False
+
+
+@admin.register(Conversion)
+class ConversionAdmin(admin.ModelAdmin):
+    """Conversions are recorded by the API (campaigns.conversions): read here, never typed in."""
+
+    list_display = ["occurred_at", "event", "value", "phone", "campaign", "source"]
+    list_filter = ["source", "event"]
+    search_fields = ["phone", "event"]
+    raw_id_fields = ["contact", "message", "campaign"]
+    readonly_fields = [f.name for f in Conversion._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
 
 
 class SegmentAdminForm(forms.ModelForm):

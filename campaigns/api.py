@@ -28,7 +28,7 @@ from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
 from . import segments, stats, validation
-from .models import Audience, Campaign, Contact, Message, Segment
+from .models import Audience, Campaign, Contact, Conversion, Message, Segment
 
 CONTACTS_PER_REQUEST = 1000
 IDEMPOTENCY_KEY_MAX = 120
@@ -40,6 +40,31 @@ def e164(value: str) -> str:
         return phone.to_e164(value)
     except forms.ValidationError as exc:
         raise serializers.ValidationError(exc.messages) from None
+
+
+def idempotency_key(request) -> str:
+    """The request's `Idempotency-Key` header ("" without one), or a 400 naming it."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX or "\x00" in key:
+        raise exceptions.ValidationError({"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX} characters."]})
+    return key
+
+
+def idempotency_parameter(what: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        "Idempotency-Key",
+        str,
+        location=OpenApiParameter.HEADER,
+        description=f"Up to {IDEMPOTENCY_KEY_MAX} characters; repeats return the first {what}.",
+    )
+
+
+def idempotent_response(data, replayed: bool, created: int) -> Response:
+    """`created` for a new record; a repeated key answers 200 with the first one, marked replayed."""
+    response = Response(data, status=status.HTTP_200_OK if replayed else created)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 # -- audiences and contacts -------------------------------------------------------------------------
@@ -383,6 +408,11 @@ class FunnelSerializer(serializers.Serializer):
     ctr = serializers.FloatField(allow_null=True)
     ctr_basis = serializers.ChoiceField(choices=["delivered", "sent"])
     fallback_rate = serializers.FloatField(allow_null=True)
+    conversions = serializers.IntegerField(allow_null=True, help_text="Credited to the campaign.")
+    conversion_rate = serializers.FloatField(
+        allow_null=True, help_text="Converted messages / delivered (sent without delivery reports)."
+    )
+    conversion_value = serializers.DecimalField(max_digits=16, decimal_places=2)
 
 
 class PointSerializer(serializers.Serializer):
@@ -611,25 +641,14 @@ class TransactionalSendView(ApiMixin, APIView):
     @extend_schema(
         request=SendSerializer,
         responses={202: MessageSerializer, 200: MessageSerializer},
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                location=OpenApiParameter.HEADER,
-                description=f"Up to {IDEMPOTENCY_KEY_MAX} characters; repeats return the first message.",
-            )
-        ],
+        parameters=[idempotency_parameter("message")],
     )
     def post(self, request):
         from . import services
 
         if not request.user.has_perm("campaigns.add_message"):
             raise exceptions.PermissionDenied()
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > IDEMPOTENCY_KEY_MAX or "\x00" in key:
-            raise exceptions.ValidationError(
-                {"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX} characters."]}
-            )
+        key = idempotency_key(request)
         serializer = SendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -650,10 +669,90 @@ class TransactionalSendView(ApiMixin, APIView):
             if message is None:
                 raise
             replayed = True
-        response = Response(
-            MessageSerializer(message).data,
-            status=status.HTTP_200_OK if replayed else status.HTTP_202_ACCEPTED,
+        return idempotent_response(MessageSerializer(message).data, replayed, status.HTTP_202_ACCEPTED)
+
+
+# -- conversions ------------------------------------------------------------------------------------
+
+
+class ConversionSerializer(serializers.ModelSerializer):
+    contact = serializers.PrimaryKeyRelatedField(
+        queryset=Contact.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Contact id (or give phone).",
+    )
+    phone = serializers.CharField(max_length=32, required=False, help_text="E.164 (or give contact).")
+    event = serializers.CharField(max_length=100, help_text="What happened, e.g. purchase.")
+    value = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, default=0, help_text="Its worth."
+    )
+    occurred_at = serializers.DateTimeField(required=False, help_text="When (ISO 8601); default: now.")
+
+    class Meta:
+        model = Conversion
+        fields = [
+            "id",
+            "contact",
+            "phone",
+            "event",
+            "value",
+            "occurred_at",
+            "source",
+            "message",
+            "campaign",
+            "created_at",
+        ]
+        read_only_fields = ["source", "message", "campaign", "created_at"]
+
+    def validate_phone(self, value: str) -> str:
+        return e164(value)
+
+    def validate_occurred_at(self, value):
+        if value > timezone.now() + timezone.timedelta(minutes=5):
+            raise serializers.ValidationError("This time is in the future.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        contact = attrs.get("contact")
+        if contact is None and not attrs.get("phone"):
+            raise serializers.ValidationError({"phone": ["Give the contact's id or phone number."]})
+        if contact is not None and attrs.get("phone") and attrs["phone"] != contact.phone:
+            raise serializers.ValidationError({"phone": [f"Contact {contact.pk} has another number."]})
+        attrs.setdefault("phone", contact.phone if contact else "")
+        return attrs
+
+
+class ConversionView(ApiMixin, APIView):
+    """Record a conversion (a purchase, a sign-up) of a contact or phone number.
+
+    It is credited to the campaign message the number last received or clicked within the
+    attribution window (`RCS_CONVERSION_WINDOW_HOURS`), and counted in that campaign's funnel. With an
+    `Idempotency-Key` header a repeat answers 200 with the first conversion and counts nothing.
+    """
+
+    @extend_schema(
+        request=ConversionSerializer,
+        responses={201: ConversionSerializer, 200: ConversionSerializer},
+        parameters=[idempotency_parameter("conversion")],
+    )
+    def post(self, request):
+        from . import conversions
+
+        if not request.user.has_perm("campaigns.add_conversion"):
+            raise exceptions.PermissionDenied()
+        key = idempotency_key(request)
+        serializer = ConversionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        conversion, created = conversions.record(
+            phone=data["phone"],
+            contact=data.get("contact"),
+            event=data["event"],
+            value=data.get("value", 0),
+            occurred_at=data.get("occurred_at"),
+            idempotency_key=key,
         )
-        if replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return idempotent_response(
+            ConversionSerializer(conversion).data, not created, status.HTTP_201_CREATED
+        )

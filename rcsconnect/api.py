@@ -177,7 +177,7 @@ def _router() -> routers.DefaultRouter:
 
 
 def _urls() -> list:
-    from campaigns.api import ProviderStatsView, TransactionalSendView
+    from campaigns.api import ConversionView, ProviderStatsView, TransactionalSendView
 
     return [
         path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -185,6 +185,8 @@ def _urls() -> list:
         path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
         path("token/", TokenView.as_view(), name="token"),
         path("send/", TransactionalSendView.as_view(), name="send"),
+        path("conversions/", ConversionView.as_view(), name="conversions"),
+        path("conversions", ConversionView.as_view(), name="conversions-noslash"),
         path("providers/<int:pk>/stats/", ProviderStatsView.as_view(), name="provider-stats"),
         path("", include(_router().urls)),
     ]

@@ -2,6 +2,7 @@ from .audience import Audience, Contact
 from .audience_import import AudienceImport
 from .campaign import Campaign
 from .clicks import ShortLink
+from .conversion import Conversion
 from .inbox import InboxMessage
 from .message import Message, MessageStatus
 from .segment import Segment
@@ -13,6 +14,7 @@ __all__ = [
     "AudienceImport",
     "Campaign",
     "Contact",
+    "Conversion",
     "ErrorBucket",
     "InboxMessage",
     "Message",
