@@ -11,7 +11,7 @@ import time
 from .table import render
 
 # Benchmark modules, in the order they run. Each exposes run(options) -> list[Row].
-BENCHMARKS = ("campaign_callbacks", "simulator", "callbacks", "stats", "send", "csv_import")
+BENCHMARKS = ("campaign_callbacks", "simulator", "callbacks", "stats", "send", "csv_import", "segments")
 
 
 def main() -> int:

@@ -5,7 +5,17 @@ from django.contrib import admin, messages
 
 from rcsconnect import roles
 
-from .models import Audience, AudienceImport, Campaign, Contact, InboxMessage, Message, ShortLink
+from .models import (
+    Audience,
+    AudienceImport,
+    Campaign,
+    Contact,
+    Conversion,
+    InboxMessage,
+    Message,
+    Segment,
+    ShortLink,
+)
 from .services import (
     CampaignError,
     campaign_cancel,
@@ -63,6 +73,8 @@ class CampaignAdminForm(forms.ModelForm):
                 sms_fallback_text=cleaned.get("sms_fallback_text") or "",
                 dlt_template_id=cleaned.get("dlt_template_id") or "",
                 click_tracking=cleaned.get("click_tracking") or Campaign.ClickTracking.OFF,
+                audience=cleaned.get("audience"),
+                segment=cleaned.get("segment"),
             )
             add_errors(self, errors)
         return cleaned
@@ -82,6 +94,58 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["phone"]
     raw_id_fields = ["audience"]
     show_full_result_count = False
+
+
+@admin.register(Conversion)
+class ConversionAdmin(admin.ModelAdmin):
+    """Conversions are recorded by the API (campaigns.conversions): read here, never typed in."""
+
+    list_display = ["occurred_at", "event", "value", "phone", "campaign", "source"]
+    list_filter = ["source", "event"]
+    search_fields = ["phone", "event"]
+    raw_id_fields = ["contact", "message", "campaign"]
+    readonly_fields = [f.name for f in Conversion._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+
+class SegmentAdminForm(forms.ModelForm):
+    class Meta:
+        model = Segment
+        fields = ["name", "audience", "description", "match", "rules"]
+
+    def clean_rules(self):
+        from .segments import SegmentError, clean_rules
+
+        try:  # the same check as the dashboard and the API (campaigns.segments)
+            return clean_rules(self.cleaned_data.get("rules"))
+        except SegmentError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    form = SegmentAdminForm
+    list_display = ["name", "audience", "match", "rules_in_words", "updated_at"]
+    list_filter = ["match"]
+    search_fields = ["name"]
+    raw_id_fields = ["audience"]
+    readonly_fields = ["rules_in_words", "matching", "created_by", "created_at", "updated_at"]
+
+    @admin.display(description="rules")
+    def rules_in_words(self, obj: Segment) -> str:
+        from .segments import describe
+
+        joiner = " or " if obj.match == Segment.Match.ANY else " and "
+        return joiner.join(describe(rule) for rule in obj.rules or []) or "every contact"
+
+    @admin.display(description="matching contacts")
+    def matching(self, obj: Segment) -> int | str:
+        from .segments import contacts
+
+        return contacts(obj).count() if obj.pk else "-"
 
 
 @admin.register(AudienceImport)

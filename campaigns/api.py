@@ -27,8 +27,8 @@ from rcsconnect.api import ApiMixin, query_int, query_str
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
-from . import stats, validation
-from .models import Audience, Campaign, Contact, Message
+from . import segments, stats, validation
+from .models import Audience, Campaign, Contact, Conversion, Message, Segment
 
 CONTACTS_PER_REQUEST = 1000
 IDEMPOTENCY_KEY_MAX = 120
@@ -40,6 +40,31 @@ def e164(value: str) -> str:
         return phone.to_e164(value)
     except forms.ValidationError as exc:
         raise serializers.ValidationError(exc.messages) from None
+
+
+def idempotency_key(request) -> str:
+    """The request's `Idempotency-Key` header ("" without one), or a 400 naming it."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX or "\x00" in key:
+        raise exceptions.ValidationError({"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX} characters."]})
+    return key
+
+
+def idempotency_parameter(what: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        "Idempotency-Key",
+        str,
+        location=OpenApiParameter.HEADER,
+        description=f"Up to {IDEMPOTENCY_KEY_MAX} characters; repeats return the first {what}.",
+    )
+
+
+def idempotent_response(data, replayed: bool, created: int) -> Response:
+    """`created` for a new record; a repeated key answers 200 with the first one, marked replayed."""
+    response = Response(data, status=status.HTTP_200_OK if replayed else created)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 # -- audiences and contacts -------------------------------------------------------------------------
@@ -160,6 +185,83 @@ class ContactViewSet(
         return contacts
 
 
+# -- segments ---------------------------------------------------------------------------------------
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    audience = serializers.PrimaryKeyRelatedField(queryset=Audience.objects.all())
+    rules = serializers.JSONField(
+        required=False,
+        help_text="A list of rules: attribute (equals, contains, in, between, date_between), subscribed, "
+        "country, engagement (delivered, read, clicked, replied in the last N days). See docs/segments.md.",
+    )
+
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "audience", "description", "match", "rules", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate_rules(self, value):
+        try:
+            return segments.clean_rules(value)
+        except segments.SegmentError as exc:
+            raise serializers.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
+
+    def validate(self, attrs: dict) -> dict:
+        audience = attrs.get("audience", getattr(self.instance, "audience", None))
+        name = attrs.get("name", getattr(self.instance, "name", None))
+        clash = Segment.objects.filter(audience=audience, name=name)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+            if (
+                "audience" in attrs
+                and attrs["audience"] != self.instance.audience
+                and self.instance.campaigns.exists()
+            ):
+                raise serializers.ValidationError(
+                    {"audience": ["Campaigns use this segment; its audience stays."]}
+                )
+        if clash.exists():
+            raise serializers.ValidationError({"name": [f"{audience} already has a segment named {name}."]})
+        return attrs
+
+
+SegmentCountSerializer = inline_serializer(
+    "SegmentCount",
+    {
+        "count": serializers.IntegerField(help_text="Contacts matching the rules."),
+        "subscribed": serializers.IntegerField(help_text="Of them, subscribed: a campaign's recipients."),
+    },
+)
+
+
+class SegmentViewSet(ApiMixin, viewsets.ModelViewSet):
+    """Segments: saved filters over an audience's contacts; `count` evaluates one in the database.
+    Filter the list with `?audience=`."""
+
+    serializer_class = SegmentSerializer
+    queryset = Segment.objects.all()
+    lookup_value_regex = r"\d+"
+
+    @extend_schema(parameters=[OpenApiParameter("audience", int)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        found = Segment.objects.select_related("audience")
+        audience = query_int(self.request, "audience")
+        return found.filter(audience_id=audience) if audience is not None else found
+
+    def perform_create(self, serializer):
+        serializer.save(created_by=self.request.user)
+
+    @extend_schema(responses=SegmentCountSerializer)
+    @action(detail=True, methods=["get"])
+    def count(self, request, pk=None):
+        found = segments.contacts(self.get_object())
+        return Response({"count": found.count(), "subscribed": found.filter(subscribed=True).count()})
+
+
 # -- campaigns ------------------------------------------------------------------------------------------
 
 
@@ -172,6 +274,12 @@ class CampaignSerializer(serializers.ModelSerializer):
     provider = serializers.PrimaryKeyRelatedField(queryset=Provider.objects.all())
     template = serializers.PrimaryKeyRelatedField(queryset=MessageTemplate.objects.all())
     audience = serializers.PrimaryKeyRelatedField(queryset=Audience.objects.all())
+    segment = serializers.PrimaryKeyRelatedField(
+        queryset=Segment.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Send only to this segment of the audience (null: every subscribed contact).",
+    )
     placeholder_mapping = PlaceholderSerializer(many=True, required=False)
     schedule_timezone = serializers.CharField(max_length=64, required=False)
     dlt_template_id = serializers.CharField(max_length=30, required=False, allow_blank=True)
@@ -184,6 +292,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "provider",
             "template",
             "audience",
+            "segment",
             "placeholder_mapping",
             "sms_fallback_text",
             "dlt_template_id",
@@ -248,6 +357,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             sms_fallback_text=value("sms_fallback_text", "") or "",
             dlt_template_id=value("dlt_template_id", "") or "",
             click_tracking=value("click_tracking", Campaign.ClickTracking.OFF),
+            audience=value("audience"),
+            segment=value("segment"),
         )
         for name in [n for n in errors if "." in n]:  # a placeholder's messages, under placeholder_mapping
             errors.setdefault(name.split(".")[0], []).extend(errors.pop(name))
@@ -297,6 +408,11 @@ class FunnelSerializer(serializers.Serializer):
     ctr = serializers.FloatField(allow_null=True)
     ctr_basis = serializers.ChoiceField(choices=["delivered", "sent"])
     fallback_rate = serializers.FloatField(allow_null=True)
+    conversions = serializers.IntegerField(allow_null=True, help_text="Credited to the campaign.")
+    conversion_rate = serializers.FloatField(
+        allow_null=True, help_text="Converted messages / delivered (sent without delivery reports)."
+    )
+    conversion_value = serializers.DecimalField(max_digits=16, decimal_places=2)
 
 
 class PointSerializer(serializers.Serializer):
@@ -525,25 +641,14 @@ class TransactionalSendView(ApiMixin, APIView):
     @extend_schema(
         request=SendSerializer,
         responses={202: MessageSerializer, 200: MessageSerializer},
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                location=OpenApiParameter.HEADER,
-                description=f"Up to {IDEMPOTENCY_KEY_MAX} characters; repeats return the first message.",
-            )
-        ],
+        parameters=[idempotency_parameter("message")],
     )
     def post(self, request):
         from . import services
 
         if not request.user.has_perm("campaigns.add_message"):
             raise exceptions.PermissionDenied()
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > IDEMPOTENCY_KEY_MAX or "\x00" in key:
-            raise exceptions.ValidationError(
-                {"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX} characters."]}
-            )
+        key = idempotency_key(request)
         serializer = SendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -564,10 +669,90 @@ class TransactionalSendView(ApiMixin, APIView):
             if message is None:
                 raise
             replayed = True
-        response = Response(
-            MessageSerializer(message).data,
-            status=status.HTTP_200_OK if replayed else status.HTTP_202_ACCEPTED,
+        return idempotent_response(MessageSerializer(message).data, replayed, status.HTTP_202_ACCEPTED)
+
+
+# -- conversions ------------------------------------------------------------------------------------
+
+
+class ConversionSerializer(serializers.ModelSerializer):
+    contact = serializers.PrimaryKeyRelatedField(
+        queryset=Contact.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Contact id (or give phone).",
+    )
+    phone = serializers.CharField(max_length=32, required=False, help_text="E.164 (or give contact).")
+    event = serializers.CharField(max_length=100, help_text="What happened, e.g. purchase.")
+    value = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, default=0, help_text="Its worth."
+    )
+    occurred_at = serializers.DateTimeField(required=False, help_text="When (ISO 8601); default: now.")
+
+    class Meta:
+        model = Conversion
+        fields = [
+            "id",
+            "contact",
+            "phone",
+            "event",
+            "value",
+            "occurred_at",
+            "source",
+            "message",
+            "campaign",
+            "created_at",
+        ]
+        read_only_fields = ["source", "message", "campaign", "created_at"]
+
+    def validate_phone(self, value: str) -> str:
+        return e164(value)
+
+    def validate_occurred_at(self, value):
+        if value > timezone.now() + timezone.timedelta(minutes=5):
+            raise serializers.ValidationError("This time is in the future.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        contact = attrs.get("contact")
+        if contact is None and not attrs.get("phone"):
+            raise serializers.ValidationError({"phone": ["Give the contact's id or phone number."]})
+        if contact is not None and attrs.get("phone") and attrs["phone"] != contact.phone:
+            raise serializers.ValidationError({"phone": [f"Contact {contact.pk} has another number."]})
+        attrs.setdefault("phone", contact.phone if contact else "")
+        return attrs
+
+
+class ConversionView(ApiMixin, APIView):
+    """Record a conversion (a purchase, a sign-up) of a contact or phone number.
+
+    It is credited to the campaign message the number last received or clicked within the
+    attribution window (`RCS_CONVERSION_WINDOW_HOURS`), and counted in that campaign's funnel. With an
+    `Idempotency-Key` header a repeat answers 200 with the first conversion and counts nothing.
+    """
+
+    @extend_schema(
+        request=ConversionSerializer,
+        responses={201: ConversionSerializer, 200: ConversionSerializer},
+        parameters=[idempotency_parameter("conversion")],
+    )
+    def post(self, request):
+        from . import conversions
+
+        if not request.user.has_perm("campaigns.add_conversion"):
+            raise exceptions.PermissionDenied()
+        key = idempotency_key(request)
+        serializer = ConversionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        conversion, created = conversions.record(
+            phone=data["phone"],
+            contact=data.get("contact"),
+            event=data["event"],
+            value=data.get("value", 0),
+            occurred_at=data.get("occurred_at"),
+            idempotency_key=key,
         )
-        if replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return idempotent_response(
+            ConversionSerializer(conversion).data, not created, status.HTTP_201_CREATED
+        )

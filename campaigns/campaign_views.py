@@ -50,7 +50,9 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         messages.error(request, "The content is locked once sending starts.")
         return redirect(campaign)
     initial = {
-        k: request.GET[k] for k in ("audience", "template", "provider") if request.GET.get(k, "").isdigit()
+        k: request.GET[k]
+        for k in ("audience", "segment", "template", "provider")
+        if request.GET.get(k, "").isdigit()
     }
     form = CampaignForm(
         request.POST if request.method == "POST" else None,

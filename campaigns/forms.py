@@ -15,7 +15,7 @@ from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
 from . import validation
-from .models import Audience, Campaign
+from .models import Audience, Campaign, Segment
 from .sms import sms_segments
 from .validation import missing_value_message
 
@@ -87,6 +87,7 @@ class CampaignForm(DashboardModelForm):
             "provider",
             "template",
             "audience",
+            "segment",
             "sms_fallback_text",
             "dlt_template_id",
             "click_tracking",
@@ -101,6 +102,9 @@ class CampaignForm(DashboardModelForm):
         self.fields["provider"].queryset = Provider.objects.active()
         self.fields["template"].queryset = MessageTemplate.objects.select_related("provider")
         self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.language}) · {t.provider}"
+        self.fields["segment"].queryset = Segment.objects.select_related("audience")
+        self.fields["segment"].empty_label = "Every subscribed contact of the audience"
+        self.fields["segment"].label_from_instance = lambda s: f"{s.name} · {s.audience}"
         if not self.instance.pk and not self.is_bound:
             default = Provider.objects.active().default()
             if default:
@@ -172,6 +176,8 @@ class CampaignForm(DashboardModelForm):
             sms_fallback_text=data.get("sms_fallback_text") or "",
             dlt_template_id=data.get("dlt_template_id") or "",
             click_tracking=data.get("click_tracking") or Campaign.ClickTracking.OFF,
+            audience=data.get("audience"),
+            segment=data.get("segment"),
         )
         for name, messages in errors.items():
             field = validation.form_field(name)

@@ -67,13 +67,22 @@ class Estimate:
 
 
 def campaign_estimate(*, campaign: Campaign) -> Estimate:
-    contacts = Contact.objects.filter(audience_id=campaign.audience_id)
+    contacts = campaign_contacts(campaign)
     recipients = contacts.filter(subscribed=True).count()
     unsubscribed = contacts.filter(subscribed=False).count()
     provider = campaign.provider
     # Concurrency can be the tighter bound only with a slow vendor; the rate is what we promise.
     rate = provider.effective_rate
     return Estimate(recipients, unsubscribed, rate, math.ceil(recipients / rate) if recipients else 0)
+
+
+def campaign_contacts(campaign: Campaign):
+    """The contacts the campaign is for, subscribed or not: its segment's, or its whole audience."""
+    if campaign.segment_id:
+        from .segments import contacts
+
+        return contacts(campaign.segment)
+    return Contact.objects.filter(audience_id=campaign.audience_id)
 
 
 def campaign_check(campaign: Campaign) -> list[str]:
@@ -169,7 +178,9 @@ class _FanOut:
 
     def __init__(self, campaign: Campaign, chunk: int):
         self.campaign, self.chunk = campaign, chunk
-        self.sql = _fan_out_statement()
+        self.sql = _fan_out_statement(segment=campaign.segment_id is not None)
+        # The segment is read once too, and its rules evaluated at one time for every chunk.
+        self.segment, self.started = campaign.segment, timezone.now()
         # Read here, once: the threads share the campaign (and its provider, which this may load).
         self.prefix, self.sms_fallback = f"{campaign.msg_prefix}-", campaign.uses_sms_fallback
         self.created = 0
@@ -234,14 +245,21 @@ class _FanOut:
             lo,
             lo + self.chunk,
         ]
+        sql = self.sql
+        if self.segment is not None:  # only the segment's contacts of this chunk (campaigns.segments)
+            from .segments import fan_out_filter
+
+            segment_sql, extra = fan_out_filter(self.segment, lo, lo + self.chunk, now=self.started)
+            sql = sql.replace("{segment}", segment_sql)
+            params.extend(extra)
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(sql, params)
             inserted = max(cursor.rowcount, 0)
             Campaign.objects.filter(pk=campaign.pk).update(total_count=F("total_count") + inserted)
         return inserted
 
 
-def _fan_out_statement() -> str:
+def _fan_out_statement(*, segment: bool = False) -> str:
     q = connection.ops.quote_name
     table, contacts = Message._meta.db_table, Contact._meta.db_table
     columns = (
@@ -253,6 +271,7 @@ def _fan_out_statement() -> str:
         f"INSERT INTO {q(table)} ({columns}) "  # noqa: S608 - table names, not input
         f"SELECT %s, %s, c.id, c.phone, %s || c.id, %s, %s, '', '', '', '', '', '', '', 0, %s, %s "
         f"FROM {q(contacts)} c WHERE c.audience_id = %s AND c.subscribed AND c.id >= %s AND c.id < %s "
+        f"{'AND c.id IN ({segment}) ' if segment else ''}"
         "ON CONFLICT (msg_id) DO NOTHING"
     )
 

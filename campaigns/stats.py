@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
@@ -27,7 +28,7 @@ from django.utils import timezone
 
 from providers.events import DELIVERED, READ
 
-from .models import Campaign, ErrorBucket, Message, MessageStatus, StatBucket
+from .models import Campaign, Conversion, ErrorBucket, Message, MessageStatus, StatBucket
 from .models.stats import BUCKET_FIELDS
 
 # The message timestamp each funnel step is counted at (its hour bucket).
@@ -254,6 +255,10 @@ class Funnel:
     waiting: int | None = None  # still queued or being sent now (campaigns: from counters)
     waiting_capped: bool = False  # providers: more than QUEUED_CAP are waiting (shown as "10000+")
     cancelled: int = 0
+    # Conversions credited to the campaign (campaigns.conversions); None where not counted (providers).
+    conversions: int | None = None
+    converted: int = 0  # messages with at least one conversion
+    conversion_value: Decimal = Decimal(0)
 
     @property
     def delivered(self) -> int:
@@ -277,6 +282,13 @@ class Funnel:
         """Share of delivered messages that reached the recipient by SMS fallback."""
         return _ratio(self.delivered_sms, self.delivered)
 
+    @property
+    def conversion_rate(self) -> float | None:
+        """Converted messages per delivered message (per sent without delivery reports), like CTR."""
+        if self.conversions is None:
+            return None
+        return _ratio(self.converted, self.delivered if self.delivered else self.sent)
+
     def as_dict(self) -> dict:
         return {
             "queued": self.queued,
@@ -296,6 +308,9 @@ class Funnel:
             "ctr": self.ctr,
             "ctr_basis": self.ctr_basis,
             "fallback_rate": self.fallback_rate,
+            "conversions": self.conversions,
+            "conversion_rate": self.conversion_rate,
+            "conversion_value": str(self.conversion_value),
         }
 
 
@@ -312,6 +327,18 @@ def campaign_funnel(campaign: Campaign) -> Funnel:
     """The campaign's funnel from its counters (no message scan) and errors from the buckets."""
     funnel = campaign_funnel_counters(campaign)
     funnel.errors = _errors(ErrorBucket.objects.filter(campaign=campaign))
+    add_conversions(funnel, Conversion.objects.filter(campaign=campaign))
+    return funnel
+
+
+def add_conversions(funnel: Funnel, conversions) -> Funnel:
+    """Count `conversions` (a Conversion queryset) into `funnel`: one aggregate over the conversions
+    (indexed by campaign), never over the messages."""
+    sums = conversions.aggregate(
+        n=Count("id"), converted=Count("message_id", distinct=True), value=Sum("value")
+    )
+    funnel.conversions, funnel.converted = sums["n"], sums["converted"]
+    funnel.conversion_value = Decimal(sums["value"] or 0).quantize(Decimal("0.01"))
     return funnel
 
 

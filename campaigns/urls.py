@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audience_views, campaign_views, views_inbox, views_stats
+from . import audience_views, campaign_views, segment_views, views_inbox, views_stats
 
 app_name = "campaigns"
 urlpatterns = [
@@ -17,6 +17,11 @@ urlpatterns = [
     path("audiences/<int:pk>/", audience_views.audience_detail, name="audience_detail"),
     path("audiences/imports/<int:pk>/progress/", audience_views.import_progress, name="import_progress"),
     path("audiences/imports/<int:pk>/report/", audience_views.import_report, name="import_report"),
+    path("segments/", segment_views.segment_list, name="segment_list"),
+    path("segments/new/", segment_views.segment_edit, name="segment_create"),
+    path("segments/count/", segment_views.segment_count, name="segment_count"),
+    path("segments/<int:pk>/", segment_views.segment_edit, name="segment_edit"),
+    path("segments/<int:pk>/delete/", segment_views.segment_delete, name="segment_delete"),
     path("inbox/", views_inbox.inbox_list, name="inbox"),
     path("inbox/<int:provider_id>/<str:phone>/", views_inbox.inbox_thread, name="inbox_thread"),
     path("inbox/<int:provider_id>/<str:phone>/reply/", views_inbox.inbox_reply, name="inbox_reply"),

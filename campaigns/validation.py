@@ -17,7 +17,7 @@ from rcsconnect import phone
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
-from .models import Audience, Campaign, Contact
+from .models import Audience, Campaign, Contact, Segment
 
 Errors = dict[str, list[str]]
 
@@ -39,12 +39,19 @@ def campaign_errors(
     sms_fallback_text: str = "",
     dlt_template_id: str = "",
     click_tracking: str = Campaign.ClickTracking.OFF,
+    audience: Audience | None = None,
+    segment: Segment | None = None,
 ) -> Errors:
     """Every rule across a campaign's fields (placeholder_mapping None: not given, not checked)."""
+    from .segments import audience_problem
+
     errors: Errors = {}
 
     def add(name: str, message: str) -> None:
         errors.setdefault(name, []).append(message)
+
+    if audience is not None and (problem := audience_problem(segment, audience.pk)):
+        add("segment", problem)
 
     if provider is not None and not provider.is_active:
         add("provider", f"{provider} is disabled or archived.")
@@ -93,6 +100,8 @@ def stored_campaign_errors(campaign: Campaign) -> Errors:
         sms_fallback_text=campaign.sms_fallback_text,
         dlt_template_id=campaign.dlt_template_id,
         click_tracking=campaign.click_tracking,
+        audience=campaign.audience,
+        segment=campaign.segment,
     )
 
 

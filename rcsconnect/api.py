@@ -199,7 +199,7 @@ class TokenView(ApiMixin, ObtainAuthToken):
 
 
 def _router() -> routers.DefaultRouter:
-    from campaigns.api import AudienceViewSet, CampaignViewSet, ContactViewSet, MessageViewSet
+    from campaigns.api import AudienceViewSet, CampaignViewSet, ContactViewSet, MessageViewSet, SegmentViewSet
     from providers.api import ProviderViewSet
     from templates_app.api import TemplateViewSet
 
@@ -210,6 +210,7 @@ def _router() -> routers.DefaultRouter:
     router.register("templates", TemplateViewSet, basename="template")
     router.register("audiences", AudienceViewSet, basename="audience")
     router.register("contacts", ContactViewSet, basename="contact")
+    router.register("segments", SegmentViewSet, basename="segment")
     router.register("campaigns", CampaignViewSet, basename="campaign")
     router.register("messages", MessageViewSet, basename="message")
     router.register("webhooks", WebhookViewSet, basename="webhook")
@@ -217,7 +218,7 @@ def _router() -> routers.DefaultRouter:
 
 
 def _urls() -> list:
-    from campaigns.api import ProviderStatsView, TransactionalSendView
+    from campaigns.api import ConversionView, ProviderStatsView, TransactionalSendView
     from campaigns.api_inbox import ConversationListView, ConversationMessagesView, ConversationReplyView
 
     conversation = "inbox/conversations/<int:provider_id>/<str:phone>/"
@@ -227,6 +228,8 @@ def _urls() -> list:
         path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
         path("token/", TokenView.as_view(), name="token"),
         path("send/", TransactionalSendView.as_view(), name="send"),
+        path("conversions/", ConversionView.as_view(), name="conversions"),
+        path("conversions", ConversionView.as_view(), name="conversions-noslash"),
         path("providers/<int:pk>/stats/", ProviderStatsView.as_view(), name="provider-stats"),
         path("inbox/conversations/", ConversationListView.as_view(), name="inbox-conversations"),
         path(conversation + "messages/", ConversationMessagesView.as_view(), name="inbox-messages"),

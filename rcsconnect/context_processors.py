@@ -6,6 +6,7 @@ NAVIGATION = (
     ("Providers", "providers:list"),
     ("Templates", "templates_app:list"),
     ("Audiences", "campaigns:audience_list"),
+    ("Segments", "campaigns:segment_list"),
     ("Campaigns", "campaigns:list"),
     ("Inbox", "campaigns:inbox"),
     ("Stats", "campaigns:stats"),

@@ -121,6 +121,7 @@ VIEW_CAMPAIGN, CHANGE_CAMPAIGN = "campaigns.view_campaign", "campaigns.change_ca
 ADD_CAMPAIGN = "campaigns.add_campaign"
 VIEW_AUDIENCE, ADD_AUDIENCE = "campaigns.view_audience", "campaigns.add_audience"
 CHANGE_AUDIENCE = "campaigns.change_audience"
+VIEW_SEGMENT, ADD_SEGMENT = "campaigns.view_segment", "campaigns.add_segment"
 REPEAT_MESSAGE = "campaigns.repeat_message"  # retry a failed message, resend a sent one
 VIEW_INBOX, ADD_INBOX = "campaigns.view_inboxmessage", "campaigns.add_inboxmessage"
 VIEW_WEBHOOK, ADD_WEBHOOK = "webhooks.view_webhook", "webhooks.add_webhook"
@@ -186,6 +187,11 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "campaigns:audience_detail": Rule(VIEW_AUDIENCE, CHANGE_AUDIENCE),
     "campaigns:import_progress": Rule(VIEW_AUDIENCE),
     "campaigns:import_report": Rule(VIEW_AUDIENCE),
+    "campaigns:segment_list": Rule(VIEW_SEGMENT),
+    "campaigns:segment_create": Rule(ADD_SEGMENT, ADD_SEGMENT),
+    "campaigns:segment_count": Rule(VIEW_SEGMENT),
+    "campaigns:segment_edit": Rule(VIEW_SEGMENT, "campaigns.change_segment"),
+    "campaigns:segment_delete": Rule("campaigns.delete_segment", "campaigns.delete_segment"),
     "campaigns:inbox": Rule(VIEW_INBOX),
     "campaigns:inbox_thread": Rule(VIEW_INBOX),
     "campaigns:inbox_reply": Rule(ADD_INBOX, ADD_INBOX),
@@ -199,6 +205,8 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "api:token": PUBLIC,
     "api:api-root": ANY_ROLE,
     "api:send": _post("campaigns.add_message"),
+    "api:conversions": _post("campaigns.add_conversion"),
+    "api:conversions-noslash": _post("campaigns.add_conversion"),
     "api:provider-stats": Rule(VIEW_PROVIDER),
     "api:provider-list": _model("providers", "provider"),
     "api:provider-detail": _object("providers", "provider"),
@@ -213,6 +221,9 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "api:audience-contacts": Rule("campaigns.view_contact", "campaigns.add_contact"),
     "api:contact-list": _model("campaigns", "contact"),
     "api:contact-detail": _object("campaigns", "contact"),
+    "api:segment-list": _model("campaigns", "segment"),
+    "api:segment-detail": _object("campaigns", "segment"),
+    "api:segment-count": Rule("campaigns.view_segment"),
     "api:campaign-list": _model("campaigns", "campaign"),
     "api:campaign-detail": _object("campaigns", "campaign"),
     "api:campaign-launch": _post(CHANGE_CAMPAIGN),

@@ -259,6 +259,9 @@ OUTBOUND_POOL_SIZE = env.int("OUTBOUND_POOL_SIZE", default=128)
 # Sending engine defaults (a provider may override concurrency and rate).
 # The country of a phone number typed without +: the phone inputs' default and the API's (rcsconnect.phone).
 RCS_PHONE_DEFAULT_COUNTRY = env.str("RCS_PHONE_DEFAULT_COUNTRY", default="IN").upper()
+# A conversion is credited to the last campaign message its number received or clicked within this
+# many hours before it (campaigns.conversions); older messages get no credit.
+RCS_CONVERSION_WINDOW_HOURS = env.float("RCS_CONVERSION_WINDOW_HOURS", default=72.0)
 RCS_DEFAULT_CONCURRENCY = env.int("RCS_DEFAULT_CONCURRENCY", default=20)
 RCS_DEFAULT_RATE = env.int("RCS_DEFAULT_RATE", default=100)
 # How long a worker holds claimed messages before another worker may claim them again (same msgId).

@@ -2,8 +2,10 @@ from .audience import Audience, Contact
 from .audience_import import AudienceImport
 from .campaign import Campaign
 from .clicks import ShortLink
+from .conversion import Conversion
 from .inbox import InboxMessage
 from .message import Message, MessageStatus
+from .segment import Segment
 from .stats import ErrorBucket, StatBucket
 from .throttle import ProviderThrottle, SendSlot
 
@@ -12,11 +14,13 @@ __all__ = [
     "AudienceImport",
     "Campaign",
     "Contact",
+    "Conversion",
     "ErrorBucket",
     "InboxMessage",
     "Message",
     "MessageStatus",
     "ProviderThrottle",
+    "Segment",
     "SendSlot",
     "ShortLink",
     "StatBucket",

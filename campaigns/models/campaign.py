@@ -27,6 +27,10 @@ class Campaign(models.Model):
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="campaigns")
     template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="campaigns")
     audience = models.ForeignKey(Audience, on_delete=models.PROTECT, related_name="campaigns")
+    # Only this segment of the audience (None: every subscribed contact of the audience).
+    segment = models.ForeignKey(
+        "campaigns.Segment", null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns"
+    )
     # One entry per placeholder, in order: {"source": "attribute"|"literal", "value": str}.
     placeholder_mapping = models.JSONField(default=list, blank=True)
     sms_fallback_text = models.TextField("SMS fallback text", blank=True)
