@@ -229,7 +229,6 @@ def _urls() -> list:
         path("token/", TokenView.as_view(), name="token"),
         path("send/", TransactionalSendView.as_view(), name="send"),
         path("conversions/", ConversionView.as_view(), name="conversions"),
-        path("conversions", ConversionView.as_view(), name="conversions-noslash"),
         path("providers/<int:pk>/stats/", ProviderStatsView.as_view(), name="provider-stats"),
         path("inbox/conversations/", ConversationListView.as_view(), name="inbox-conversations"),
         path(conversation + "messages/", ConversationMessagesView.as_view(), name="inbox-messages"),

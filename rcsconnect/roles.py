@@ -206,7 +206,6 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "api:api-root": ANY_ROLE,
     "api:send": _post("campaigns.add_message"),
     "api:conversions": _post("campaigns.add_conversion"),
-    "api:conversions-noslash": _post("campaigns.add_conversion"),
     "api:provider-stats": Rule(VIEW_PROVIDER),
     "api:provider-list": _model("providers", "provider"),
     "api:provider-detail": _object("providers", "provider"),

@@ -26,7 +26,7 @@ def api(client, marketer):
         headers = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
         if key:
             headers["HTTP_IDEMPOTENCY_KEY"] = key
-        return client.post("/api/conversions", body, content_type="application/json", **headers)
+        return client.post("/api/conversions/", body, content_type="application/json", **headers)
 
     return post
 
