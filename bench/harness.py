@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -51,6 +52,21 @@ def run_child(module: str, env: dict[str, str], *args: str) -> str:
 
 
 # -- in a child process (Django with the benchmark's DATABASE_URL) --------------------------------------
+
+
+def timed_ms(fn, repeat: int) -> dict[str, float]:
+    """Median and p95 of `repeat` calls of fn, in milliseconds, after one warm-up call."""
+    fn()  # warm up (connection, caches, template loading)
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {
+        "median": round(statistics.median(samples), 1),
+        "p95": round(samples[int(0.95 * (len(samples) - 1))], 1),
+    }
 
 
 def django_setup() -> None:

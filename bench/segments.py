@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
-import time
 
-from .harness import child_env, create_database, django_setup, run_child
+from .harness import child_env, create_database, django_setup, run_child, timed_ms
 from .table import Row
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/rcs_bench_segments"
@@ -85,20 +83,6 @@ WHERE c.audience_id = %(audience)s AND c.id %% 2 = 0
 """
 
 
-def _timed(fn) -> dict[str, float]:
-    fn()  # warm up (the first count reads the table into the cache)
-    samples = []
-    for _ in range(REPEAT):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return {
-        "median": round(statistics.median(samples), 1),
-        "p95": round(samples[int(0.95 * (len(samples) - 1))], 1),
-    }
-
-
 def _child(n: int) -> dict:
     create_database(os.environ["DATABASE_URL"])
     django_setup()
@@ -133,9 +117,10 @@ def _child(n: int) -> dict:
             ]
         ),
     }
-    result = {"segments": {}, "whole": _timed(lambda: Contact.objects.filter(audience=audience).count())}
+    whole = timed_ms(lambda: Contact.objects.filter(audience=audience).count(), REPEAT)
+    result = {"segments": {}, "whole": whole}
     for name, segment_rules in rules.items():
-        timing = _timed(lambda r=segment_rules: segments.count(audience.pk, r))
+        timing = timed_ms(lambda r=segment_rules: segments.count(audience.pk, r), REPEAT)
         result["segments"][name] = {**timing, "count": segments.count(audience.pk, segment_rules)}
     return result
 

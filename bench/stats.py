@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .harness import create_database
+from .harness import create_database, timed_ms
 from .table import Row
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,20 +66,6 @@ def run(options) -> list[Row]:
 
 
 # -- the child process ------------------------------------------------------------------------------
-
-
-def _timed(fn, repeat: int) -> dict[str, float]:
-    fn()  # warm up (connection, template loading)
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return {
-        "median": round(statistics.median(samples), 1),
-        "p95": round(samples[int(0.95 * (len(samples) - 1))], 1),
-    }
 
 
 SEED_SQL = """
@@ -208,8 +193,8 @@ def _child(n: int) -> dict:
                 response = client.get(path)
                 assert response.status_code == 200, (path, response.status_code)
 
-            timings[label] = _timed(fetch, repeat)
-    return {"rebuild_ms": round(rebuild_ms, 1), "pages": timings, "scan": _timed(scan, 5)}
+            timings[label] = timed_ms(fetch, repeat)
+    return {"rebuild_ms": round(rebuild_ms, 1), "pages": timings, "scan": timed_ms(scan, 5)}
 
 
 if __name__ == "__main__":
