@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from rcsconnect import roles
+from rcsconnect.form_errors import add_errors
 
 from .models import (
     Audience,
@@ -25,17 +26,6 @@ from .services import (
     message_retry,
 )
 from .validation import campaign_errors, contact_errors
-
-
-def add_errors(form: forms.ModelForm, errors: dict[str, list[str]]) -> None:
-    """Validation errors on the admin form: by field, a dotted name on its field with the rest named."""
-    for name, messages_ in errors.items():
-        field, _, rest = name.partition(".")
-        for message in messages_:
-            if field in form.fields:
-                form.add_error(field, f"{rest}: {message}" if rest else message)
-            else:
-                form.add_error(None, f"{name}: {message}" if name else message)
 
 
 class ContactAdminForm(forms.ModelForm):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from providers.models import Provider
 from rcsconnect import phone, timezones
+from rcsconnect.form_errors import add_errors
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
@@ -179,10 +180,7 @@ class CampaignForm(DashboardModelForm):
             audience=data.get("audience"),
             segment=data.get("segment"),
         )
-        for name, messages in errors.items():
-            field = validation.form_field(name)
-            for message in messages:
-                self.add_error(field if field in self.fields else None, message)
+        add_errors(self, errors, field_for=validation.form_field)
         self._schedule(data)
         return data
 

@@ -1,91 +1,46 @@
-"""Admin: providers with search, filters and safe actions. Secrets are never shown or editable here."""
+"""Admin: providers with search, filters and safe actions. Secrets are write-only, as on the dashboard."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from rcsconnect import roles
 
-from . import services, validation
+from . import services
+from .forms import kind_form_fields, provider_admin_form
 from .kinds import registry
+from .kinds.base import ProviderKind
 from .models import CallbackLog, Provider, ProviderEvent, SendTest
 
 
-class ProviderAdminForm(forms.ModelForm):
-    """The same rules as the dashboard form and the API (providers.validation). A setting's error is
-    shown on the config box as "<key>: <message>"; secrets are set on the dashboard or the API only."""
-
-    kind = forms.ChoiceField(choices=registry.choices, required=False)
-
-    class Meta:
-        model = Provider
-        # Secrets and callback credentials are left out: the admin never renders or edits them.
-        fields = [
-            "kind",
-            "nickname",
-            "sender_id",
-            "enabled",
-            "concurrency",
-            "max_rate",
-            "config",
-            "sms_fallback",
-            "sms_sender_id",
-            "sms_params",
-            "india",
-            "principal_entity_id",
-            "dlt_template_ids",
-            "callback_require_timestamp",
-        ]
-
-    def clean(self):
-        cleaned = super().clean()
-        try:
-            kind = registry.get(cleaned.get("kind") or self.instance.kind)
-        except LookupError:
-            self.add_error("kind" if "kind" in self.fields else None, "Choose a provider kind.")
-            return cleaned
-        given = cleaned.get("config")
-        errors: dict[str, list[str]] = {}
-        if not isinstance(given, dict):
-            errors["config"] = ["Enter an object of settings."]
-            given = {}
-        config, config_errors = validation.clean_config(kind, given)
-        errors.update(config_errors)
-        ids, problem = validation.dlt_ids(cleaned.get("dlt_template_ids") or [])
-        if problem:
-            errors["dlt_template_ids"] = [problem]
-        config, secrets = validation.store_headers(kind, config, dict(self.instance.secrets or {}))
-        values = {**cleaned, "dlt_template_ids": ids}
-        errors.update(
-            validation.provider_errors(
-                kind=kind, config=config, secrets=secrets, values=values, instance=self.instance, skip=errors
-            )
-        )
-        for name, messages_ in errors.items():
-            field, _, rest = name.partition(".")
-            for message in messages_:
-                if field in self.fields:
-                    self.add_error(field, f"{rest}: {message}" if rest else message)
-                else:
-                    self.add_error(None, f"{name}: {message} (set it on the dashboard)" if name else message)
-        self.instance.kind = kind.slug
-        cleaned["config"], cleaned["dlt_template_ids"] = config, ids
-        self.instance.secrets = secrets
-        return cleaned
+def _kind_of(request, obj) -> type[ProviderKind] | None:
+    """The provider's kind; for a new one, the `kind` chosen (?kind=<slug>, kept on the POST)."""
+    slug = obj.kind if obj is not None and obj.kind else request.POST.get("kind") or request.GET.get("kind")
+    try:
+        return registry.get(slug or "")
+    except LookupError:
+        return None
 
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
-    form = ProviderAdminForm
+    """The change page is the dashboard's provider form (providers.forms.provider_admin_form): the kind's
+    declared fields, never a raw config box; secrets write-only; everything checked by
+    providers.validation, so nothing saved through the admin can be invalid. Without the change
+    permission (Support) the page shows the settings read-only."""
+
     list_display = ("nickname", "kind", "is_default", "enabled", "archived_at", "health", "updated_at")
     list_filter = ("kind", "enabled", "is_default", "health", ("archived_at", admin.EmptyFieldListFilter))
     search_fields = ("nickname", "sender_id", "sms_sender_id")
-    # Secrets and callback credentials are excluded: the admin never renders or edits them.
-    exclude = ("secrets", "callback_hmac_secrets", "callback_basic_credentials")
-    # Config (endpoints included) is checked by providers.validation like the dashboard form and the API,
-    # so nothing saved through the admin can be invalid.
+    # Secrets and callback credentials are never rendered: write-only inputs only (the dashboard's).
+    exclude = ("secrets", "callback_hmac_secrets", "callback_basic_credentials", "config", "sms_params")
     readonly_fields = (
+        "kind",
+        "kind_settings",
+        "key_value_settings",
         "is_default",
         "callback_token",
         "health",
@@ -97,12 +52,106 @@ class ProviderAdmin(admin.ModelAdmin):
     )
     actions = ("enable", "disable", "mark_default")
 
-    def get_readonly_fields(self, request, obj=None):
-        fields = super().get_readonly_fields(request, obj)
-        return (*fields, "kind") if obj is not None and obj.pk else fields  # a provider never changes kind
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kind = _kind_of(request, obj) or registry.all()[0]
+        kwargs["form"] = provider_admin_form(kind)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        kind = _kind_of(request, obj) or registry.all()[0]
+        editable = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        settings = list(kind_form_fields(kind)) if editable else ["kind_settings"]
+        general = ["nickname", "sender_id", "kind", "enabled", *(["make_default"] if editable else [])]
+        callbacks = ["callback_token"]
+        if editable:
+            callbacks += [
+                "callback_hmac_secret",
+                "callback_basic_username",
+                "callback_basic_password",
+                "callback_keep_newest_only",
+                "callback_checks_off",
+            ]
+        return [
+            (None, {"fields": general}),
+            (f"{kind.name} connection", {"fields": [*settings, "key_value_settings"]}),
+            ("Throughput", {"fields": ["concurrency", "max_rate"]}),
+            (
+                "SMS fallback",
+                {
+                    "fields": [
+                        "sms_fallback",
+                        "sms_sender_id",
+                        "india",
+                        "principal_entity_id",
+                        "dlt_template_ids",
+                    ]
+                },
+            ),
+            ("Callbacks", {"fields": [*callbacks, "callback_require_timestamp"]}),
+            (
+                "Record",
+                {
+                    "fields": [
+                        "is_default",
+                        "health",
+                        "health_reason",
+                        "health_changed_at",
+                        "archived_at",
+                        "created_at",
+                        "updated_at",
+                    ]
+                },
+            ),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if _kind_of(request, None) is None and self.has_add_permission(request):  # choose the kind first
+            context = {
+                **self.admin_site.each_context(request),
+                "kinds": registry.all(),
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/providers/provider/choose_kind.html", context)
+        return super().add_view(request, form_url, extra_context)
+
+    @admin.display(description="Settings")
+    def kind_settings(self, obj: Provider) -> str:
+        """The kind's settings read-only, in its declared order; a secret only as stored or not."""
+        kind = obj.kind_class
+        rows = []
+        for declared in kind.declared_fields():
+            if declared.store == "key_value":
+                continue
+            if declared.store == "secrets":
+                value = "stored" if (obj.secrets or {}).get(declared.key) else "not set"
+            else:
+                value = (obj.config or {}).get(declared.key, "")
+            rows.append((declared.label, value))
+        return format_html_join(mark_safe("<br>"), "{}: {}", rows) or "-"
+
+    @admin.display(description="Key-value lists (edited as rows on the dashboard or the API)")
+    def key_value_settings(self, obj: Provider) -> str:
+        kind = obj.kind_class
+        lists = [
+            (d.label, (obj.config or {}).get(d.key) or [])
+            for d in kind.declared_fields()
+            if d.store == "key_value"
+        ]
+        lists.append(("SMS body parameters", obj.sms_params or []))
+        rows = []
+        for label, items in lists:
+            shown = ", ".join(
+                f"{row.get('name')}={'(secret)' if row.get('secret') else row.get('value', '')}"
+                for row in items
+                if isinstance(row, dict)
+            )
+            rows.append((label, shown or "none"))
+        return format_html_join(mark_safe("<br>"), "{}: {}", rows)
 
     def save_model(self, request, obj, form, change):
-        services.provider_save(provider=obj)
+        services.provider_save(
+            provider=form.build(), make_default=form.cleaned_data.get("make_default", False)
+        )
 
     @admin.action(description="Enable selected providers", permissions=["operate"])
     def enable(self, request, queryset):

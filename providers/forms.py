@@ -1,5 +1,8 @@
 """Provider create/edit form: common columns, the kind's declared fields, key-value rows, secrets.
 
+The kind's settings come from one place, `ProviderKind.declared_fields()` (in the kind's form order), made
+into form fields by `kind_form_fields`; the dashboard form and the admin form (`provider_admin_form`, a
+subclass of this form) both use it, and both check everything through `providers.validation`.
 Secrets are write-only: their inputs never render a value, and a blank input keeps the stored one.
 Vendor URLs must be HTTPS (plain HTTP only to hosts the operator allowed, e.g. the local simulator)
 and must resolve to addresses the outbound guard lets through.
@@ -8,14 +11,16 @@ and must resolve to addresses the outbound guard lets through.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from django import forms
 
+from rcsconnect.form_errors import add_errors
 from rcsconnect.phone import PhoneField
 
 from . import validation
-from .kinds.base import ProviderKind
+from .kinds.base import DeclaredField, ProviderKind
 from .models import MAX_RATE_CEILING, Provider
 
 SMS_PARAMS = "sms_params"
@@ -49,6 +54,34 @@ def _rows(formset: forms.BaseFormSet) -> list[dict[str, str]]:
     return rows
 
 
+def _secret_input() -> forms.PasswordInput:
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+
+
+def kind_form_fields(
+    kind: type[ProviderKind], stored_secrets: Mapping[str, Any] | None = None
+) -> dict[str, forms.Field]:
+    """The kind's config fields (`cfg_<key>`) and secrets (`secret_<key>`: write-only, blank keeps the
+    stored one) as form fields, in the kind's declared order. Key-value lists are rows (formsets)."""
+    fields: dict[str, forms.Field] = {}
+    for declared in kind.declared_fields():
+        if declared.store == "config":
+            fields[f"cfg_{declared.key}"] = copy.deepcopy(declared.field)
+        elif declared.store == "secrets":
+            secret = copy.deepcopy(declared.field)
+            secret.required = False
+            secret.widget = _secret_input()
+            if (stored_secrets or {}).get(declared.key):
+                secret.help_text = STORED_HELP
+            fields[f"secret_{declared.key}"] = secret
+    return fields
+
+
+def form_name(declared: DeclaredField) -> str:
+    """The form input of a declared setting (a key-value list: its formset prefix)."""
+    return {"config": "cfg_", "secrets": "secret_"}.get(declared.store, "") + declared.key
+
+
 class ProviderForm(forms.ModelForm):
     concurrency = forms.IntegerField(
         label="Custom concurrency",
@@ -75,7 +108,7 @@ class ProviderForm(forms.ModelForm):
         label="New callback HMAC secret",
         required=False,
         max_length=200,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        widget=_secret_input(),
         help_text="The vendor signs each body with HMAC-SHA256 (header X-RCS-Signature: sha256=<hex>). "
         "The previous secret stays valid until you keep only the newest.",
     )
@@ -84,7 +117,7 @@ class ProviderForm(forms.ModelForm):
         label="New callback Basic password",
         required=False,
         max_length=200,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        widget=_secret_input(),
     )
     callback_keep_newest_only = forms.BooleanField(
         label="Keep only the newest callback secret and credentials (end the rotation)", required=False
@@ -113,20 +146,16 @@ class ProviderForm(forms.ModelForm):
         self.kind = kind
         instance: Provider = self.instance
         config, stored = instance.config or {}, instance.secrets or {}
-        self.fields["sender_id"].label = kind.sender_id_label
-        self.fields["dlt_template_ids"].initial = "\n".join(instance.dlt_template_ids or [])
-        self.fields["make_default"].initial = instance.is_default
-        for key, field in kind.config_fields.items():
-            self.fields[f"cfg_{key}"] = copy.deepcopy(field)
+        if "sender_id" in self.fields:  # (not in the admin's read-only view)
+            self.fields["sender_id"].label = kind.sender_id_label
+        instance.kind = kind.slug
+        # (as initial data, not the field's initial: a model form's initial would be the stored list)
+        self.initial["dlt_template_ids"] = "\n".join(instance.dlt_template_ids or [])
+        self.initial["make_default"] = instance.is_default
+        self.fields.update(kind_form_fields(kind, stored))
+        for key in kind.config_fields:
             if key in config:
                 self.initial[f"cfg_{key}"] = config[key]
-        for key, field in kind.secret_fields.items():
-            secret = copy.deepcopy(field)
-            secret.required = False
-            secret.widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
-            if stored.get(key):
-                secret.help_text = STORED_HELP
-            self.fields[f"secret_{key}"] = secret
         data = args[0] if args else kwargs.get("data")
         labels = {**kind.key_value_fields, SMS_PARAMS: "SMS body parameters"}
         self.formsets: dict[str, tuple[str, forms.BaseFormSet]] = {}
@@ -139,11 +168,24 @@ class ProviderForm(forms.ModelForm):
         self.callback_basic_count = len(instance.callback_basic_credentials or [])
 
     # -- grouped fields for the template --------------------------------------------------------
-    def kind_fields(self) -> list[forms.BoundField]:
-        names = [f"cfg_{k}" for k in self.kind.config_fields] + [
-            f"secret_{k}" for k in self.kind.secret_fields
-        ]
-        return [self[name] for name in names]
+    def kind_items(self) -> list[dict[str, Any]]:
+        """The kind's settings in its declared order: {"field": bound field} or {"prefix", "label",
+        "formset"} for a key-value list, each with "shown_when" = (input id, "value value") or None."""
+        items = []
+        for declared in self.kind.declared_fields():
+            when = None
+            if declared.shown_when:
+                other, values = declared.shown_when
+                when = (f"id_cfg_{other}", " ".join(values))
+            if declared.store == "key_value":
+                if declared.key in self.formsets:
+                    label, formset = self.formsets[declared.key]
+                    items.append(
+                        {"prefix": declared.key, "label": label, "formset": formset, "shown_when": when}
+                    )
+            else:
+                items.append({"field": self[form_name(declared)], "shown_when": when})
+        return items
 
     def key_value_formsets(self) -> list[tuple[str, str, forms.BaseFormSet]]:
         return [(key, label, fs) for key, (label, fs) in self.formsets.items() if key != SMS_PARAMS]
@@ -173,10 +215,7 @@ class ProviderForm(forms.ModelForm):
             instance=self.instance,
             skip=skip,
         )
-        for name, messages in errors.items():
-            field = validation.form_field(name)
-            for message in messages:
-                self.add_error(field if field in self.fields else None, message)
+        add_errors(self, errors, field_for=validation.form_field)
         return data
 
     def _names(self):
@@ -212,12 +251,32 @@ class ProviderForm(forms.ModelForm):
             self.kind, provider.config, provider.secrets
         )
         provider.dlt_template_ids = self.cleaned_data["dlt_template_ids"]
-        provider.sms_params = _rows(self.sms_formset())
+        if SMS_PARAMS in self.formsets:
+            provider.sms_params = _rows(self.sms_formset())
         data = self.cleaned_data
         validation.apply_callback_credentials(provider, data)
         # Unticking "Mark as default" removes the mark; ticking it is done by provider_mark_default.
         provider.is_default = provider.is_default and bool(data.get("make_default")) and provider.enabled
         return provider
+
+
+class ProviderAdminForm(ProviderForm):
+    """The dashboard's provider form in the admin, bound to one kind (see provider_admin_form): the same
+    fields, the same write-only secrets and the same checks (providers.validation). Key-value lists and
+    the SMS body parameters are rows on the dashboard and the API; the admin keeps them as stored."""
+
+    kind_class: ClassVar[type[ProviderKind]]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("kind", self.kind_class)
+        super().__init__(*args, **kwargs)
+        self.formsets = {}
+
+
+def provider_admin_form(kind: type[ProviderKind]) -> type[ProviderAdminForm]:
+    """The admin form class for one kind: its settings declared on the class, so the admin lays them out."""
+    attrs = {**kind_form_fields(kind), "kind_class": kind, "__module__": __name__}
+    return type(f"{kind.__name__}AdminForm", (ProviderAdminForm,), attrs)
 
 
 class SendTestForm(forms.Form):

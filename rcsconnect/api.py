@@ -1,7 +1,8 @@
-"""The REST API: shared pieces (permissions, JSON-only parsing, error shape), the router, the OpenAPI
-schema and the API docs (Swagger UI and Redoc served from drf-spectacular-sidecar, no CDN).
+"""The REST API's shared pieces: permissions, JSON-only parsing, error shape, the token view and the API
+docs views (Swagger UI and Redoc served from drf-spectacular-sidecar, no CDN).
 
-Each app keeps its serializers and viewsets in `<app>/api.py`; this module wires them under /api/.
+Each app keeps its serializers and viewsets in `<app>/api.py` and imports its helpers from here;
+`rcsconnect.api_urls` wires them under /api/ (so no two modules import each other).
 Errors are JSON: `{"field": ["message"]}` for bad input (400), `{"detail": "..."}` otherwise.
 """
 
@@ -14,10 +15,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
-from django.urls import include, path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework import exceptions, parsers, permissions, routers, serializers, status
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
+from rest_framework import exceptions, parsers, permissions, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -193,49 +193,3 @@ class TokenView(ApiMixin, ObtainAuthToken):
                     status=status.HTTP_429_TOO_MANY_REQUESTS,
                 )
             raise
-
-
-# -- routes -----------------------------------------------------------------------------------------------
-
-
-def _router() -> routers.DefaultRouter:
-    from campaigns.api import AudienceViewSet, CampaignViewSet, ContactViewSet, MessageViewSet, SegmentViewSet
-    from providers.api import ProviderViewSet
-    from templates_app.api import TemplateViewSet
-
-    from .webhooks.api import WebhookViewSet
-
-    router = routers.DefaultRouter()
-    router.register("providers", ProviderViewSet, basename="provider")
-    router.register("templates", TemplateViewSet, basename="template")
-    router.register("audiences", AudienceViewSet, basename="audience")
-    router.register("contacts", ContactViewSet, basename="contact")
-    router.register("segments", SegmentViewSet, basename="segment")
-    router.register("campaigns", CampaignViewSet, basename="campaign")
-    router.register("messages", MessageViewSet, basename="message")
-    router.register("webhooks", WebhookViewSet, basename="webhook")
-    return router
-
-
-def _urls() -> list:
-    from campaigns.api import ConversionView, ProviderStatsView, TransactionalSendView
-    from campaigns.api_inbox import ConversationListView, ConversationMessagesView, ConversationReplyView
-
-    conversation = "inbox/conversations/<int:provider_id>/<str:phone>/"
-    return [
-        path("schema/", SpectacularAPIView.as_view(), name="schema"),
-        path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
-        path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
-        path("token/", TokenView.as_view(), name="token"),
-        path("send/", TransactionalSendView.as_view(), name="send"),
-        path("conversions/", ConversionView.as_view(), name="conversions"),
-        path("providers/<int:pk>/stats/", ProviderStatsView.as_view(), name="provider-stats"),
-        path("inbox/conversations/", ConversationListView.as_view(), name="inbox-conversations"),
-        path(conversation + "messages/", ConversationMessagesView.as_view(), name="inbox-messages"),
-        path(conversation + "reply/", ConversationReplyView.as_view(), name="inbox-reply"),
-        path("", include(_router().urls)),
-    ]
-
-
-urlpatterns = _urls()
-app_name = "api"

@@ -24,7 +24,7 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/", include("rcsconnect.api")),
+    path("api/", include("rcsconnect.api_urls")),
     path("contract/", contract.index, name="contract_index"),
     path("contract/<slug:name>.schema.json", contract.schema, name="contract_schema"),
     path("providers/", include("providers.urls")),

@@ -18,7 +18,26 @@ if TYPE_CHECKING:
 
     from providers.content import OutboundMessage
     from providers.events import DeliveryEvent, InboundMessage
-    from providers.models import Provider
+
+
+@dataclass(frozen=True)
+class DeclaredField:
+    """One setting a kind declares, as every surface shows it (ProviderKind.declared_fields).
+
+    `store`: "config" (a form field in config_fields), "secrets" (write-only, in secret_fields) or
+    "key_value" (a list of {name, value} rows in config). `shown_when`: (config field, values) when the
+    setting applies only to some values of another field (an authentication choice, for example);
+    `required`: always needed; `required_when_shown`: needed whenever it applies.
+    """
+
+    key: str
+    store: str
+    label: str
+    field: forms.Field | None = None
+    required: bool = False
+    required_when_shown: bool = False
+    shown_when: tuple[str, tuple[str, ...]] | None = None
+    help_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,7 +124,7 @@ class ProviderKind:
     # {"TEXT_MAX": 800}. Empty: the platform limits apply.
     limit_profile: ClassVar[dict[str, int]] = {}
 
-    def __init__(self, provider: Provider):
+    def __init__(self, provider: Any):  # a providers.models.Provider (not imported: models import the kinds)
         self.provider = provider
 
     @property
@@ -188,6 +207,44 @@ class ProviderKind:
         return order + [k for k in [*cls.secret_fields, *cls.key_value_fields] if k not in order]
 
     @classmethod
+    def declared_fields(cls) -> list[DeclaredField]:
+        """Every setting of the kind in form order (field_order), with where it is stored, whether it is
+        required and when it applies. The dashboard form, the admin form and the API schema all read
+        this one list."""
+        out = []
+        for key in cls.field_order():
+            shown_when = cls.shown_when.get(key)
+            if shown_when is None and cls.auth_choice_field:
+                choices = tuple(choice for choice, keys in cls.auth_fields.items() if key in keys)
+                if choices:
+                    shown_when = (cls.auth_choice_field, choices)
+            auth_required = bool(shown_when) and shown_when[0] == cls.auth_choice_field
+            auth_required = auth_required and key not in cls.auth_optional
+            if key in cls.config_fields:
+                field = cls.config_fields[key]
+                store, label = "config", field.label or key
+                # (a field with an initial value takes it when not given: providers.validation.clean_config)
+                required = key in cls.required_fields or (field.required and field.initial in (None, ""))
+            elif key in cls.secret_fields:
+                field = cls.secret_fields[key]
+                store, label, required = "secrets", field.label or key, key in cls.required_secrets
+            else:
+                field, store, label, required = None, "key_value", cls.key_value_fields[key], False
+            out.append(
+                DeclaredField(
+                    key=key,
+                    store=store,
+                    label=str(label),
+                    field=field,
+                    required=required,
+                    required_when_shown=auth_required,
+                    shown_when=shown_when,
+                    help_text=str(getattr(field, "help_text", "") or ""),
+                )
+            )
+        return out
+
+    @classmethod
     def oauth_config(cls, config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any] | None:
         """The OAuth 2.0 client-credentials settings (token_url, client_id, client_secret, extra_params
         as a dict) when the chosen authentication is OAuth; None otherwise."""
@@ -210,9 +267,9 @@ class ProviderKind:
 
     def authenticate_callback(self, *, body: bytes, headers: Any, now: float | None = None) -> str:
         """Check a callback's authentication (after its URL token matched). Return the signature to
-        remember against replays ("" for none); raise providers.callbacks.CallbackAuthError to refuse.
+        remember against replays ("" for none); raise providers.callback_auth.CallbackAuthError to refuse.
         The default is the platform's HMAC / Basic check with the provider's stored credentials."""
-        from providers.callbacks import hmac_basic_authenticate
+        from providers.callback_auth import hmac_basic_authenticate
 
         return hmac_basic_authenticate(self.provider, body=body, headers=headers, now=now)
 

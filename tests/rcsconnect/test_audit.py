@@ -140,10 +140,10 @@ def test_deletes_and_admin_changes_are_logged(marketer_client, admin_user_):
         "enabled": "on",
         "concurrency": provider.concurrency or "",
         "max_rate": provider.max_rate or "",
-        # (an endpoint that resolves: the admin form checks the host as the dashboard does)
-        "config": json.dumps({**provider.config, "endpoint": "http://127.0.0.1:9/rcs"}),
-        "sms_params": json.dumps(provider.sms_params or {}),
-        "dlt_template_ids": json.dumps(provider.dlt_template_ids or []),
+        # the kind's declared fields, as on the dashboard form (an endpoint that resolves)
+        **{f"cfg_{key}": value for key, value in provider.config.items() if not isinstance(value, list)},
+        "cfg_endpoint": "http://127.0.0.1:9/rcs",
+        "dlt_template_ids": "\n".join(provider.dlt_template_ids or []),
     }
     response = admin.post(change, data)
     assert response.status_code == 302, response.context["adminform"].form.errors

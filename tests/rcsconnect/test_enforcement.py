@@ -78,22 +78,35 @@ def test_support_cannot_change_an_endpoint_then_send_test_on_any_surface(support
 
 
 @pytest.mark.django_db
-def test_admin_change_page_validates_config_like_the_dashboard_even_for_an_admin(admin_user_, jio):
-    """The admin's provider form runs providers.validation (tests/rcsconnect/test_parity.py has the
-    verdicts): invalid config is refused beside the field and nothing is stored; secrets never shown."""
+def test_admin_change_page_is_the_dashboard_form_not_raw_config_json(admin_user_, jio, settings):
+    """The admin's provider page renders the kind's declared fields (providers.forms.kind_form_fields, as
+    the dashboard form does), never a config box; secrets are write-only inputs; an invalid setting is
+    refused beside its field by providers.validation and nothing is stored."""
     client = Client()
     client.force_login(admin_user_)
     change = reverse("admin:providers_provider_change", args=[jio.pk])
     page = client.get(change).content.decode()
-    assert "api.jio.example" in page
-    assert REAL_KEY not in page
-    data = {"nickname": "Jio renamed", "sender_id": "agent", "sms_sender_id": "", "config": "[1, 2]"}
+    assert 'name="config"' not in page and 'name="secrets"' not in page
+    assert 'name="cfg_base_url"' in page and 'value="https://api.jio.example/rcs"' in page
+    assert 'type="password" name="secret_api_key"' in page and REAL_KEY not in page
+    data = {
+        "nickname": "Jio renamed",
+        "sender_id": "agent",
+        "cfg_base_url": "http://api.jio.example/rcs",
+        "cfg_click_tracking": "off",
+        "config": "[1, 2]",  # a raw config is no input of the page: ignored
+    }
     response = client.post(change, data)
     assert response.status_code == 200
-    assert "Enter an object of settings." in response.context["adminform"].form.errors["config"]
+    assert response.context["adminform"].form.errors["cfg_base_url"] == ["Use an https:// URL."]
     jio.refresh_from_db()
     assert jio.config["base_url"] == "https://api.jio.example/rcs" and jio.nickname != "Jio renamed"
-    assert APIClient().get("/api/providers/").status_code in (401, 403)  # (no 500 for anyone)
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    # a valid change through the admin: stored, the secret kept (blank keeps it), the config still a dict
+    response = client.post(change, {**data, "cfg_base_url": "https://127.0.0.1:9/jio2"})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    jio.refresh_from_db()
+    assert jio.config["base_url"] == "https://127.0.0.1:9/jio2" and jio.secrets == {"api_key": REAL_KEY}
     api = APIClient()
     api.force_authenticate(admin_user_)
     assert api.get("/api/providers/").status_code == 200

@@ -48,7 +48,7 @@ def superuser(db) -> User:
 
 
 def _admin_form(model, user, data, instance=None):
-    request = RequestFactory().post("/")
+    request = RequestFactory().post("/", data)
     request.user = user
     model_admin = admin.site._registry[model]
     return model_admin.get_form(request, instance)(data, instance=instance)
@@ -102,20 +102,31 @@ def provider_input(**changes) -> dict[str, Any]:
     return data
 
 
-def provider_via_form(data) -> set:
+def _provider_post(data) -> dict[str, Any]:
+    """The inputs of the provider form, the same on the dashboard and in the admin (the kind's declared
+    fields as `cfg_<key>` / `secret_<key>`, never a config box)."""
     kind = registry.get(data["kind"])
-    post = {k: v for k, v in data.items() if k not in ("kind", "config", "secrets", "dlt_template_ids")}
+    post = {k: v for k, v in data.items() if k not in ("config", "secrets", "dlt_template_ids")}
     post = {k: ("on" if v is True else v) for k, v in post.items() if v is not False}
     post["dlt_template_ids"] = "\n".join(data["dlt_template_ids"])
     post.update({f"cfg_{k}": v for k, v in data["config"].items()})
     post.update({f"secret_{k}": v for k, v in data["secrets"].items()})
     for key in [*kind.key_value_fields, "sms_params"]:
         post.update({f"{key}-TOTAL_FORMS": "0", f"{key}-INITIAL_FORMS": "0"})
-    form = ProviderForm(post, kind=kind, instance=Provider())
+    return post
+
+
+def _provider_verdict(form) -> set:
+    kind = form.kind
     assert not form.is_valid()
     names = {f"cfg_{k}": f"config.{k}" for k in kind.config_fields}
     names |= {f"secret_{k}": f"secrets.{k}" for k in kind.secret_fields}
     return {(names.get(f, f), m) for f, messages in form.errors.items() for m in messages}
+
+
+def provider_via_form(data) -> set:
+    kind = registry.get(data["kind"])
+    return _provider_verdict(ProviderForm(_provider_post(data), kind=kind, instance=Provider()))
 
 
 def provider_via_api(api, data) -> set:
@@ -125,14 +136,8 @@ def provider_via_api(api, data) -> set:
 
 
 def provider_via_admin(user, data) -> set:
-    post = {k: v for k, v in data.items() if k not in ("secrets",)}
-    post = {k: ("on" if v is True else v) for k, v in post.items() if v is not False}
-    post["config"] = json.dumps(data["config"])
-    post["dlt_template_ids"] = json.dumps(data["dlt_template_ids"])
-    post["sms_params"] = "[]"
-    form = _admin_form(Provider, user, post, instance=Provider(secrets=data["secrets"]))
-    assert not form.is_valid()
-    return _dotted(form.errors, ("config",))
+    """The admin's add form (the kind chosen by its `kind` input, as ?kind= on the add page)."""
+    return _provider_verdict(_admin_form(Provider, user, _provider_post(data)))
 
 
 PROVIDER_CASES = [
