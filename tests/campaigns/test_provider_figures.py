@@ -4,10 +4,14 @@ delivery is a delivery, not an error; a link tapped twice is one click)."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from datetime import timedelta
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.events import apply_events_now
@@ -58,3 +62,61 @@ def test_provider_detail_and_stats_pages_show_the_same_figures(marketer_client):
     assert detail == stats
     assert detail["f-sent"] == "3" and detail["f-delivered-rcs"] == "2" and detail["f-delivered-sms"] == "1"
     assert detail["f-clicked"] == "1" and detail["f-failed"] == "0" and detail["r-delivery"] == "100.0%"
+
+
+def _callback(client, provider, body) -> None:
+    url = reverse("callback", args=[provider.callback_token])
+    response = client.post(url, data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.usefixtures("sync_tasks")
+def test_real_callbacks_through_the_applier_give_the_same_figures_on_both_pages(marketer_client):
+    """The vendor's own callback bodies (WIRE.md 3a RCS status batch, 3b SMS event groups) posted to the
+    callback view, stored and applied by the applier task; the two pages then agree, with an RCS failure
+    followed by SMS delivery counted as a delivery and a link tapped three times as one click."""
+    campaign = make_campaign(total_count=4, status=Campaign.Status.SENDING)
+    provider = campaign.provider
+    a, b, c, d = (make_message(provider, campaign, sms_fallback=i == 1) for i in range(4))
+    t0 = int(time.time()) - 3600
+    rcs = [
+        *({"msgId": m.msg_id, "channel": "RCS", "status": "sent", "timestamp": t0} for m in (a, b, c, d)),
+        {"msgId": a.msg_id, "channel": "RCS", "status": "DELIVERED", "timestamp": t0 + 1},
+        *(
+            {
+                "msgId": a.msg_id,
+                "channel": "RCS",
+                "status": "clicked",
+                "timestamp": t0 + 2 + i,
+                "url": "https://shop.example.com/t/1",
+            }
+            for i in range(3)
+        ),
+        {
+            "msgId": b.msg_id,
+            "channel": "RCS",
+            "status": "failed",
+            "timestamp": t0 + 1,
+            "error": {"code": "2003", "title": "User not subscribed"},
+        },
+        {"msgId": c.msg_id, "channel": "RCS", "status": "delivered", "timestamp": t0 + 1},
+        {"msgId": c.msg_id, "channel": "rcs", "status": "read", "timestamp": t0 + 2},
+        {
+            "msgId": d.msg_id,
+            "channel": "RCS",
+            "status": "failed",
+            "timestamp": t0 + 1,
+            "error": {"code": "2002", "title": "Invalid phone number"},
+        },
+    ]
+    _callback(Client(), provider, {"payloadVersion": "0.1", "statuses": rcs})
+    _callback(Client(), provider, [{"event": "delivered", "data": [{"ts": t0 + 5, "meta": b.msg_id}]}])
+    _callback(Client(), provider, {"payloadVersion": "0.1", "statuses": rcs[4:6]})  # a repeated delivery
+    stored = ProviderEvent.objects.filter(provider=provider)
+    assert stored.count() == len(rcs) + 1 and not stored.filter(applied=False).exists()  # (repeats deduped)
+
+    detail = _figures(marketer_client.get(f"/providers/{provider.pk}/").content.decode())
+    stats = _figures(marketer_client.get(f"/stats/providers/{provider.pk}/?window=24h").content.decode())
+    assert detail == stats
+    assert (detail["f-sent"], detail["f-delivered-rcs"], detail["f-delivered-sms"]) == ("4", "2", "1")
+    assert (detail["f-clicked"], detail["f-failed"], detail["r-delivery"]) == ("1", "1", "75.0%")
