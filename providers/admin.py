@@ -15,6 +15,17 @@ from .kinds import registry
 from .kinds.base import ProviderKind
 from .models import CallbackLog, Provider, ProviderEvent, SendTest
 
+# Read-only columns the provider's record shows at the end of its page.
+RECORD = (
+    "is_default",
+    "health",
+    "health_reason",
+    "health_changed_at",
+    "archived_at",
+    "created_at",
+    "updated_at",
+)
+
 
 def _kind_of(request, obj) -> type[ProviderKind] | None:
     """The provider's kind; for a new one, the `kind` chosen (?kind=<slug>, kept on the POST)."""
@@ -37,19 +48,7 @@ class ProviderAdmin(admin.ModelAdmin):
     search_fields = ("nickname", "sender_id", "sms_sender_id")
     # Secrets and callback credentials are never rendered: write-only inputs only (the dashboard's).
     exclude = ("secrets", "callback_hmac_secrets", "callback_basic_credentials", "config", "sms_params")
-    readonly_fields = (
-        "kind",
-        "kind_settings",
-        "key_value_settings",
-        "is_default",
-        "callback_token",
-        "health",
-        "health_reason",
-        "health_changed_at",
-        "archived_at",
-        "created_at",
-        "updated_at",
-    )
+    readonly_fields = ("kind", "kind_settings", "key_value_settings", "callback_token", *RECORD)
     actions = ("enable", "disable", "mark_default")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -88,20 +87,7 @@ class ProviderAdmin(admin.ModelAdmin):
                 },
             ),
             ("Callbacks", {"fields": [*callbacks, "callback_require_timestamp"]}),
-            (
-                "Record",
-                {
-                    "fields": [
-                        "is_default",
-                        "health",
-                        "health_reason",
-                        "health_changed_at",
-                        "archived_at",
-                        "created_at",
-                        "updated_at",
-                    ]
-                },
-            ),
+            ("Record", {"fields": RECORD}),
         ]
 
     def add_view(self, request, form_url="", extra_context=None):
