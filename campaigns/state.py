@@ -36,11 +36,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from providers.events import CLICKED, DELIVERED, FAILED, QUEUED, READ, REPLIED, SENT
+from providers.events import CLICKED, DELIVERED, FAILED, QUEUED, RCS, READ, REPLIED, SENT, SMS  # noqa: F401 (RCS, SMS re-exported)
 
 from .models import Message, MessageStatus
 
-RCS, SMS = "RCS", "SMS"
 # The one status ordering: a channel status only moves up; events for one message are applied in
 # this order when they carry the same time (engagement last).
 RANK = {"": 0, QUEUED: 0, SENT: 1, FAILED: 2, DELIVERED: 3, READ: 4, CLICKED: 5, REPLIED: 5}

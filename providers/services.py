@@ -21,7 +21,6 @@ from .models import Provider, SendTest
 
 # Campaign statuses (campaigns.Campaign.Status values) that still send and are stopped by archive.
 RUNNING_CAMPAIGN_STATUSES = ("scheduled", "sending")
-FINISHED_CAMPAIGN_STATUSES = ("completed", "cancelled")
 
 
 class ProviderError(Exception):

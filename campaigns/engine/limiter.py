@@ -96,20 +96,6 @@ class Limiter:
             taken.append((token, self.reserve(provider_id, rate)))
         return taken
 
-    def acquire(
-        self, provider_id: int, limit: int, ttl: float, *, should_stop: Callable[[], bool] = lambda: False
-    ) -> str | None:
-        """Block until a slot is free (None if should_stop() turns true meanwhile)."""
-        delay = 0.001
-        while True:
-            token = self.try_acquire(provider_id, limit, ttl)
-            if token is not None:
-                return token
-            if should_stop():
-                return None
-            time.sleep(delay * (0.5 + secrets.randbelow(1000) / 1000))
-            delay = min(delay * 2, 0.02)
-
 
 # -- Redis ------------------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         except Provider.DoesNotExist:
             raise CommandError(f"No provider named {nickname!r}.") from None
         kind = provider.kind_class(provider)
-        for key in getattr(kind, "url_fields", ()):
+        for key in kind.url_fields:
             url = provider.config.get(key)
             if not url:
                 continue
