@@ -6,7 +6,10 @@ imports campaigns): archive pauses the ones still running, delete refuses while 
 
 from __future__ import annotations
 
+import logging
 import secrets as pysecrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +21,8 @@ from django.utils.module_loading import import_string
 from rcsconnect.audit import audit_action
 
 from .models import Provider, SendTest
+
+logger = logging.getLogger(__name__)
 
 # Campaign statuses (campaigns.Campaign.Status values) that still send and are stopped by archive.
 RUNNING_CAMPAIGN_STATUSES = ("scheduled", "sending")
@@ -194,13 +199,56 @@ def provider_send_test(
     return send_test
 
 
-def send_test_run(*, send_test_id: int, session: Any = None) -> SendTest:
-    """Send the test message once and store the masked request, the answer and its classification."""
+@dataclass
+class TestSendResult:
+    """What one Send Test gave, ready to store: the masked request, the redacted answer and outcome."""
+
+    request: Any = None
+    status_code: int | None = None
+    response_body: str = ""
+    outcome: str = ""  # sent | failed | retry | reauth, or "error" when the send raised
+    error_code: str = ""
+    error_message: str = ""
+    vendor_id: str = ""
+    elapsed_ms: int = 0
+
+
+def run_test_send(provider: Provider, build: Callable[[], Any], *, session: Any = None) -> TestSendResult:
+    """The one Send Test (providers' and templates'): build the message and send it once; mask the
+    request with the kind's redaction keys; redact the vendor's answer and the error and scrub the
+    provider's secrets from them. An exception while building or sending (a bug, bad config, content that
+    does not render) is an "error" outcome with its redacted message, so no test is ever left queued."""
     from rcsconnect.http import outbound_session
     from rcsconnect.logging import redact
 
-    from .content import TEXT, OutboundMessage, SmsFallback, TemplateRef
     from .sending import masked, send_message
+
+    own_session = session is None
+    session = session or outbound_session(pool_size=1)
+    try:
+        attempt = send_message(provider, build(), session=session)
+    except Exception as exc:
+        logger.exception("Send Test on provider %s raised", provider.pk)
+        return TestSendResult(outcome="error", error_message=redact(_scrub_secrets(str(exc), provider))[:500])
+    finally:
+        if own_session:
+            session.close()
+    result = attempt.result
+    return TestSendResult(
+        request=masked(attempt.request, provider.kind_class(provider)),
+        status_code=attempt.status_code,
+        response_body=redact(_scrub_secrets(attempt.response_body or "", provider)),
+        outcome=result.outcome.value,
+        error_code=result.error_code,
+        error_message=redact(_scrub_secrets(result.error_message, provider))[:500],
+        vendor_id=result.vendor_id,
+        elapsed_ms=int(attempt.elapsed * 1000),
+    )
+
+
+def send_test_run(*, send_test_id: int, session: Any = None) -> SendTest:
+    """Send the test message once and store the masked request, the answer and its classification."""
+    from .content import TEXT, OutboundMessage, SmsFallback, TemplateRef
 
     test = SendTest.objects.select_related("provider").get(pk=send_test_id)
     if test.state != SendTest.State.QUEUED:
@@ -217,33 +265,21 @@ def send_test_run(*, send_test_id: int, session: Any = None) -> SendTest:
         template=TemplateRef(name=test.template_name) if test.template_name else None,
         campaign_ref="send-test",
     )
-    own_session = session is None
-    session = session or outbound_session(pool_size=1)
-    try:
-        attempt = send_message(provider, message, session=session)
-    except Exception as exc:  # a bug or bad config: show it on the page instead of spinning forever
-        test.state, test.error_message, test.finished_at = (
-            SendTest.State.ERROR,
-            redact(str(exc))[:500],
-            timezone.now(),
-        )
-        test.save(update_fields=["state", "error_message", "finished_at"])
-        raise
-    finally:
-        if own_session:
-            session.close()
-    kind = provider.kind_class(provider)
-    shown = masked(attempt.request, kind)
-    test.request = shown
-    test.status_code = attempt.status_code
-    test.response_body = redact(_scrub_secrets(attempt.response_body, provider))
-    test.outcome = attempt.result.outcome.value
-    test.error_code = attempt.result.error_code
-    test.error_message = redact(_scrub_secrets(attempt.result.error_message, provider))[:500]
-    test.vendor_id = attempt.result.vendor_id
-    test.elapsed_ms = int(attempt.elapsed * 1000)
-    test.state = SendTest.State.DONE
+    result = run_test_send(provider, lambda: message, session=session)
     test.finished_at = timezone.now()
+    test.error_message = result.error_message
+    if result.outcome == "error":
+        test.state = SendTest.State.ERROR
+        test.save(update_fields=["state", "error_message", "finished_at"])
+        return test
+    test.request = result.request
+    test.status_code = result.status_code
+    test.response_body = result.response_body
+    test.outcome = result.outcome
+    test.error_code = result.error_code
+    test.vendor_id = result.vendor_id
+    test.elapsed_ms = result.elapsed_ms
+    test.state = SendTest.State.DONE
     test.save()
     return test
 

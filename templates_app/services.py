@@ -125,25 +125,30 @@ def test_send_create(
 
 
 def test_send_run(*, test_send_id: int) -> TemplateTestSend:
-    """Send one test message through providers.sending and store the request and the vendor's answer."""
-    from rcsconnect.http import outbound_session
+    """Send one test message through the one Send Test (providers.services.run_test_send: the same
+    redaction and error handling as a provider's) and store the request and the vendor's answer."""
+    from providers.services import run_test_send
 
     test = TemplateTestSend.objects.select_related("template__provider").get(pk=test_send_id)
     if test.status != TemplateTestSend.Status.QUEUED:
         return test  # idempotent: a re-run of the task does not send twice
     provider = test.template.provider
-    message = preview_message(
-        content=test.template.content, values=test.values, provider=provider, msg_id=test.msg_id, to=test.to
+    result = run_test_send(
+        provider,
+        lambda: preview_message(
+            content=test.template.content,
+            values=test.values,
+            provider=provider,
+            msg_id=test.msg_id,
+            to=test.to,
+        ),
     )
-    kind = provider.kind_class(provider)
-    with outbound_session() as session:
-        attempt = sending.send_message(provider, message, session=session)
-    test.request = sending.masked(attempt.request, kind)
-    test.status_code = attempt.status_code
-    test.response_body = (attempt.response_body or "")[:5000]
-    outcome = str(attempt.result.outcome)
-    test.status = {"sent": "sent", "failed": "failed"}.get(outcome, "retry")
-    test.error = " ".join(x for x in (attempt.result.error_code, attempt.result.error_message) if x)[:500]
+    test.request = result.request
+    test.status_code = result.status_code
+    test.response_body = result.response_body[:5000]
+    # (a send that raised is failed, with its redacted message: never left queued)
+    test.status = {"sent": "sent", "failed": "failed", "error": "failed"}.get(result.outcome, "retry")
+    test.error = " ".join(x for x in (result.error_code, result.error_message) if x)[:500]
     test.sent_at = timezone.now()
     test.save()
     return test

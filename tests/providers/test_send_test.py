@@ -144,3 +144,45 @@ def test_provider_check_reports_bad_token_endpoint(vendor, clean_cache):
     vendor.token_answers = [(401, {"error": "invalid_client"})]
     with pytest.raises(CommandError, match="authentication failed"):
         call_command("provider_check", provider.nickname)
+
+
+def test_one_send_test_service_for_providers_and_templates(monkeypatch):
+    """Both Send Test features run providers.services.run_test_send: a send that raises ends the test
+    (never left queued) with the provider's secrets scrubbed from the message; so does a vendor answer."""
+    from providers import sending
+    from providers.services import send_test_run
+    from templates_app.models import TemplateTestSend
+    from templates_app.services import test_send_run
+    from tests.api.factories import make_template
+
+    secret = "sup3r-secret-key"
+    provider = Provider.objects.create(
+        kind="jiocx",
+        nickname="Jio test",
+        sender_id="agent",
+        config={"base_url": "https://127.0.0.1:9/jio", "click_tracking": "off"},
+        secrets={"api_key": secret},
+    )
+
+    def boom(*args, **kwargs):
+        raise RuntimeError(f"vendor library exploded with key {secret}")
+
+    monkeypatch.setattr(sending, "send_message", boom)
+    provider_test = SendTest.objects.create(
+        provider=provider, msg_id="test-p1", to="+919812345678", rcs_text="hi"
+    )
+    provider_test = send_test_run(send_test_id=provider_test.pk)
+    template_test = TemplateTestSend.objects.create(
+        template=make_template(provider), to="+919812345678", msg_id="test-t1", values=["Asha"]
+    )
+    template_test = test_send_run(test_send_id=template_test.pk)
+    assert (
+        provider_test.state == SendTest.State.ERROR and template_test.status == TemplateTestSend.Status.FAILED
+    )
+    for text in (provider_test.error_message, template_test.error):
+        assert "exploded" in text and secret not in text
+    # a template whose content does not render (no value for its placeholder) fails, not stays queued
+    unrendered = TemplateTestSend.objects.create(
+        template=template_test.template, to="+919812345678", msg_id="t2"
+    )
+    assert test_send_run(test_send_id=unrendered.pk).status == TemplateTestSend.Status.FAILED
