@@ -216,3 +216,31 @@ def test_send_test_and_the_callback_view_use_the_contract(
     )
     assert response.status_code == 200, response.content
     assert ProviderEvent.objects.filter(provider=provider, msg_id=test.msg_id, status="delivered").exists()
+
+
+def test_the_engine_sends_for_the_kind(marketer, vendor, django_capture_on_commit_callbacks):
+    """The other send path: POST /api/send/ queues a message, the engine's dispatcher sends it."""
+    from campaigns import services
+    from tests.api.factories import make_template
+
+    provider = Provider.objects.create(
+        kind=SLUG,
+        nickname="Relay engine",
+        sender_id="line-10",
+        config={"relay_url": vendor.url, "login": "pair", "relay_user": "u-9", "priority": "low"},
+        secrets={"relay_password": "pw-engine-5"},
+    )
+    template = make_template(provider, content={"type": "TEXT", "text": "Hi {{1}}"}, sample_values=["A"])
+    vendor.answers = [(200, {"relay_id": "r-9"}, {})]
+    api = APIClient()
+    api.force_authenticate(marketer)
+    with django_capture_on_commit_callbacks():
+        response = api.post(
+            "/api/send/", {"template": template.pk, "to": "+919812345678", "values": ["Asha"]}, format="json"
+        )
+    assert response.status_code == 202, response.json()
+    services.dispatch_run(provider_id=provider.pk, budget=3)
+    (sent,) = vendor.sends()
+    assert sent["path"] == "/relay" and sent["headers"]["X-Relay-Auth"] == "u-9:pw-engine-5"
+    assert json.loads(sent["body"])["text"] == "Hi Asha"
+    assert api.get(f"/api/messages/{response.json()['id']}/").json()["status"] == "sent"
