@@ -1,6 +1,7 @@
 """A third provider kind, declared here and registered by one settings line, reaches every surface through
 the kind contract alone: the dashboard form, the admin form, the API (and its schema), the validation
-service, Send Test and the callback view. No code outside this test names its fields.
+service, both send paths (Send Test, and the engine behind POST /api/send/) and the callback view. No code
+outside this test names its fields.
 """
 
 from __future__ import annotations
