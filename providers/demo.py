@@ -6,6 +6,7 @@ from typing import TextIO
 
 from django.db import transaction
 
+from .kinds import generic_rcs, jiocx
 from .models import Provider
 from .services import provider_mark_default
 
@@ -19,23 +20,23 @@ SIM_CLIENT_ID, SIM_CLIENT_SECRET, SIM_API_KEY = "sim-client", "sim-secret", "sim
 @transaction.atomic
 def load(*, simulator_url: str, stdout: TextIO) -> None:
     url = simulator_url.rstrip("/")
+    config, secrets = generic_rcs.tool_settings(
+        endpoint=f"{url}/generic/messages",
+        auth=generic_rcs.AUTH_OAUTH2,
+        client_url=f"{url}/oauth/token",
+        client_id=SIM_CLIENT_ID,
+        client_secret=SIM_CLIENT_SECRET,
+        headers=[{"name": "X-Demo", "value": "rcsconnect"}],
+        template_status_url=f"{url}/templates/status",
+        rcs_params=[{"name": "source", "value": "demo"}],
+    )
     generic, created = Provider.objects.update_or_create(
         nickname=GENERIC_NICKNAME,
         defaults={
             "kind": "generic_rcs",
             "sender_id": "demo-sender",
-            "config": {
-                "method": "POST",
-                "endpoint": f"{url}/generic/messages",
-                "auth_type": "oauth2",
-                "client_url": f"{url}/oauth/token",
-                "client_id": SIM_CLIENT_ID,
-                "template_status_url": f"{url}/templates/status",
-                "extra_params": [],
-                "headers": [{"name": "X-Demo", "value": "rcsconnect"}],
-                "rcs_params": [{"name": "source", "value": "demo"}],
-            },
-            "secrets": {"client_secret": SIM_CLIENT_SECRET},
+            "config": config,
+            "secrets": secrets,
             "sms_fallback": True,
             "sms_sender_id": "DEMOSMS",
             # The demo audience is Indian (+91): SMS fallback there needs DLT registration (fictional IDs).
@@ -47,13 +48,14 @@ def load(*, simulator_url: str, stdout: TextIO) -> None:
         },
     )
     stdout.write(f"{'Created' if created else 'Updated'} provider {generic.nickname} -> {url}\n")
+    config, secrets = jiocx.tool_settings(base_url=f"{url}/jiocx", api_key=SIM_API_KEY)
     jio, created = Provider.objects.update_or_create(
         nickname=JIOCX_NICKNAME,
         defaults={
             "kind": "jiocx",
             "sender_id": "demo-agent",
-            "config": {"base_url": f"{url}/jiocx", "click_tracking": "off", "click_domain": ""},
-            "secrets": {"api_key": SIM_API_KEY},
+            "config": config,
+            "secrets": secrets,
             "enabled": True,
             "archived_at": None,
         },

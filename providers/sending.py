@@ -247,8 +247,8 @@ def credential_values(
     provider = getattr(kind, "provider", None)
     values = [str(v) for v in ((getattr(provider, "secrets", None) or {}).values()) if isinstance(v, str)]
     config = (getattr(provider, "config", None) or {}) if provider is not None else {}
-    if config.get("username") and (provider.secrets or {}).get("password"):
-        values.append(f"{config['username']}:{provider.secrets['password']}")
+    if provider is not None:
+        values += kind.credential_pairs(config, provider.secrets or {})
     if headers:
         values += list(headers_resolved(config, getattr(provider, "secrets", None) or {}).values())
     else:

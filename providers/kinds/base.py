@@ -245,6 +245,18 @@ class ProviderKind:
         return out
 
     @classmethod
+    def credential_pairs(cls, config: dict[str, Any], secrets: dict[str, Any]) -> list[str]:
+        """ "<user>:<secret>" for each user or ID field followed by its secret in an authentication choice
+        (a Basic user and password, an OAuth client ID and secret): masked wherever a secret is."""
+        pairs = []
+        for keys in cls.auth_fields.values():
+            for user, secret in zip(keys, keys[1:], strict=False):
+                declared = user in cls.config_fields and secret in cls.secret_fields
+                if declared and config.get(user) and secrets.get(secret):
+                    pairs.append(f"{config[user]}:{secrets[secret]}")
+        return pairs
+
+    @classmethod
     def oauth_config(cls, config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any] | None:
         """The OAuth 2.0 client-credentials settings (token_url, client_id, client_secret, extra_params
         as a dict) when the chosen authentication is OAuth; None otherwise."""

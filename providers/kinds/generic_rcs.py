@@ -412,3 +412,36 @@ def _sms_event(name: str, item: Any) -> DeliveryEvent | InboundMessage | None:
         text=str(item.get("incomingText") or ""),
         from_number=str(item.get("toPhone") or ""),
     )
+
+
+# -- settings built by the platform's own tools (the quick-start demo, the conformance command) ---------
+def tool_settings(
+    *,
+    endpoint: str,
+    method: str = "POST",
+    auth: str = AUTH_NONE,
+    user: str = "",
+    password: str = "",
+    client_url: str = "",
+    client_id: str = "",
+    client_secret: str = "",
+    headers: list[dict[str, str]] | None = None,
+    **extra: Any,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(config, secrets) of a Generic RCS provider from neutral arguments; `extra` are further config
+    keys (template_status_url, rcs_params, ...)."""
+    config: dict[str, Any] = {
+        "method": method,
+        "endpoint": endpoint,
+        "auth_type": auth,
+        "username": user,
+        "client_url": client_url,
+        "client_id": client_id,
+        "extra_params": [],
+        "headers": headers or [],
+        **extra,
+    }
+    secrets = {
+        key: value for key, value in (("password", password), ("client_secret", client_secret)) if value
+    }
+    return config, secrets

@@ -327,3 +327,8 @@ def _webhook_event(item: Any) -> DeliveryEvent | InboundMessage | None:
         timestamp=when,
         vendor_id=msg_id,
     )
+
+
+def tool_settings(*, base_url: str, api_key: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """(config, secrets) of a JioCX provider for the platform's own tools (the quick-start demo)."""
+    return {"base_url": base_url, "click_tracking": "off", "click_domain": ""}, {"api_key": api_key}

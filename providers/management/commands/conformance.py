@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from providers.content import OutboundMessage, SmsFallback
+from providers.kinds import generic_rcs
 from providers.kinds.base import Outcome
 from providers.models import Provider
 from providers.sending import masked, send_message
@@ -141,16 +142,17 @@ class Command(BaseCommand):
             if not sep or not name.strip():
                 raise CommandError(f'--header must look like "Name: value", not {raw!r}.')
             headers.append({"name": name.strip(), "value": value.strip()})
-        config = {
-            "endpoint": opts["url"],
-            "method": opts["method"],
-            "auth_type": opts["auth"],
-            "username": opts["user"],
-            "client_url": opts["client_url"],
-            "client_id": opts["client_id"],
-            "headers": headers,
-        }
-        secrets_ = {"password": opts["password"], "client_secret": opts["client_secret"]}
+        config, secrets_ = generic_rcs.tool_settings(
+            endpoint=opts["url"],
+            method=opts["method"],
+            auth=opts["auth"],
+            user=opts["user"],
+            password=opts["password"],
+            client_url=opts["client_url"],
+            client_id=opts["client_id"],
+            client_secret=opts["client_secret"],
+            headers=headers,
+        )
         # Unsaved: nothing is stored, and the OAuth token cache key is specific to these credentials.
         return Provider(
             kind="generic_rcs",
