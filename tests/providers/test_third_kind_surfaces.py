@@ -191,16 +191,20 @@ def test_api_and_its_schema_take_the_kind(marketer):
     assert f'"{SLUG}"' in schema  # a kind choice of the provider schema
 
 
+def _relay(vendor, *, secrets: dict[str, str], **config) -> Provider:
+    return Provider.objects.create(
+        kind=SLUG,
+        nickname=f"Relay {Provider.objects.count()}",
+        sender_id="line-9",
+        config={"relay_url": vendor.url, "priority": "low", **config},
+        secrets=secrets,
+    )
+
+
 def test_send_test_and_the_callback_view_use_the_contract(
     marketer_client, vendor, sync_tasks, django_capture_on_commit_callbacks
 ):
-    provider = Provider.objects.create(
-        kind=SLUG,
-        nickname="Relay live",
-        sender_id="line-9",
-        config={"relay_url": vendor.url, "login": "account", "account": "AC-1", "priority": "low"},
-        secrets={"account_key": "k-relay-77"},
-    )
+    provider = _relay(vendor, login="account", account="AC-1", secrets={"account_key": "k-relay-77"})
     vendor.answers = [(200, {"relay_id": "r-1"}, {})]
     data = {"country_code": "91", "number": "98123 45678", "rcs_text": "Hello relay"}
     with django_capture_on_commit_callbacks(execute=True):
@@ -224,13 +228,7 @@ def test_the_engine_sends_for_the_kind(marketer, vendor, django_capture_on_commi
     from campaigns import services
     from tests.api.factories import make_template
 
-    provider = Provider.objects.create(
-        kind=SLUG,
-        nickname="Relay engine",
-        sender_id="line-10",
-        config={"relay_url": vendor.url, "login": "pair", "relay_user": "u-9", "priority": "low"},
-        secrets={"relay_password": "pw-engine-5"},
-    )
+    provider = _relay(vendor, login="pair", relay_user="u-9", secrets={"relay_password": "pw-engine-5"})
     template = make_template(provider, content={"type": "TEXT", "text": "Hi {{1}}"}, sample_values=["A"])
     vendor.answers = [(200, {"relay_id": "r-9"}, {})]
     api = APIClient()
