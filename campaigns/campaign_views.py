@@ -13,7 +13,6 @@ from rcsconnect import timezones
 
 from . import builder
 from .engine.limiter import provider_pause
-from .events import apply_pending_of
 from .forms import CampaignForm
 from .models import Campaign
 from .services import (
@@ -100,17 +99,8 @@ def campaign_segments(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/_segments.html", {"segments": segments})
 
 
-def _follow_callbacks(pk: int) -> None:
-    """Counters as of the callbacks received: apply the campaign's pending events before reading them
-    (idempotent; the applier task does the same when it gets a worker)."""
-    status = Campaign.objects.filter(pk=pk).values_list("status", flat=True).first()
-    if status is not None and status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
-        apply_pending_of(campaign_id=pk)
-
-
 @require_safe
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _follow_callbacks(pk)
     campaign = get_object_or_404(Campaign.objects.select_related("provider", "template", "audience"), pk=pk)
     context = {
         "campaign": campaign,
@@ -125,7 +115,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_safe
 def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    _follow_callbacks(pk)
+    """The progress card, polled while a campaign sends: it only reads (the counters follow callbacks
+    through the events applier, `campaigns.events`)."""
     campaign = get_object_or_404(Campaign, pk=pk)
     context = {
         "campaign": campaign,

@@ -12,8 +12,8 @@ applies them in batches (`events_applier_run`, one at a time, kicked after every
 and every minute), so thousands of callbacks per second do not queue on one campaign's counter row.
 While a campaign sends, its dispatch tasks may hold every task worker, and the applier task then
 waits in the queue behind them (deliveries used to show up in bursts, a minute apart): so each
-dispatch loop and the campaign page also apply a batch of their own provider's / campaign's pending
-events (`apply_pending_of`), and the counters follow callbacks within a second or two.
+dispatch loop also applies a batch of pending events twice a second, any provider's
+(`apply_pending_of`), and the counters follow callbacks within a second or two. Pages only read.
 
 Inbound replies become `InboxMessage` rows linked to the message they answer; an opt-out word
 (STOP, UNSUBSCRIBE, ...) unsubscribes the number from every audience, an opt-in word (START,

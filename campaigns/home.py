@@ -67,7 +67,8 @@ def sending_campaigns(limit: int = 10) -> list[Campaign]:
 
 
 def figure_windows(now: datetime | None = None) -> dict[str, datetime]:
-    """The home page's windows: since local midnight, and the last 7 days."""
+    """The home page's windows: since midnight in the active timezone (the user's, activated by
+    `UserTimezoneMiddleware`), and the last 7 days."""
     now = now or timezone.now()
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     return {"today": midnight, "week": now - timedelta(days=7)}

@@ -18,6 +18,8 @@ def home(request: HttpRequest) -> HttpResponse:
     checklist = setup_checklist()
     context = {
         "today": stats.overall_stats(windows["today"]),
+        # Figures count whole UTC hours: off UTC by half an hour, from the hour holding midnight.
+        "today_since": stats.hour_of(windows["today"]),
         "week": stats.overall_stats(windows["week"]),
         "sending": sending_campaigns(),
         "providers": Provider.objects.filter(archived_at__isnull=True).order_by("nickname"),

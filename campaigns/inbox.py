@@ -36,6 +36,12 @@ class Conversation:
     last_direction: str
     contact: Contact | None = None
 
+    @property
+    def awaiting_answer(self) -> bool:
+        """The latest entry was received: nobody has answered since (what the API calls `unread`;
+        nothing records who has read a thread)."""
+        return self.last_direction == InboxMessage.Direction.INBOUND
+
 
 def _conversation_rows(*, query: str = "", phone: str = "", unread: bool | None = None):
     """One row per (provider, phone) with its latest time, entry count and latest direction."""
@@ -60,7 +66,7 @@ def _conversation_rows(*, query: str = "", phone: str = "", unread: bool | None 
         last_direction=Subquery(latest.order_by("-created_at", "-id").values("direction")[:1]),
     )
     if unread is not None:
-        # Unread: the latest entry is one received (nobody has answered since).
+        # "Unread" (the API's name) is awaiting an answer: the latest entry is one received.
         inbound = InboxMessage.Direction.INBOUND
         rows = rows.filter(last_direction=inbound) if unread else rows.exclude(last_direction=inbound)
     return rows

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 
-from django import forms
 from django.contrib import messages
 from django.db.models import Count, ProtectedError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from rcsconnect.forms import DashboardModelForm
 
 from . import segments
 from .models import Audience, Segment
@@ -21,7 +22,7 @@ from .models import Audience, Segment
 ROW = re.compile(r"^rule-(\d{1,3})-kind$")
 
 
-class SegmentForm(forms.ModelForm):
+class SegmentForm(DashboardModelForm):
     class Meta:
         model = Segment
         fields = ["name", "audience", "description", "match"]

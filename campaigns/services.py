@@ -20,9 +20,10 @@ from django.utils import timezone
 from providers.models import Provider
 from rcsconnect.audit import audit_action
 from rcsconnect.db import retry_on_conflict
+from rcsconnect.webhooks.events import EventType, emit
 from templates_app.models import MessageTemplate
 
-from . import state
+from . import notify, state
 from .engine.complete import campaign_complete_if_done
 from .models import Audience, AudienceImport, Campaign, Contact, Message, MessageStatus
 from .storage import storage
@@ -338,6 +339,7 @@ def _cancel(campaign_id: int) -> None:
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.status not in CANCELLABLE:  # finished by someone else meanwhile: nothing is kept
             raise CampaignError(f"The campaign is already {campaign.get_status_display()}.")
+        started = campaign.status in (Campaign.Status.SENDING, Campaign.Status.PAUSED)
         campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, now
         campaign.save(update_fields=["status", "finished_at"])
         audit_action(campaign, "cancel")
@@ -346,6 +348,9 @@ def _cancel(campaign_id: int) -> None:
             Campaign.objects.filter(pk=campaign.pk).update(
                 **{state.counter_field(k): F(state.counter_field(k)) + v for k, v in deltas.items()}
             )
+        if started:  # a campaign that sent finishes here as completion finishes it (docs/webhooks.md)
+            campaign.refresh_from_db()
+            emit(EventType.CAMPAIGN_FINISHED, [notify.campaign_finished(campaign)])  # sent after commit
 
 
 # -- retry and resend -------------------------------------------------------------------------------

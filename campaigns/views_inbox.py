@@ -22,12 +22,13 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
         page = max(1, int(request.GET.get("page", "1")))
     except ValueError:
         page = 1
-    found = inbox.conversations(query=query, limit=PAGE + 1, offset=(page - 1) * PAGE)
-    return render(
-        request,
-        "campaigns/inbox.html",
-        {"conversations": found[:PAGE], "q": query, "page": page, "has_next": len(found) > PAGE},
+    awaiting = request.GET.get("awaiting") == "1"  # only conversations whose latest entry was received
+    found = inbox.conversations(
+        query=query, unread=True if awaiting else None, limit=PAGE + 1, offset=(page - 1) * PAGE
     )
+    context = {"conversations": found[:PAGE], "q": query, "page": page, "has_next": len(found) > PAGE}
+    context["awaiting"], context["awaiting_count"] = awaiting, inbox.conversation_count(unread=True)
+    return render(request, "campaigns/inbox.html", context)
 
 
 def _thread_context(provider: Provider, phone: str, **extra) -> dict:

@@ -28,15 +28,15 @@ def check_outbound_allow_list(app_configs, **kwargs):
 
 @register()
 def check_task_workers(app_configs, **kwargs):
-    """Dispatch tasks hold their worker while they send; with none left over, events wait."""
+    """Dispatch tasks hold their worker while they send; with none left over, other tasks wait."""
     workers = settings.Q_CLUSTER.get("workers", 1)
     if settings.Q_CLUSTER.get("sync") or workers > settings.RCS_DISPATCHERS:
         return []
     return [
         Warning(
             f"RCS_DISPATCHERS ({settings.RCS_DISPATCHERS}) is not below Q_WORKERS ({workers}): while a "
-            "provider sends, its dispatch tasks hold every task worker, so the callback events applier, "
-            "fan-outs and imports wait until sending stops, and delivered counts lag.",
+            "provider sends, its dispatch tasks hold every task worker, so fan-outs, imports and webhook "
+            "deliveries wait until sending stops (the dispatch loops apply callback events themselves).",
             hint="Set RCS_DISPATCHERS below Q_WORKERS (its default is Q_WORKERS - 1), or raise Q_WORKERS.",
             id="rcs.W001",
         )

@@ -1,4 +1,3 @@
-from django import forms
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -7,6 +6,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import timezones
+from .forms import DashboardForm
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -60,7 +60,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     return render(request, "audit_log.html", {"page": page, "filters": filters})
 
 
-class ProfileForm(forms.Form):
+class ProfileForm(DashboardForm):
     timezone = timezones.timezone_field(help_text="Times are entered and shown in this timezone.")
 
 

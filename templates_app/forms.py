@@ -5,13 +5,14 @@ import json
 from django import forms
 
 from providers.models import Provider
+from rcsconnect.forms import DashboardForm, DashboardModelForm
 from rcsconnect.phone import PhoneField
 
 from .models import MessageTemplate
 from .validation import name_problems
 
 
-class TemplateForm(forms.ModelForm):
+class TemplateForm(DashboardModelForm):
     """The template's own fields; its content is parsed and checked separately (builder + limits)."""
 
     class Meta:
@@ -43,7 +44,7 @@ class TemplateForm(forms.ModelForm):
         pass  # uniqueness among live templates is checked in clean() with a clear message
 
 
-class CloneForm(forms.Form):
+class CloneForm(DashboardForm):
     name = forms.CharField(max_length=40, help_text="A new name: at most 20 letters, digits or underscores.")
     language = forms.CharField(max_length=10)
 
@@ -60,7 +61,7 @@ class CloneForm(forms.Form):
         return cleaned
 
 
-class ImportForm(forms.Form):
+class ImportForm(DashboardForm):
     file = forms.FileField(help_text="A JSON file exported from rcsconnect (one or many templates).")
 
     def clean_file(self):
@@ -73,7 +74,7 @@ class ImportForm(forms.Form):
             raise forms.ValidationError(f"Not a JSON file: {exc}") from exc
 
 
-class SendTestForm(forms.Form):
+class SendTestForm(DashboardForm):
     to = PhoneField(label="Phone number")
 
     def __init__(self, *args, placeholder_count: int = 0, initial_values=None, **kwargs):

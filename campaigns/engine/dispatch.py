@@ -316,13 +316,15 @@ class Dispatcher:
 
     def apply_pending(self) -> None:
         """Twice a second: apply callbacks that arrived before their message was written as sent, and a
-        batch of the provider's other pending callbacks (the dispatch tasks may hold every worker while
-        the applier task waits for one: the campaign's counters follow its callbacks all the same)."""
+        batch of any provider's other pending callbacks. The dispatch tasks may hold every worker
+        while the applier task waits for one: then they are the applier, and every campaign's
+        counters (also one that finished sending, or whose provider has no dispatcher) follow its
+        callbacks all the same. Concurrent appliers take disjoint events (`campaigns.events`)."""
         from campaigns.events import apply_pending_for, apply_pending_of
 
         if ids := self.writer.take_sent():
             apply_pending_for(ids)
-        apply_pending_of(provider_id=self.provider.pk)
+        apply_pending_of()
 
     def stopped(self, message: Message) -> str | None:
         """Why this claimed message must not be sent now (campaign paused or cancelled), if so."""

@@ -2,7 +2,8 @@
 
 Contract: `write_results(results)` stores a batch of `Result`s in one transaction through the
 storage (`campaigns.storage`: lock the messages in id order, apply, store the messages, the campaign
-counters, the stat buckets) and returns the msgIds that became sent. What a result does to its
+counters, the stat buckets, and the `message.status_changed` webhook deliveries: the outbox,
+rcsconnect.webhooks.events) and returns the msgIds that became sent. What a result does to its
 message is decided by `campaigns.state.send_outcome` only; the retry policy (backoff, the attempt
 cap) is applied here, before it.
 """
@@ -22,7 +23,6 @@ from campaigns.models import Message, MessageStatus
 from campaigns.state import UNFINISHED, Change, counter_field
 from campaigns.storage import storage
 from rcsconnect.db import retry_on_conflict
-from rcsconnect.webhooks.events import EventType, emit
 
 from .retry import retry_delay
 
@@ -70,7 +70,6 @@ def write_results(results: list[Result]) -> list[str]:
         return batch
 
     batch = retry_on_conflict(attempt, what="writing send results")
-    emit(EventType.MESSAGE_STATUS_CHANGED, batch.status_changes)  # committed: sent by tasks from here
     return batch.sent_ids
 
 
@@ -92,7 +91,7 @@ class Batch:
         self.counters: dict[int, Counter] = defaultdict(Counter)
         self.sent_ids: list[str] = []
         self.recorded: list[tuple] = []
-        self.status_changes: list[dict] = []  # webhook events, emitted once the batch is stored
+        self.status_changes: list[dict] = []  # webhook events, stored with the batch
         for message in messages:
             code_before, status_before = message.error_code, message.status
             change = _apply(message, self.by_id[message.id], self.now, self.counters, self.sent_ids)

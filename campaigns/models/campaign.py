@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from providers.models import Provider
 from templates_app.models import MessageTemplate
@@ -73,6 +74,11 @@ class Campaign(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("campaigns:detail", args=[self.pk])
+
+    @property
+    def starts_later(self) -> bool:
+        """Launching schedules it (its start time is still ahead) rather than sending now."""
+        return bool(self.scheduled_at and self.scheduled_at > timezone.now())
 
     @property
     def is_editable(self) -> bool:

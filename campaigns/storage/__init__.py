@@ -16,8 +16,10 @@ The contract both keep (tests/campaigns run on SQLite and on PostgreSQL):
   take disjoint rows and never wait for each other (`SKIP LOCKED`).
 - `write_results`: one batch of send results in one transaction: lock the batch's messages in id
   order, let the batch apply its results to them (`ResultBatch.apply`, i.e. `state.send_outcome`),
-  store the messages, then the campaign counters (campaigns by id), then the stat buckets. On any
-  error nothing is stored. The lock order is the global one in docs/engine.md.
+  store the messages, then the campaign counters (campaigns by id), then the stat buckets, and
+  in the same transaction the webhook deliveries of its status changes (`ResultBatch.status_changes`,
+  enqueued once it commits; rcsconnect.webhooks.events). On any error nothing is stored. The lock
+  order is the global one in docs/engine.md.
 - `update_messages`: store these fields of these messages (inside the caller's transaction; the
   event applier's write).
 - `pending_msg_ids`: which of these msgIds have vendor events waiting (a read, no transaction).
@@ -95,6 +97,8 @@ class ResultBatch(Protocol):
     messages: list[Message]  # after `apply`: the messages to store
     counters: dict[int, Counter]  # after `apply`: campaign id -> counter deltas
     recorded: list[tuple]  # after `apply`: the changes for the stat buckets (`campaigns.stats`)
+    status_changes: list[dict]  # after `apply`: `message.status_changed` webhook data (campaigns.notify)
+    now: datetime  # after `apply`: when it was applied
 
     def apply(self, messages: list[Message]) -> None: ...
 

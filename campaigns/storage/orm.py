@@ -17,6 +17,7 @@ from django.utils import timezone
 from campaigns import state, stats
 from campaigns.models import Campaign, Contact, Message, MessageStatus
 from providers.models import ProviderEvent
+from rcsconnect.webhooks.events import EventType, emit
 
 from . import CLAIM_FIELDS, LOCK_FIELDS, WRITE_FIELDS, Claim, ResultBatch, Storage, due_filter
 
@@ -56,6 +57,7 @@ class OrmStorage(Storage):
                 if updates := {k: F(k) + v for k, v in deltas.items() if v}:
                     Campaign.objects.filter(pk=campaign_id).update(**updates)
             stats.record(batch.recorded)
+            emit(EventType.MESSAGE_STATUS_CHANGED, batch.status_changes)  # enqueued once committed
 
     def update_messages(self, messages: Sequence[Message], fields: Sequence[str]) -> None:
         if messages:

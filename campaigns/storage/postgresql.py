@@ -21,6 +21,7 @@ from campaigns import state, stats
 from campaigns.models import Campaign, Contact, Message, MessageStatus
 from providers.models import ProviderEvent
 from rcsconnect.db import bulk_update_statements, loaded_fields
+from rcsconnect.webhooks.events import EventType, enqueue, insert_statement
 
 from . import CLAIM_FIELDS, LOCK_FIELDS, WRITE_FIELDS, Claim, ResultBatch, Storage
 
@@ -90,24 +91,30 @@ class PostgresStorage(Storage):
         """Outside an open transaction (the engine's writer thread): in one statement when no message
         changed since its claim (`_write_unchanged`), else in one transaction of two round trips:
         `BEGIN; SELECT .. FOR UPDATE`, then every write with `COMMIT`. Inside one (a caller's
-        atomic block, tests): the lock, then the writes."""
+        atomic block, tests): the lock, then the writes. The webhook deliveries of the batch's
+        status changes are one more write of the same statement (`_outbox`), enqueued after commit."""
         if connection.in_atomic_block:
             with transaction.atomic(), connection.cursor() as cursor:
                 batch.apply(_lock_and_load(cursor, batch.ids))
-                _execute_all(cursor, _writes(batch))
+                deliveries = _execute_writes(cursor, batch)
+            _enqueue(deliveries)
             return
         with connection.cursor() as cursor:
             versions = batch.claimed and all(getattr(m, "claimed_version", None) for m in batch.claimed)
-            if versions and _write_unchanged(cursor, batch):
-                return
+            if versions:
+                unchanged, deliveries = _write_unchanged(cursor, batch)
+                if unchanged:
+                    _enqueue(deliveries)
+                    return
             try:
                 batch.apply(_lock_and_load(cursor, batch.ids, begin=True))
-                _execute_all(cursor, [*_writes(batch), ("COMMIT", [])])
+                deliveries = _execute_writes(cursor, batch, commit=True)
             except BaseException:
                 # Nothing of the batch is stored; the messages stay leased and are claimed again.
                 with contextlib.suppress(Exception):
                     cursor.execute("ROLLBACK")
                 raise
+        _enqueue(deliveries)
 
     def update_messages(self, messages: Sequence[Message], fields: Sequence[str]) -> None:
         if messages:
@@ -160,9 +167,25 @@ def _writes(batch: ResultBatch, *, where: str = "") -> list[tuple[str, list]]:
     ]
 
 
-def _write_unchanged(cursor, batch: ResultBatch) -> bool:
+def _outbox(batch: ResultBatch, *, where: str = "") -> tuple[str, list] | None:
+    """The webhook deliveries of the batch's status changes, as one INSERT .. RETURNING id (it finds
+    the subscribers itself: with none it inserts nothing, at no round trip of its own)."""
+    if not batch.status_changes:
+        return None
+    event = EventType.MESSAGE_STATUS_CHANGED
+    sql, params = insert_statement(event, batch.status_changes, at=batch.now, where=where)
+    return f"{sql} RETURNING id", params
+
+
+def _enqueue(deliveries: list[int]) -> None:
+    if deliveries:
+        transaction.on_commit(lambda: enqueue(deliveries))  # at once when already committed
+
+
+def _write_unchanged(cursor, batch: ResultBatch) -> tuple[bool, list[int]]:
     """The batch in one statement (one round trip), applied to the messages as their claims left
-    them; False, with nothing written, when any of them changed since (then they are loaded).
+    them; (False, []), with nothing written, when any of them changed since (then they are
+    loaded). Else (True, the webhook deliveries it wrote).
 
     Each write is a data-modifying CTE that runs only if the gate (`UNCHANGED_GATE`) held for every
     message.
@@ -170,20 +193,33 @@ def _write_unchanged(cursor, batch: ResultBatch) -> bool:
     rows = sorted(batch.claimed or [], key=lambda m: m.id)
     batch.apply(rows)
     ok = "(SELECT ok FROM gate)"
-    writes = _writes(batch, where=_AFTER)
+    writes = [(sql + " RETURNING 1", params) for sql, params in _writes(batch, where=_AFTER)]
+    outbox = _outbox(batch, where=_AFTER)
+    if outbox:
+        writes.append(outbox)
     parts = [f"gate AS ({UNCHANGED_GATE.format(table=Message._meta.db_table)})"]
     for n, (sql, _) in enumerate(writes):
         # The sub-statements of a WITH run in no defined order (PostgreSQL manual, 7.8.4): each write
         # reads the one before it to completion first, so the rows are locked in the global order
         # (messages, campaigns by id, stat buckets, error buckets by key; docs/engine.md).
         after = ok if n == 0 else f"{ok} AND (SELECT count(*) FROM w{n - 1}) >= 0"  # noqa: S608
-        parts.append(f"w{n} AS ({sql.replace(_AFTER, after)} RETURNING 1)")
-    sql = f"WITH {', '.join(parts)} SELECT ok FROM gate"  # noqa: S608 - generated statements, values are params
+        parts.append(f"w{n} AS ({sql.replace(_AFTER, after)})")
+    returned = f"ARRAY(SELECT id FROM w{len(writes) - 1})" if outbox else "NULL"  # noqa: S608
+    sql = f"WITH {', '.join(parts)} SELECT ok, {returned} FROM gate"  # noqa: S608 - generated statements, values are params
     params = [len(rows), [m.id for m in rows], [m.claimed_version for m in rows]]
     params += [p for _, ps in writes for p in ps]
     cursor.execute(sql, params)
-    (unchanged,) = cursor.fetchone()
-    return bool(unchanged)
+    unchanged, deliveries = cursor.fetchone()
+    return bool(unchanged), list(deliveries or []) if unchanged else []
+
+
+def _execute_writes(cursor, batch: ResultBatch, *, commit: bool = False) -> list[int]:
+    """The batch's writes in one round trip (`COMMIT` too if `commit`); returns the ids of the webhook
+    deliveries it wrote. The deliveries' insert comes first, so its rows are the first result."""
+    outbox = _outbox(batch)
+    statements = [*([outbox] if outbox else []), *_writes(batch), *([("COMMIT", [])] if commit else [])]
+    _execute_all(cursor, statements)
+    return [row[0] for row in cursor.fetchall()] if outbox else []
 
 
 def _execute_all(cursor, statements: list[tuple[str, list]]) -> None:

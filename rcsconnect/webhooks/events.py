@@ -1,16 +1,24 @@
 """`emit`: the one call that hands events to the webhooks subscribed to them.
 
 Called where each event happens: inbound replies and vendor status changes by the callback applier
-(`campaigns.events`), the engine's send outcomes (`campaigns.engine.results`), campaign completion
-(`campaigns.engine.complete`). It writes one `WebhookDelivery` per event per subscribed webhook in
-the caller's transaction (so an event exists exactly when the change that caused it was committed)
-and, once that transaction commits, enqueues one delivery task each. Nothing is sent here: the
+(`campaigns.events`), campaign completion and cancellation (`campaigns.engine.complete`,
+`campaigns.services`). It writes one `WebhookDelivery` per event per subscribed webhook in the
+caller's transaction (so an event exists exactly when the change that caused it was committed)
+and, once that transaction commits, enqueues one delivery task each. The deliveries are the outbox:
+a task lost before it ran (a crash just after the commit) is enqueued again by the retry sweeper
+(`delivery.webhook_retry_due`), since a pending delivery is due from its creation.
+
+The engine's result writer on PostgreSQL writes its batch in one statement: `insert_statement` is
+the same insert as SQL, which looks the subscribers up itself (no round trip of its own; with no
+subscriber it inserts nothing). Nothing is sent here: the
 caller's transaction (the applier holds message and campaign locks) never waits on a receiver.
 With no active webhook for the event type it costs one small indexed query.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -19,7 +27,7 @@ from django.utils import timezone
 
 from .models import EventType, Webhook, WebhookDelivery
 
-__all__ = ["EventType", "emit", "envelope"]
+__all__ = ["EventType", "emit", "envelope", "insert_statement"]
 
 
 def envelope(event: str, data: dict, *, at: datetime | None = None) -> dict:
@@ -62,6 +70,32 @@ def emit(event: str, items: Iterable[dict]) -> int:
         )
     transaction.on_commit(lambda: enqueue(ids))
     return len(ids)
+
+
+# One delivery per (event, subscribed webhook), as `emit` writes them; the event id is derived from a
+# key per statement, the event's position and the webhook (unique, and the same in the column and
+# the body). Params: event, created_at (ISO), events (JSON array of data), key, next_attempt_at,
+# created_at, the event as a JSON array (the subscription test).
+_INSERT = """INSERT INTO {delivery} (webhook_id, event_id, event, payload, status, attempts,
+    next_attempt_at, last_error, created_at)
+SELECT w.id, md5(k.key || ':' || e.n || ':' || w.id)::uuid, k.event,
+    jsonb_build_object('id', md5(k.key || ':' || e.n || ':' || w.id)::uuid::text, 'type', k.event,
+                       'created_at', k.created_at, 'data', e.data),
+    'pending', 0, %s, '', %s
+FROM (SELECT %s::text AS event, %s::text AS created_at, %s::text AS key) AS k
+CROSS JOIN {webhook} AS w
+CROSS JOIN jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(data, n)
+WHERE w.is_active AND w.events @> %s::jsonb"""
+
+
+def insert_statement(event: str, items: list[dict], *, at: datetime, where: str = "") -> tuple[str, list]:
+    """`emit` as one INSERT (PostgreSQL), for a caller that sends its writes as one statement;
+    `where`: a further condition (SQL) it depends on. Append `RETURNING id` for the ids to enqueue."""
+    sql = _INSERT.format(delivery=WebhookDelivery._meta.db_table, webhook=Webhook._meta.db_table)
+    if where:
+        sql += f" AND {where}"
+    params = [at, at, event, at.isoformat(), uuid.uuid4().hex, json.dumps(items), json.dumps([event])]
+    return sql, params
 
 
 def enqueue(delivery_ids: list[int]) -> None:

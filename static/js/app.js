@@ -81,3 +81,13 @@ document.querySelectorAll("select[data-timezone-select]").forEach((select) => {
     }
   });
 });
+
+// Settings that apply only while a checkbox is ticked: <div data-shown-by="<checkbox id>"> (the provider
+// form's SMS fallback settings, its DLT ones under India). Hidden fields still submit what they hold.
+document.querySelectorAll("[data-shown-by]").forEach((block) => {
+  const box = document.getElementById(block.dataset.shownBy);
+  if (!box) return;
+  const apply = () => { block.hidden = !box.checked; };
+  box.addEventListener("change", apply);
+  apply();
+});

@@ -59,3 +59,20 @@
     if (input && input.value.trim()) clear(input);
   });
 })();
+
+// The SMS fallback text and the DLT template ID show only for a provider they apply to (SMS fallback on;
+// India for the DLT ID), or while no provider is chosen. A stored value stays and is sent as before.
+(() => {
+  const provider = document.getElementById("id_provider");
+  const flags = document.getElementById("provider-flags");
+  if (!provider || !flags) return;
+  function apply() {
+    const chosen = flags.querySelector(`[data-provider="${CSS.escape(provider.value)}"]`);
+    document.querySelectorAll("#campaign-form [data-needs]").forEach((field) => {
+      const needs = field.dataset.needs === "india" ? ["sms", "india"] : ["sms"];
+      field.hidden = Boolean(chosen) && !needs.every((flag) => chosen.dataset[flag]);
+    });
+  }
+  provider.addEventListener("change", apply);
+  apply();
+})();

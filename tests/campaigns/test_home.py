@@ -86,3 +86,23 @@ def test_api_docs_keep_the_site_navigation(marketer_client):
     html = marketer_client.get(reverse("api:docs")).content.decode()
     assert 'class="mainnav"' in html and 'id="swagger-ui"' in html
     assert reverse("campaigns:list") in html and reverse("home") in html
+
+
+def test_today_starts_at_midnight_in_the_users_timezone(marketer_client, marketer):
+    """Tokyo is UTC+9: its today starts at 15:00 UTC, on the UTC day before or the same one. A bucket
+    at local midnight counts and the hour before does not, whichever of the two it is."""
+    from zoneinfo import ZoneInfo
+
+    from campaigns.models import StatBucket
+    from rcsconnect.models import Profile
+
+    Profile.objects.update_or_create(user=marketer, defaults={"timezone": "Asia/Tokyo"})
+    provider = make_provider()
+    tokyo = ZoneInfo("Asia/Tokyo")
+    midnight = timezone.now().astimezone(tokyo).replace(hour=0, minute=0, second=0, microsecond=0)
+    StatBucket.objects.create(provider=provider, hour=midnight, sent=1)
+    StatBucket.objects.create(provider=provider, hour=midnight - timedelta(hours=1), sent=10)
+    page = marketer_client.get(reverse("home")).content.decode()
+    today = page[page.index('id="figures-today"') : page.index('id="figures-week"')]
+    assert re.search(r"<b>1</b>sent", today), today
+    assert "since 00:00 Asia/Tokyo" in today

@@ -143,3 +143,16 @@ def test_contact_name_comes_from_name_attributes():
     assert Contact(phone="+1", attributes={"full_name": "Dev K"}).name == "Dev K"
     assert Contact(phone="+1", attributes={"first_name": "Ravi"}).name == "Ravi"
     assert Contact(phone="+1", attributes={"order": "A-1"}).name == ""
+
+
+def test_the_list_marks_and_filters_conversations_awaiting_an_answer(marketer_client, conversation):
+    provider, _ = conversation
+    InboxMessage.objects.create(
+        provider=provider, phone="+14155550123", direction=InboxMessage.Direction.OUTBOUND, text="Hi!"
+    )
+    html = marketer_client.get("/inbox/").content.decode()
+    rows = {n: html[html.index(n) :].split("</tr>")[0] for n in ("+919812345678", "+14155550123")}
+    assert "awaiting answer" in rows["+919812345678"] and "awaiting answer" not in rows["+14155550123"]
+    assert "Awaiting an answer (1)" in html
+    html = marketer_client.get("/inbox/?awaiting=1").content.decode()
+    assert "+919812345678" in html and "+14155550123" not in html

@@ -181,3 +181,28 @@ def test_the_poll_that_sees_an_import_finish_refreshes_counters_and_contacts(
     assert 'id="audience-counts" hx-swap-oob="true"' in polled and '<b id="contact-total">2</b>' in polled
     assert 'id="audience-contacts" hx-swap-oob="true"' in polled and "+919812345672" in polled
     assert "hx-swap-oob" not in marketer_client.get(url).content.decode()  # not an htmx poll
+
+
+def test_launching_a_scheduled_draft_asks_naming_the_start_time_in_the_users_timezone(
+    marketer_client, marketer
+):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from rcsconnect.models import Profile
+
+    Profile.objects.update_or_create(user=marketer, defaults={"timezone": "Asia/Kolkata"})
+    day = (timezone.now() + timedelta(days=30)).astimezone(ZoneInfo("Asia/Kolkata"))
+    start = day.replace(hour=10, minute=0, second=0, microsecond=0)
+    campaign = make_campaign(size=3, name="Spring", scheduled_at=start, schedule_timezone="Europe/London")
+    page = marketer_client.get(campaign.get_absolute_url()).content.decode()
+    when = start.strftime("%Y-%m-%d")
+    assert (
+        f'data-confirm="Schedule Spring to 3 recipients for {when} 10:00 Asia/Kolkata (your timezone)?"'
+        in page
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now() - timedelta(minutes=1))
+    page = marketer_client.get(campaign.get_absolute_url()).content.decode()
+    assert 'data-confirm="Launch Spring to 3 recipients now?"' in page  # its time has passed: it sends now

@@ -14,7 +14,7 @@ def test_dispatchers_holding_every_worker_warn(settings):
     settings.RCS_DISPATCHERS = 2
     [warning] = check_task_workers(None)
     assert warning.id == "rcs.W001"
-    assert "events applier" in warning.msg and "RCS_DISPATCHERS" in warning.hint
+    assert "imports" in warning.msg and "RCS_DISPATCHERS" in warning.hint
 
 
 def test_default_leaves_one_worker_free(monkeypatch):

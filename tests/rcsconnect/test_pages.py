@@ -1,4 +1,4 @@
-"""The site's own 404 and 500 pages, the favicon, and demo media shipped as static files."""
+"""The site's own 403, 404 and 500 pages, the favicon, and demo media shipped as static files."""
 
 from __future__ import annotations
 
@@ -53,3 +53,17 @@ def test_demo_templates_use_images_shipped_with_the_project(settings):
     for url in urls:
         assert url.startswith("http://127.0.0.1:8000/static/demo/"), url
         assert finders.find(url.removeprefix("http://127.0.0.1:8000/static/")), url
+
+
+def test_a_permission_refused_in_a_view_is_a_403_in_the_site_layout(marketer):
+    """The route table answers most refusals (no_access.html); a view's own check (PermissionDenied)
+    gets the same page, not Django's bare "403 Forbidden"."""
+    from django.core.exceptions import PermissionDenied
+    from django.views.defaults import permission_denied
+
+    request = RequestFactory().get("/somewhere/")
+    request.user, request.csp_nonce = marketer, "n"
+    response = permission_denied(request, PermissionDenied())
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "No access" in html and 'class="mainnav"' in html and "/static/css/app" in html

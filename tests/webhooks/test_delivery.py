@@ -228,3 +228,72 @@ def test_test_event_is_one_attempt(receiver, sync_tasks, django_capture_on_commi
         delivery.webhook_send_test(webhook_id=webhook.pk, user_name="marketer")
     sent = WebhookDelivery.objects.get()
     assert sent.event == "webhook.test" and sent.status == "failed" and sent.attempts == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["one statement", "locked rows", "caller's transaction"])
+def test_the_result_writer_stores_its_deliveries_with_the_batch_so_a_crash_loses_none(
+    receiver, sync_tasks, monkeypatch, path
+):
+    """The deliveries are written in the batch's transaction (the outbox): with the task that should
+    follow the commit lost (a crash), the sweeper still sends each, once, signed."""
+    from django.db import connection, transaction
+
+    from campaigns.engine.claim import claim
+    from campaigns.services import campaign_start
+    from tests.campaigns.conftest import make_campaign as make_sending_campaign
+
+    monkeypatch.setattr("campaigns.services.provider_kick", lambda **kw: 0)
+    lost = []
+    monkeypatch.setattr("rcsconnect.webhooks.events.enqueue", lost.append)  # the ORM storage's
+    monkeypatch.setattr("campaigns.storage.postgresql.enqueue", lost.append)  # PostgreSQL's
+    webhook = hook(receiver, events=["message.status_changed"])
+    hook(receiver, events=["reply.received"])  # not subscribed: gets nothing
+    paused = hook(receiver, events=["message.status_changed"])
+    Webhook.objects.filter(pk=paused.pk).update(is_active=False)  # paused: gets nothing
+    campaign = campaign_start(campaign_id=make_sending_campaign(size=3).pk)
+    got = claim(provider_id=campaign.provider_id, limit=3, lease_seconds=30).messages
+    got.sort(key=lambda m: m.id)
+    rows = got if path == "one statement" else [None] * 3
+    if path == "one statement" and connection.vendor != "postgresql":
+        pytest.skip("the one-statement write is PostgreSQL's")
+    results = [Result(m.id, DONE_SENT, vendor_id=f"v-{m.id}", row=r) for m, r in zip(got, rows, strict=True)]
+    if path == "caller's transaction":
+        with transaction.atomic():
+            write_results(results)
+    else:
+        write_results(results)
+
+    stored = list(WebhookDelivery.objects.order_by("id"))
+    assert [d.webhook_id for d in stored] == [webhook.pk] * 3 and len(lost) == 1 and len(lost[0]) == 3
+    assert len({d.event_id for d in stored}) == 3
+    assert all(d.payload["id"] == str(d.event_id) and d.status == "pending" for d in stored)
+    assert delivery.webhook_retry_due() == 3  # the sweeper finds them all due
+    bodies = [json.loads(r["body"]) for r in receiver.requests]
+    assert sorted(b["data"]["message_id"] for b in bodies) == [m.id for m in got]
+    assert {(b["type"], b["data"]["status"], b["data"]["previous_status"]) for b in bodies} == {
+        ("message.status_changed", "sent", "sending")
+    }
+    assert all(verify(webhook.secret, r["headers"], r["body"]) for r in receiver.requests)
+    assert delivery.webhook_retry_due() == 0  # delivered: never again
+
+
+def test_cancelling_a_sending_campaign_emits_campaign_finished(
+    receiver, sync_tasks, django_capture_on_commit_callbacks, monkeypatch
+):
+    from campaigns.services import campaign_cancel, campaign_start
+    from tests.campaigns.conftest import make_campaign as make_sending_campaign
+
+    monkeypatch.setattr("campaigns.services.provider_kick", lambda **kw: 0)
+    hook(receiver)
+    campaign = campaign_start(campaign_id=make_sending_campaign(size=3).pk)
+    draft = make_sending_campaign(size=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_cancel(campaign_id=campaign.pk)
+        campaign_cancel(campaign_id=draft.pk)  # never sent: it does not "finish"
+    (body,) = [json.loads(r["body"]) for r in receiver.requests]
+    assert body["type"] == "campaign.finished"
+    data = body["data"]
+    assert data["campaign_id"] == campaign.pk and data["status"] == "cancelled" and data["finished_at"]
+    assert data["counts"]["cancelled"] == 3 and data["counts"]["total"] == 3
