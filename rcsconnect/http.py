@@ -332,7 +332,7 @@ class Hops:
 
     def __init__(self, url: str, method: str, body: bytes | None, headers: dict[str, str]):
         self.url, self.method, self.body, self.headers = url, method, body, headers
-        self.origin = _origin(url)
+        self.first_url = url  # its origin is parsed only if a redirect comes (most sends see none)
         self.own_headers = headers
         self.count = 0
 
@@ -347,7 +347,7 @@ class Hops:
             raise RedirectRefused(status, target, "not an HTTP(S) address.")
         if status == 303 or (status in (301, 302) and self.method == "POST"):
             self.method, self.body = "GET", None
-        if _origin(target) == self.origin:
+        if _origin(target) == _origin(self.first_url):
             self.headers = self.own_headers
         else:
             content_type = {k: v for k, v in self.own_headers.items() if k.lower() == "content-type"}

@@ -1,6 +1,7 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rcsconnect.settings")
-application = get_wsgi_application()
+
+from rcsconnect.handlers import get_application  # noqa: E402 - after the settings module is named
+
+application = get_application()

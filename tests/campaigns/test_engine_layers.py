@@ -11,7 +11,7 @@ import campaigns.engine
 
 def test_no_engine_module_imports_the_services():
     offenders = []
-    for path in Path(campaigns.engine.__file__).parent.glob("*.py"):
+    for path in Path(campaigns.engine.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
             if isinstance(node, ast.ImportFrom):

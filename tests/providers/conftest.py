@@ -28,3 +28,12 @@ def clean_cache(db):
 
     cache.clear()
     yield cache
+
+
+@pytest.fixture
+def client():
+    """The test client, with the vendor callback URLs served through the middleware the production
+    WSGI application gives them (rcsconnect.handlers), every other URL through settings.MIDDLEWARE."""
+    from tests.stack import StackClient
+
+    return StackClient()

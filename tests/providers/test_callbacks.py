@@ -227,7 +227,7 @@ def test_a_callback_does_not_load_a_session(client, double_provider):
 
 
 def test_callback_url_needs_no_login_and_no_csrf(double_provider):
-    from django.test import Client
+    from tests.stack import StackClient
 
-    client = Client(enforce_csrf_checks=True)
+    client = StackClient(enforce_csrf_checks=True)
     assert post(client, double_provider, delivered("m-1")).status_code == 200
