@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -22,13 +22,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from providers.models import Provider
-from rcsconnect import phone
+from rcsconnect import pagination, phone
 from rcsconnect.api import ApiMixin, query_int, query_str
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
 from . import segments, stats, validation
-from .models import Audience, Campaign, Contact, Conversion, Message, Segment
+from .models import Audience, Campaign, Contact, Conversion, Message, MessageStatus, Segment
 
 CONTACTS_PER_REQUEST = 1000
 IDEMPOTENCY_KEY_MAX = 120
@@ -53,7 +53,7 @@ def idempotency_key(request) -> str:
 def idempotency_parameter(what: str) -> OpenApiParameter:
     return OpenApiParameter(
         "Idempotency-Key",
-        str,
+        {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
         location=OpenApiParameter.HEADER,
         description=f"Up to {IDEMPOTENCY_KEY_MAX} characters; repeats return the first {what}.",
     )
@@ -111,10 +111,17 @@ class AudienceViewSet(ApiMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         return Audience.objects.annotate(contact_count=Count("contacts"))
 
+    def perform_create(self, serializer):
+        serializer.save()
+        serializer.instance.contact_count = 0  # the answer has every field retrieve has
+
     @extend_schema(
         methods=["get"],
         responses=ContactSerializer(many=True),
-        parameters=[OpenApiParameter("phone", str), OpenApiParameter("subscribed", bool)],
+        parameters=[
+            OpenApiParameter("phone", str, description="One number exactly (E.164)."),
+            OpenApiParameter("subscribed", bool, description="Only subscribed (true) or unsubscribed."),
+        ],
     )
     @extend_schema(
         methods=["post"],
@@ -131,9 +138,9 @@ class AudienceViewSet(ApiMixin, viewsets.ModelViewSet):
             phone = query_str(request, "phone", 32)
             if phone:
                 contacts = contacts.filter(phone=phone)
-            subscribed = query_str(request, "subscribed", 5)
+            subscribed = pagination.boolean(request, "subscribed")
             if subscribed is not None:
-                contacts = contacts.filter(subscribed=subscribed.lower() in ("1", "true", "yes"))
+                contacts = contacts.filter(subscribed=subscribed)
             page = self.paginate_queryset(contacts)
             return self.get_paginated_response(ContactSerializer(page, many=True).data)
         rows = request.data if isinstance(request.data, list) else [request.data]
@@ -173,6 +180,15 @@ class ContactViewSet(
     serializer_class = ContactSerializer
     queryset = Contact.objects.all()
     lookup_value_regex = r"\d+"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("audience", int, description="Audience id."),
+            OpenApiParameter("phone", str, description="One number exactly (E.164)."),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         contacts = Contact.objects.all()
@@ -435,9 +451,18 @@ class CampaignViewSet(ApiMixin, viewsets.ModelViewSet):
     queryset = Campaign.objects.all()
     lookup_value_regex = r"\d+"
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=Campaign.Status.values),
+            OpenApiParameter("provider", int, description="Provider id."),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
     def get_queryset(self):
         campaigns = Campaign.objects.select_related("provider", "template", "audience")
-        status_ = query_str(self.request, "status")
+        status_ = pagination.choice(self.request, "status", Campaign.Status.values)
         if status_:
             campaigns = campaigns.filter(status=status_)
         provider = query_int(self.request, "provider")
@@ -479,24 +504,18 @@ class ProviderStatsView(ApiMixin, APIView):
     """A provider's funnel and hourly series since `since` (ISO 8601; default: the last 7 days)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("since", str, description="ISO 8601 date and time")],
+        parameters=[
+            OpenApiParameter(
+                "since", OpenApiTypes.DATETIME, description="ISO 8601 date and time; default: 7 days ago."
+            )
+        ],
         responses=StatsSerializer,
     )
     def get(self, request, pk: int):
         if not request.user.has_perm("providers.view_provider"):
             raise exceptions.PermissionDenied()
         provider = get_object_or_404(Provider, pk=pk)
-        since = timezone.now() - timezone.timedelta(days=7)
-        raw = query_str(request, "since", 40)
-        if raw:
-            try:
-                since = parse_datetime(raw)
-            except ValueError:
-                since = None
-            if since is None:
-                raise exceptions.ValidationError({"since": ["Use an ISO 8601 date and time."]})
-            if timezone.is_naive(since):
-                since = timezone.make_aware(since)
+        since = pagination.date_time(request, "since") or timezone.now() - timezone.timedelta(days=7)
         points = stats.series(provider=provider, since=since, until=timezone.now())
         return Response(
             {
@@ -571,7 +590,7 @@ class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
         parameters=[
             OpenApiParameter("campaign", int),
             OpenApiParameter("provider", int),
-            OpenApiParameter("status", str),
+            OpenApiParameter("status", str, enum=MessageStatus.values),
             OpenApiParameter("to", str),
             OpenApiParameter("msg_id", str),
         ]
@@ -588,6 +607,7 @@ class MessageViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
             value = query_int(self.request, name)
             if value is not None:
                 messages = messages.filter(**{f"{name}_id": value})
+        pagination.choice(self.request, "status", MessageStatus.values)
         for name in ("status", "to", "msg_id"):
             value = query_str(self.request, name, 60)
             if value:
@@ -637,6 +657,8 @@ class TransactionalSendView(ApiMixin, APIView):
     The message goes through the provider's throttle like campaign messages; poll
     `/api/messages/{id}/` for its delivery status.
     """
+
+    idempotent = True  # rcsconnect.schema documents the Idempotent-Replayed header on the 200
 
     @extend_schema(
         request=SendSerializer,
@@ -730,6 +752,8 @@ class ConversionView(ApiMixin, APIView):
     attribution window (`RCS_CONVERSION_WINDOW_HOURS`), and counted in that campaign's funnel. With an
     `Idempotency-Key` header a repeat answers 200 with the first conversion and counts nothing.
     """
+
+    idempotent = True
 
     @extend_schema(
         request=ConversionSerializer,

@@ -7,7 +7,7 @@ the dashboard uses), so the API and the forms agree on what a kind accepts.
 from __future__ import annotations
 
 from django import forms
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -186,12 +186,25 @@ class ProviderSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class ProviderArchivedSerializer(ProviderSerializer):
+    stopped_campaigns = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="Names of the running campaigns paused."
+    )
+
+    class Meta(ProviderSerializer.Meta):
+        fields = [*ProviderSerializer.Meta.fields, "stopped_campaigns"]
+
+
 class ProviderViewSet(ApiMixin, viewsets.ModelViewSet):
     """Vendor accounts. `secrets` is write-only; `secrets_set` lists which secrets are stored."""
 
     serializer_class = ProviderSerializer
     queryset = Provider.objects.all()
     lookup_value_regex = r"\d+"
+
+    @extend_schema(parameters=[OpenApiParameter("kind", str, description="A provider kind's slug.")])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         providers = Provider.objects.all()
@@ -242,7 +255,7 @@ class ProviderViewSet(ApiMixin, viewsets.ModelViewSet):
         """Make this provider the default (exactly one at a time)."""
         return self._run(services.provider_mark_default)
 
-    @extend_schema(request=None, responses={200: ProviderSerializer, 409: dict})
+    @extend_schema(request=None, responses={200: ProviderArchivedSerializer, 409: dict})
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
         """Archive: stops sending, pauses its running campaigns (`stopped_campaigns`), keeps stats."""

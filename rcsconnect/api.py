@@ -22,6 +22,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from . import pagination
 from .permissions import RolePermissions
 
 logger = logging.getLogger(__name__)
@@ -62,39 +63,28 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             {"detail": "Still used by other records; remove or archive those first.", "used_by": blockers},
             status=status.HTTP_409_CONFLICT,
         )
+    elif isinstance(exc, DataError | OverflowError) or (
+        isinstance(exc, IntegrityError) and "datatype mismatch" in str(exc)
+    ):
+        # A type or range error (SQLite reports a datatype mismatch as an integrity error): bad input.
+        return Response(
+            {"detail": "A value is out of range or malformed."}, status=status.HTTP_400_BAD_REQUEST
+        )
     elif isinstance(exc, IntegrityError):
         logger.warning("integrity error answered with 409: %s", exc)
         return Response(
             {"detail": "This conflicts with an existing record."}, status=status.HTTP_409_CONFLICT
         )
-    elif isinstance(exc, DataError):
-        return Response(
-            {"detail": "A value is out of range or malformed."}, status=status.HTTP_400_BAD_REQUEST
-        )
     return drf_exception_handler(exc, context)
 
 
 def query_int(request, name: str) -> int | None:
-    """An optional integer query parameter, or a 400 naming it."""
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise exceptions.ValidationError({name: ["Enter a whole number."]}) from None
-    if not -(2**63) < value < 2**63:
-        raise exceptions.ValidationError({name: ["Out of range."]})
-    return value
+    """An optional id-like query parameter (a whole number), or a 400 naming it (rcsconnect.pagination)."""
+    return pagination.whole_number(request, name)
 
 
 def query_str(request, name: str, max_length: int = 200) -> str | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    if "\x00" in raw or len(raw) > max_length:
-        raise exceptions.ValidationError({name: [f"At most {max_length} characters, no NUL."]})
-    return raw
+    return pagination.text(request, name, max_length)
 
 
 class ApiMixin:
@@ -110,25 +100,10 @@ class ApiMixin:
 # -- error responses in the schema ----------------------------------------------------------------
 
 
-class DetailSerializer(serializers.Serializer):
-    """`{"detail": "..."}`: not found, not allowed, a conflict."""
-
-    detail = serializers.CharField()
-
-
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    """The schema's error responses for `codes` (400 names fields; the others carry `detail`)."""
-    described = {
-        400: (
-            {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
-            'Bad input: `{"<field>": ["message", ...]}`, each problem named by its field.',
-        ),
-        401: (DetailSerializer, "No credentials, or a wrong token."),
-        403: (DetailSerializer, "Your role may not do this."),
-        404: (DetailSerializer, "No such record."),
-        409: (DetailSerializer, "Conflicts with the current state."),
-    }
-    return {code: OpenApiResponse(described[code][0], description=described[code][1]) for code in codes}
+    """Error responses for `codes`; their bodies and descriptions come from rcsconnect.schema (which adds
+    the usual ones to every operation by itself)."""
+    return {code: OpenApiResponse(description="") for code in codes}
 
 
 def paginated(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
@@ -174,16 +149,30 @@ class RedocView(_LoginFirst, SpectacularRedocView):
     pass
 
 
+TokenSerializer = inline_serializer("Token", {"token": serializers.CharField()})
+TokenRequestSerializer = inline_serializer(
+    "Credentials",
+    {"username": serializers.CharField(), "password": serializers.CharField()},
+)
+
+
 class TokenView(ApiMixin, ObtainAuthToken):
-    """Exchange a username and password for the user's API token (`Authorization: Token <key>`)."""
+    """Exchange a username and password for the user's API token.
+
+    Send it as `Authorization: Token <key>` (or `Bearer <key>`). Wrong credentials answer 401; too many
+    failures lock the account out (429)."""
 
     permission_classes = [permissions.AllowAny]
     parser_classes = [StrictJSONParser, parsers.FormParser]
+    schema_error_codes = ["429"]
 
+    @extend_schema(
+        request=TokenRequestSerializer, responses={200: TokenSerializer}, operation_id="token_create"
+    )
     def post(self, request, *args, **kwargs):
         try:
             return super().post(request, *args, **kwargs)
-        except exceptions.ValidationError:
+        except exceptions.ValidationError as exc:
             # django-axes marks the request it refused (too many failures): say so, not "wrong password".
             if getattr(request, "axes_locked_out", False) or getattr(
                 request._request, "axes_locked_out", False
@@ -191,5 +180,12 @@ class TokenView(ApiMixin, ObtainAuthToken):
                 return Response(
                     {"detail": "Locked out after too many failed logins; try again later."},
                     status=status.HTTP_429_TOO_MANY_REQUESTS,
+                )
+            codes = exc.get_codes()
+            if isinstance(codes, dict) and codes.get("non_field_errors") == ["authorization"]:
+                return Response(
+                    {"detail": "Unable to log in with the provided credentials."},
+                    status=status.HTTP_401_UNAUTHORIZED,
+                    headers={"WWW-Authenticate": "Token"},
                 )
             raise

@@ -286,15 +286,16 @@ RCS_AUTH_PAUSE_SECONDS = env.float("RCS_AUTH_PAUSE_SECONDS", default=30.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
+        "rcsconnect.authentication.BearerTokenAuthentication",  # the same token as "Bearer <key>"
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
         "rcsconnect.permissions.RolePermissions",  # the permissions table, rcsconnect.roles
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "rcsconnect.schema.AutoSchema",  # documents every error answer,
+    "DEFAULT_PAGINATION_CLASS": "rcsconnect.pagination.StrictLimitOffsetPagination",
+    "PAGE_SIZE": 50,  # rcsconnect.pagination: limit 1..500, junk answers 400
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "rcsconnect API",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 
 from providers.models import Provider
-from rcsconnect.api import ApiMixin, query_int, query_str
+from rcsconnect import pagination
+from rcsconnect.api import ApiMixin, query_int
 
 from . import limits, services, validation
 from .models import MessageTemplate
@@ -90,6 +91,15 @@ class TemplateViewSet(ApiMixin, viewsets.ModelViewSet):
     queryset = MessageTemplate.objects.select_related("provider")
     lookup_value_regex = r"\d+"
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("provider", int, description="Provider id."),
+            OpenApiParameter("status", str, enum=MessageTemplate.Status.values),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
     def perform_create(self, serializer):
         self._save(serializer, MessageTemplate())
 
@@ -107,13 +117,19 @@ class TemplateViewSet(ApiMixin, viewsets.ModelViewSet):
         serializer.instance = template
 
     @extend_schema(
-        responses=inline_serializer(
-            "TemplateDeleted",
-            {
-                "cancelled_campaigns": serializers.ListField(child=serializers.CharField()),
-                "kept_for_history": serializers.BooleanField(),
-            },
-        )
+        responses={
+            200: inline_serializer(
+                "TemplateDeleted",
+                {
+                    "cancelled_campaigns": serializers.ListField(
+                        child=serializers.CharField(), help_text="Names of the campaigns cancelled."
+                    ),
+                    "kept_for_history": serializers.BooleanField(
+                        help_text="Kept hidden because campaigns or messages refer to it."
+                    ),
+                },
+            )
+        }
     )
     def destroy(self, request, *args, **kwargs):
         """Delete; campaigns using it are cancelled (`cancelled_campaigns`) and it is kept hidden for them."""
@@ -125,7 +141,7 @@ class TemplateViewSet(ApiMixin, viewsets.ModelViewSet):
         provider = query_int(self.request, "provider")
         if provider is not None:
             templates = templates.filter(provider_id=provider)
-        status = query_str(self.request, "status")
+        status = pagination.choice(self.request, "status", MessageTemplate.Status.values)
         if status:
             templates = templates.filter(status=status)
         return templates

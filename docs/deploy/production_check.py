@@ -1,8 +1,8 @@
 """Production settings end to end, as README's "Deploy" section runs them (called by `.ci/run`).
 
 DEBUG off, PostgreSQL + Redis on localhost (a database of its own, dropped at the end), then:
-migrate, createcachetable, collectstatic, gunicorn serving a page and its static file, a task
-cluster sending one message to the vendor simulator and the simulator's callback arriving through
+`manage.py setup` (migrate, createcachetable, collectstatic), gunicorn serving a page and its static
+file, a task cluster sending one message to the vendor simulator and the simulator's callback arriving through
 gunicorn. Every process started here is stopped at the end, whatever happens.
 
     .venv/bin/python docs/deploy/production_check.py
@@ -166,10 +166,8 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{db}"')
     redis.Redis.from_url(redis_url).flushdb()
     try:
-        step("migrate, createcachetable, collectstatic")
-        manage(env, "migrate", "--noinput")
-        manage(env, "createcachetable")
-        manage(env, "collectstatic", "--noinput")
+        step("manage.py setup: migrate, createcachetable, collectstatic")
+        manage(env, "setup")
 
         step("gunicorn serves a page and its static file")
         gunicorn = processes.start(

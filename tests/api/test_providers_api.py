@@ -150,9 +150,9 @@ def test_token_endpoint(client, marketer):
     assert response.status_code == 200
     token = response.json()["token"]
     assert client.get(URL, HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
-    assert (
-        client.post(
-            "/api/token/", {"username": "marketer", "password": "x"}, content_type="application/json"
-        ).status_code
-        == 400
+    assert client.get(URL, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    wrong = client.post(
+        "/api/token/", {"username": "marketer", "password": "x"}, content_type="application/json"
     )
+    assert wrong.status_code == 401
+    assert "credentials" in wrong.json()["detail"]
