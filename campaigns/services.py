@@ -152,8 +152,13 @@ def campaign_fan_out_run(*, campaign_id: int) -> Campaign:
     return campaign
 
 
-def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
+def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK, phase: str = "first") -> int:
     """Create the campaign's message rows; idempotent (msgIds are fixed: "<prefix>-<contact id>").
+
+    An experiment (`campaigns.experiments`: variants, a holdout) writes each row with its variant,
+    and its holdout rows in state "holdout" (counted in `holdout_count`, not in `total_count`);
+    with "test, then send the winner" the first phase writes the holdout and the tested share, the
+    `phase="rest"` fan-out (the winner step) the rest, all with the winning variant.
 
     Chunks of contact ids, each in one short transaction (INSERT ... SELECT, then the campaign's
     total). On PostgreSQL, outside an open transaction, FANOUT_CONNECTIONS threads insert chunks at
@@ -161,7 +166,7 @@ def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
     connection keeps one core busy. Sending starts after the first chunk with rows.
     """
     bounds = Contact.objects.filter(audience_id=campaign.audience_id).aggregate(lo=Min("id"), hi=Max("id"))
-    fan_out = _FanOut(campaign, chunk)
+    fan_out = _FanOut(campaign, chunk, phase=phase)
     if bounds["lo"] is not None:
         starts = range(bounds["lo"], bounds["hi"] + 1, chunk)
         threads = min(FANOUT_CONNECTIONS, len(starts))
@@ -169,16 +174,25 @@ def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
             fan_out.in_threads(iter(starts), threads)
         else:
             fan_out.run(iter(starts), kick=True)
-    Campaign.objects.filter(pk=campaign.pk).update(fanned_out_at=timezone.now())
+    if phase == "first":
+        Campaign.objects.filter(pk=campaign.pk).update(fanned_out_at=timezone.now())
     return fan_out.created
 
 
 class _FanOut:
     """One campaign's fan-out: chunks of contact ids taken in order by one thread or several."""
 
-    def __init__(self, campaign: Campaign, chunk: int):
+    def __init__(self, campaign: Campaign, chunk: int, *, phase: str = "first"):
+        from . import experiments
+
         self.campaign, self.chunk = campaign, chunk
-        self.sql = _fan_out_statement(segment=campaign.segment_id is not None)
+        # An experiment's rows carry their variant (experiments.Plan.case_sql); holdout rows and
+        # sendable rows are written by one statement each, for the two counters.
+        assign = None
+        if experiments.is_experiment(campaign):
+            assign = experiments.plan(campaign).case_sql(phase)
+        self.experiment = assign is not None
+        self.sql = _fan_out_statement(segment=campaign.segment_id is not None, assign=assign)
         # The segment is read once too, and its rules evaluated at one time for every chunk.
         self.segment, self.started = campaign.segment, timezone.now()
         # Read here, once: the threads share the campaign (and its provider, which this may load).
@@ -252,14 +266,29 @@ class _FanOut:
             segment_sql, extra = fan_out_filter(self.segment, lo, lo + self.chunk, now=self.started)
             sql = sql.replace("{segment}", segment_sql)
             params.extend(extra)
+        if not self.experiment:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                inserted = max(cursor.rowcount, 0)
+                Campaign.objects.filter(pk=campaign.pk).update(total_count=F("total_count") + inserted)
+            return inserted
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            params[4] = MessageStatus.HOLDOUT  # the holdout's rows: never sent (campaigns.state)
+            cursor.execute(sql, [*params, True])
+            holdout = max(cursor.rowcount, 0)
+            params[4] = MessageStatus.QUEUED
+            cursor.execute(sql, [*params, False])
             inserted = max(cursor.rowcount, 0)
-            Campaign.objects.filter(pk=campaign.pk).update(total_count=F("total_count") + inserted)
-        return inserted
+            Campaign.objects.filter(pk=campaign.pk).update(
+                total_count=F("total_count") + inserted, holdout_count=F("holdout_count") + holdout
+            )
+        return inserted + holdout
 
 
-def _fan_out_statement(*, segment: bool = False) -> str:
+def _fan_out_statement(*, segment: bool = False, assign: str | None = None) -> str:
+    """The fan-out's INSERT ... SELECT for one chunk of contact ids. `assign`: an experiment's
+    variant per contact (SQL over `c.id`, NULL: no row in this phase); the statement then takes a
+    last parameter, whether it writes the holdout's rows or the others."""
     q = connection.ops.quote_name
     table, contacts = Message._meta.db_table, Contact._meta.db_table
     columns = (
@@ -267,6 +296,16 @@ def _fan_out_statement(*, segment: bool = False) -> str:
         "sms_status, delivered_via, error_code, error_message, vendor_id, idempotency_key, attempts, "
         "next_attempt_at, created_at"
     ).format(to=q("to"))
+    if assign is not None:
+        return (
+            f"INSERT INTO {q(table)} ({columns}, variant) "  # noqa: S608 - table names, not input
+            f"SELECT %s, %s, c.id, c.phone, %s || c.id, %s, %s, '', '', '', '', '', '', '', 0, %s, %s, "
+            f"c.variant FROM (SELECT c.id, c.phone, {assign} AS variant FROM {q(contacts)} c "
+            f"WHERE c.audience_id = %s AND c.subscribed AND c.id >= %s AND c.id < %s "
+            f"{'AND c.id IN ({segment}) ' if segment else ''}) c "
+            f"WHERE c.variant IS NOT NULL AND (c.variant = 'holdout') = %s "
+            "ON CONFLICT (msg_id) DO NOTHING"
+        )
     return (
         f"INSERT INTO {q(table)} ({columns}) "  # noqa: S608 - table names, not input
         f"SELECT %s, %s, c.id, c.phone, %s || c.id, %s, %s, '', '', '', '', '', '', '', 0, %s, %s "

@@ -219,7 +219,7 @@ def recount(*, campaign_id=None, provider_id=None, conditions: dict[str, Q] | No
     from .state import UNFINISHED, counter_field
 
     conditions = dict(conditions or {})
-    conditions["processed"] = ~Q(status__in=UNFINISHED)
+    conditions["processed"] = ~Q(status__in=(*UNFINISHED, MessageStatus.HOLDOUT))
     conditions["cancelled"] = Q(status=MessageStatus.CANCELLED)
     campaigns = Campaign.objects.all()
     if campaign_id is not None:
