@@ -701,9 +701,10 @@ class ConversionSerializer(serializers.ModelSerializer):
             "source",
             "message",
             "campaign",
+            "variant",
             "created_at",
         ]
-        read_only_fields = ["source", "message", "campaign", "created_at"]
+        read_only_fields = ["source", "message", "campaign", "variant", "created_at"]
 
     def validate_phone(self, value: str) -> str:
         return e164(value)

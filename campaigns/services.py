@@ -553,8 +553,8 @@ def dispatch_run(*, provider_id: int, slot: int = 0, budget: float | None = None
 
 
 def engine_tick(*, now: datetime | None = None) -> dict[str, int]:
-    """Periodic: start due scheduled campaigns, finish fan-outs that were cut short, restart dispatch
-    where work is due, finish campaigns."""
+    """Periodic: start due scheduled campaigns, finish fan-outs that were cut short, send the winner
+    of a test whose time is up, restart dispatch where work is due, finish campaigns."""
     from .engine.claim import active_campaign_ids, next_due_at
 
     now = now or timezone.now()
@@ -575,13 +575,16 @@ def engine_tick(*, now: datetime | None = None) -> dict[str, int]:
         log.warning("campaign %s: its fan-out was cut short; writing the rest", campaign.pk)
         campaign_fan_out(campaign=campaign)
         resumed += 1
+    from .experiments import winners_tick
+
+    winners = winners_tick(now=now)  # "test, then send the winner": the rest, once the test is up
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.SENDING).values_list("id", flat=True):
         campaign_complete_if_done(campaign_id=campaign_id)
     for provider in Provider.objects.active():
         due = next_due_at(provider_id=provider.pk, campaign_ids=active_campaign_ids(provider.pk))
         if due is not None and due <= now + timedelta(seconds=60):
             kicked += provider_kick(provider_id=provider.pk)
-    return {"started": started, "kicked": kicked, "fan_outs_resumed": resumed}
+    return {"started": started, "kicked": kicked, "fan_outs_resumed": resumed, "winners": winners}
 
 
 def _sync() -> bool:

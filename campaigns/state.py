@@ -292,6 +292,7 @@ def repeat(message: Message, *, kind: str, first: Message, number: int, at: date
         msg_id=repeat_msg_id(first.msg_id, number),
         content=message.content,
         sms_fallback=message.sms_fallback,
+        variant=message.variant,  # an A/B campaign's attempt is built from the same variant
         repeat_of=first,
         status=MessageStatus.QUEUED,
         next_attempt_at=at,
