@@ -175,3 +175,26 @@ def winner_pick(*, campaign_id: int, now: datetime | None = None) -> Campaign:
     provider_kick(provider_id=campaign.provider_id)
     campaign.refresh_from_db()
     return campaign
+
+
+def variants_save(*, campaign: Campaign, variants: list[dict]) -> list[Variant]:
+    """Replace a draft's variants (validated by `campaigns.validation.experiment_errors`)."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if not campaign.is_editable:
+            raise ValueError("The content is locked once sending starts.")
+        campaign.variants.all().delete()
+        saved = [
+            Variant.objects.create(
+                campaign=campaign,
+                label=v["label"],
+                template=v["template"],
+                placeholder_mapping=v["placeholder_mapping"],
+                split=v["split"],
+            )
+            for v in variants
+        ]
+        from rcsconnect.audit import audit_action
+
+        audit_action(campaign, "variants", variants=[f"{v.label}:{v.template_id}:{v.split}" for v in saved])
+    return saved

@@ -486,11 +486,12 @@ def fan_out_progress(campaign: Campaign) -> FanOutProgress | None:
 
 SIGNIFICANCE = 0.05  # a difference is called significant below this two-sided p-value
 TEST_NAME = "two-proportion z-test"
-METRICS = {  # winner metrics (Campaign.WinnerMetric) -> (numerator, denominator) of a variant's rate
+METRICS = {  # the rates variants are compared on (the winner metrics, Campaign.WinnerMetric)
     "ctr": "Click-through rate",
     "reply_rate": "Reply rate",
     "conversion_rate": "Conversion rate",
 }
+METRIC_NAMES = {**METRICS, "recipient_conversion_rate": "Converted per contact"}
 
 
 @dataclass(frozen=True)

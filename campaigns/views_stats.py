@@ -51,7 +51,12 @@ def stats_campaign(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "campaigns/stats_campaign.html",
-        {"campaign": campaign, "funnel": stats.campaign_funnel(campaign), "chart": chart},
+        {
+            "campaign": campaign,
+            "funnel": stats.campaign_funnel(campaign),
+            "chart": chart,
+            "experiment": stats.variant_results(campaign),  # None without variants or holdout
+        },
     )
 
 
