@@ -79,3 +79,15 @@ def test_builder_refuses_a_holdout_over_half(marketer_client):
     assert marketer_client.post(f"/campaigns/{campaign.pk}/edit/", data).status_code == 302
     campaign.refresh_from_db()
     assert campaign.holdout_percent == 15
+
+
+def test_admin_shows_variants_and_results(admin_client):
+    campaign = make_campaign(size=5, holdout_percent=10)
+    Variant.objects.create(campaign=campaign, label="A", template=campaign.template, split=50)
+    Variant.objects.create(campaign=campaign, label="B", template=campaign.template, split=50)
+    page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "A/B results" in html and "holdout: 0 contacts" in html and 'name="variants-0-split"' in html
+    assert admin_client.get("/admin/campaigns/message/?variant=A").status_code == 200
+    assert admin_client.get("/admin/campaigns/conversion/?variant=holdout").status_code == 200
