@@ -11,6 +11,10 @@ campaign counters:
     stats.record(changes)
 
 `rebuild` recomputes the buckets from the messages (after an import, or to repair).
+
+An A/B campaign's per-variant results (`variant_results`: funnel, rates, the z-tests, lift vs the
+holdout) are the exception: one aggregate over the campaign's messages grouped by variant and one over
+its conversions, as there are no per-variant counters.
 """
 
 from __future__ import annotations
