@@ -483,7 +483,7 @@ def fan_out_progress(campaign: Campaign) -> FanOutProgress | None:
     from .models import Contact
 
     audience = Contact.objects.filter(audience_id=campaign.audience_id, subscribed=True).count()
-    return FanOutProgress(created=campaign.total_count, audience=audience)
+    return FanOutProgress(created=campaign.total_count + campaign.holdout_count, audience=audience)
 
 
 # -- experiments (A/B variants and the holdout, campaigns.experiments) -------------------------------

@@ -127,3 +127,34 @@ def test_holdout_receives_nothing_and_each_variant_gets_its_template(
     assert campaign.status == Campaign.Status.COMPLETED
     assert campaign.holdout_count == len(holdout)
     assert campaign.processed_count == campaign.total_count == campaign.sent_count == 300 - len(holdout)
+
+
+@pytest.mark.django_db
+def test_a_segment_campaign_with_variants_fans_out_to_its_segment_only():
+    from django.utils import timezone
+
+    from campaigns import segments
+    from campaigns.models import Contact, Segment
+    from campaigns.services import campaign_fan_out
+
+    class Sim:
+        url = "http://127.0.0.1:9"
+
+    campaign = ab_campaign(Sim, size=120)
+    for contact in Contact.objects.filter(audience=campaign.audience):
+        contact.attributes = {**contact.attributes, "tier": "gold" if contact.pk % 2 else "silver"}
+        contact.save()
+    rules = segments.clean_rules([{"kind": "attribute", "name": "tier", "op": "equals", "value": "gold"}])
+    segment = Segment.objects.create(name="gold", audience=campaign.audience, rules=rules)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        segment=segment, status=Campaign.Status.SENDING, msg_prefix="seg", started_at=timezone.now()
+    )
+    campaign.refresh_from_db()
+    campaign_fan_out(campaign=campaign)
+    rows = list(Message.objects.filter(campaign=campaign))
+    assert {m.contact_id for m in rows} == {c.pk for c in segments.contacts(segment) if c.subscribed}
+    plan = experiments.plan(campaign)
+    assert all(m.variant == plan.assign(m.contact_id) for m in rows)
+    campaign.refresh_from_db()
+    assert campaign.holdout_count + campaign.total_count == len(rows) == 60
+    assert campaign.holdout_count == sum(m.status == MessageStatus.HOLDOUT for m in rows) > 0
