@@ -556,7 +556,9 @@ class CampaignViewSet(ApiMixin, viewsets.ModelViewSet):
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        campaigns = Campaign.objects.select_related("provider", "template", "audience")
+        campaigns = Campaign.objects.select_related("provider", "template", "audience").prefetch_related(
+            "variants"
+        )
         status_ = query_str(self.request, "status")
         if status_:
             campaigns = campaigns.filter(status=status_)

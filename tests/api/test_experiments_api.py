@@ -55,7 +55,8 @@ def test_create_an_ab_campaign_and_read_its_results(api):
     assert campaign.variants.count() == 2
     patched = api.patch(f"{URL}{campaign.pk}/", {"variants": [], "test_percent": 0}, format="json")
     assert patched.status_code == 200, patched.json()
-    assert campaign.variants.count() == 0
+    assert patched.json()["variants"] == [] and campaign.variants.count() == 0
+    assert api.get(URL).json()["results"][0]["variants"] == []
 
 
 @pytest.mark.parametrize(
