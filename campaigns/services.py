@@ -64,16 +64,22 @@ class Estimate:
     unsubscribed: int
     rate: int
     seconds: int
+    # Of the subscribed contacts, about this many are in the A/B holdout (campaigns.experiments): not
+    # sent to, so not in `recipients` or the time.
+    holdout: int = 0
 
 
 def campaign_estimate(*, campaign: Campaign) -> Estimate:
     contacts = campaign_contacts(campaign)
-    recipients = contacts.filter(subscribed=True).count()
+    subscribed = contacts.filter(subscribed=True).count()
     unsubscribed = contacts.filter(subscribed=False).count()
+    holdout = subscribed * min(campaign.holdout_percent or 0, 50) // 100
+    recipients = subscribed - holdout
     provider = campaign.provider
     # Concurrency can be the tighter bound only with a slow vendor; the rate is what we promise.
     rate = provider.effective_rate
-    return Estimate(recipients, unsubscribed, rate, math.ceil(recipients / rate) if recipients else 0)
+    seconds = math.ceil(recipients / rate) if recipients else 0
+    return Estimate(recipients, unsubscribed, rate, seconds, holdout)
 
 
 def campaign_contacts(campaign: Campaign):

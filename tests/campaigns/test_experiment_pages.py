@@ -91,3 +91,11 @@ def test_admin_shows_variants_and_results(admin_client):
     assert "A/B results" in html and "holdout: 0 contacts" in html and 'name="variants-0-split"' in html
     assert admin_client.get("/admin/campaigns/message/?variant=A").status_code == 200
     assert admin_client.get("/admin/campaigns/conversion/?variant=holdout").status_code == 200
+
+
+def test_the_estimate_leaves_the_holdout_out():
+    from campaigns.services import campaign_estimate
+
+    campaign = make_campaign(size=40, holdout_percent=25)
+    estimate = campaign_estimate(campaign=campaign)
+    assert (estimate.recipients, estimate.holdout) == (30, 10)
