@@ -158,3 +158,32 @@ def test_a_segment_campaign_with_variants_fans_out_to_its_segment_only():
     campaign.refresh_from_db()
     assert campaign.holdout_count + campaign.total_count == len(rows) == 60
     assert campaign.holdout_count == sum(m.status == MessageStatus.HOLDOUT for m in rows) > 0
+
+
+@pytest.mark.django_db
+def test_the_claim_never_takes_holdout_rows_and_no_event_or_cancel_moves_them(monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns import state
+    from campaigns.engine.claim import claim
+    from campaigns.services import campaign_cancel, campaign_start
+
+    class Sim:
+        url = "http://127.0.0.1:9"
+
+    campaign = ab_campaign(Sim, size=60)
+    monkeypatch.setattr("campaigns.services.provider_kick", lambda **kw: 0)  # claimed below
+    campaign_start(campaign_id=campaign.pk)
+    holdout = Message.objects.filter(campaign=campaign, status=MessageStatus.HOLDOUT)
+    assert holdout.exists()
+    holdout.update(next_attempt_at=timezone.now() - timedelta(hours=1))
+    got = claim(provider_id=campaign.provider_id, limit=1000, lease_seconds=30)
+    assert got.ids and not set(got.ids) & set(holdout.values_list("id", flat=True))
+    row = holdout.first()
+    assert not state.advance(row, channel="RCS", status="delivered", at=timezone.now())
+    assert not state.send_outcome(row, outcome=state.OUTCOME_SENT, at=timezone.now())
+    assert row.status == MessageStatus.HOLDOUT and state.tally(row)["processed"] is False
+    campaign_cancel(campaign_id=campaign.pk)
+    assert set(holdout.values_list("status", flat=True)) == {MessageStatus.HOLDOUT}
