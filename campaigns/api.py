@@ -854,7 +854,8 @@ class ConversionView(ApiMixin, APIView):
     """Record a conversion (a purchase, a sign-up) of a contact or phone number.
 
     It is credited to the campaign message the number last received or clicked within the
-    attribution window (`RCS_CONVERSION_WINDOW_HOURS`), and counted in that campaign's funnel. With an
+    attribution window (`RCS_CONVERSION_WINDOW_HOURS`), and counted in that campaign's funnel (and its
+    variant's, `variant`: an A/B campaign's "A".."D" or "holdout", docs/experiments.md). With an
     `Idempotency-Key` header a repeat answers 200 with the first conversion and counts nothing.
     """
 

@@ -89,7 +89,9 @@ def campaign_variants(request: HttpRequest, pk: int) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     forms = [VariantForm(data, campaign=campaign, label=label, variant=stored.get(label)) for label in LABELS]
     page_errors: list[str] = []
-    if request.method == "POST" and all(form.is_valid() for form in forms):
+    # "Show placeholders": the same page with each chosen template's placeholder fields, nothing saved.
+    refresh = "refresh" in request.POST
+    if request.method == "POST" and not refresh and all(form.is_valid() for form in forms):
         used = [form.entry() for form in forms if form.cleaned_data.get("use")]
         errors = validation.experiment_errors(
             provider=campaign.provider,

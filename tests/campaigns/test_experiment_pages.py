@@ -35,6 +35,12 @@ def test_variants_page_saves_valid_variants_and_refuses_bad_ones(marketer_client
     assert bad.status_code == 200 and not Variant.objects.exists()
     assert "add up to 120 %" in html and "Give the text for {{1}}." in html
 
+    refreshed = marketer_client.post(
+        url, {**_post(campaign, A=(one, 60, []), B=(two, 60, [])), "refresh": "1"}
+    )
+    assert 'name="A-map_value_1"' in refreshed.content.decode() and not Variant.objects.exists()
+    assert "errorlist" not in refreshed.content.decode()
+
     single = marketer_client.post(url, _post(campaign, A=(one, 50, ["x"])))
     assert "at least two variants" in single.content.decode() and not Variant.objects.exists()
 
