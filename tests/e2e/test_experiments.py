@@ -58,3 +58,35 @@ def test_ab_results_page_shows_variants_holdout_and_lift(logged_in_page, live_se
     expect(significance.locator("tr", has_text="vs holdout").first).to_be_visible()
     expect(significance).to_contain_text("significant (p < 0.05)")
     expect(page.locator("#funnel")).to_be_visible()
+
+
+def test_set_up_an_ab_test_in_the_builder_and_the_variants_page(logged_in_page, live_server):
+    from tests.campaigns.conftest import make_campaign, make_template
+
+    campaign = make_campaign(size=20)
+    one = make_template(campaign.provider, text="Offer {{1}}")
+    two = make_template(campaign.provider, text="Plain offer")
+    page = logged_in_page
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/edit/")
+    page.fill("#id_holdout_percent", "60")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("#experiment")).to_contain_text("The holdout is 0 to 50 %")
+    page.fill("#id_holdout_percent", "20")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("#edit-variants")).to_be_visible()
+
+    page.click("#edit-variants")
+    for label, template, split in (("A", one, "60"), ("B", two, "40")):
+        box = page.locator(f"#variant-{label}")
+        box.locator(f"#id_{label}-use").check()
+        box.locator(f"#id_{label}-template").select_option(str(template.pk))
+        box.locator(f"#id_{label}-split").fill(split)
+    page.click("#refresh-placeholders")
+    page.locator("#id_A-map_value_1").fill("name")
+    page.get_by_role("button", name="Save variants").click()
+    summary = page.locator("#experiment-summary")
+    expect(summary).to_contain_text("variant A")
+    expect(summary).to_contain_text("60 %")
+    expect(summary).to_contain_text("variant B")
+    expect(summary).to_contain_text("holdout 20 %")
+    assert [(v.label, v.split) for v in campaign.variants.all()] == [("A", 60), ("B", 40)]
