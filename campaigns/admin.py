@@ -16,6 +16,7 @@ from .models import (
     Message,
     Segment,
     ShortLink,
+    Variant,
 )
 from .services import (
     CampaignError,
@@ -70,6 +71,59 @@ class CampaignAdminForm(forms.ModelForm):
         return cleaned
 
 
+class VariantFormSet(forms.BaseInlineFormSet):
+    """The variants as a set: the same rules as the variants page and the API
+    (campaigns.validation.experiment_errors), shown above the inline."""
+
+    def clean(self):
+        super().clean()
+        if any(form.errors for form in self.forms):
+            return
+        from .validation import experiment_errors
+
+        kept = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        kept.sort(key=lambda data: data.get("label", ""))
+        campaign = self.instance
+        errors = experiment_errors(
+            provider=campaign.provider if campaign.provider_id else None,
+            holdout_percent=campaign.holdout_percent,
+            test_percent=campaign.test_percent,
+            winner_after_minutes=campaign.winner_after_minutes,
+            variants=[
+                {
+                    "label": data.get("label", ""),
+                    "template": data.get("template"),
+                    "placeholder_mapping": data.get("placeholder_mapping") or [],
+                    "split": data.get("split"),
+                }
+                for data in kept
+            ],
+        )
+        if errors:
+            raise forms.ValidationError([m for messages_ in errors.values() for m in messages_])
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    formset = VariantFormSet
+    extra = 0
+    max_num = 4
+    raw_id_fields = ["template"]
+
+    def has_change_permission(self, request, obj=None):
+        return (obj is None or obj.is_editable) and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return (obj is None or obj.is_editable) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return (obj is None or obj.is_editable) and super().has_delete_permission(request, obj)
+
+
 @admin.register(Audience)
 class AudienceAdmin(admin.ModelAdmin):
     list_display = ["name", "description", "created_at"]
@@ -90,8 +144,8 @@ class ContactAdmin(admin.ModelAdmin):
 class ConversionAdmin(admin.ModelAdmin):
     """Conversions are recorded by the API (campaigns.conversions): read here, never typed in."""
 
-    list_display = ["occurred_at", "event", "value", "phone", "campaign", "source"]
-    list_filter = ["source", "event"]
+    list_display = ["occurred_at", "event", "value", "phone", "campaign", "variant", "source"]
+    list_filter = ["source", "variant", "event"]
     search_fields = ["phone", "event"]
     raw_id_fields = ["contact", "message", "campaign"]
     readonly_fields = [f.name for f in Conversion._meta.fields]
@@ -190,13 +244,51 @@ class CampaignAdmin(admin.ModelAdmin):
         "paused_at",
         "fanned_out_at",
         "finished_at",
+        "holdout_count",
+        "winner_variant",
+        "winner_picked_at",
+        "rest_fanned_out_at",
+        "experiment_results",
     ]
+    inlines = [VariantInline]
 
     def get_readonly_fields(self, request, obj=None):
         # Once sending starts a campaign's content and audience are locked, as on the dashboard.
         if obj is not None and not obj.is_editable:
-            return [f.name for f in Campaign._meta.fields]
+            return [*(f.name for f in Campaign._meta.fields), "experiment_results"]
         return super().get_readonly_fields(request, obj)
+
+    @admin.display(description="A/B results")
+    def experiment_results(self, obj: Campaign) -> str:
+        """Per variant and the holdout: contacts, CTR, reply rate, conversions and lift
+        (campaigns.stats.variant_results, as on the stats page)."""
+        from django.utils.html import format_html, format_html_join
+
+        from .stats import variant_results
+        from .templatetags.stats_tags import rate
+
+        experiment = variant_results(obj) if obj and obj.pk else None
+        if experiment is None:
+            return "No variants or holdout."
+        groups = [*experiment.variants, *([experiment.holdout] if experiment.holdout else [])]
+        rows = format_html_join(
+            "",
+            "<li>{}: {} contacts, CTR {}, reply rate {}, {} conversions ({} per contact), lift {}</li>",
+            (
+                (
+                    g.label or "sent",
+                    g.members,
+                    rate(g.funnel.ctr),
+                    rate(g.funnel.reply_rate),
+                    g.funnel.conversions,
+                    rate(g.recipient_conversion_rate),
+                    "baseline" if g.is_holdout else rate(experiment.lift.get(g.label)),
+                )
+                for g in groups
+            ),
+        )
+        winner = f" Winner: {experiment.winner}." if experiment.winner else ""
+        return format_html("<ul>{}</ul>{}", rows, winner)
 
     actions = [
         _lifecycle(campaign_pause, "Pause"),
@@ -216,9 +308,10 @@ class MessageAdmin(admin.ModelAdmin):
         "attempts",
         "error_code",
         "campaign",
+        "variant",
         "repeat_of",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", "variant"]
     search_fields = ["msg_id", "to"]
     raw_id_fields = ["campaign", "contact", "provider", "repeat_of"]
     show_full_result_count = False

@@ -286,6 +286,15 @@ class PlaceholderSerializer(serializers.Serializer):
     value = serializers.CharField(max_length=1000, allow_blank=True)
 
 
+class VariantSerializer(serializers.Serializer):
+    label = serializers.ChoiceField(choices=["A", "B", "C", "D"], help_text="A, B, ... in order.")
+    template = serializers.PrimaryKeyRelatedField(queryset=MessageTemplate.objects.all())
+    placeholder_mapping = PlaceholderSerializer(many=True, required=False)
+    split = serializers.IntegerField(
+        min_value=1, max_value=99, help_text="Percent of the contacts sent to; the splits add up to 100."
+    )
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     provider = serializers.PrimaryKeyRelatedField(queryset=Provider.objects.all())
     template = serializers.PrimaryKeyRelatedField(queryset=MessageTemplate.objects.all())
@@ -299,6 +308,11 @@ class CampaignSerializer(serializers.ModelSerializer):
     placeholder_mapping = PlaceholderSerializer(many=True, required=False)
     schedule_timezone = serializers.CharField(max_length=64, required=False)
     dlt_template_id = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    variants = VariantSerializer(
+        many=True,
+        required=False,
+        help_text="A/B variants (2-4, or none); given, they replace the campaign's variants.",
+    )
 
     class Meta:
         model = Campaign
@@ -326,11 +340,22 @@ class CampaignSerializer(serializers.ModelSerializer):
             "failed_count",
             "processed_count",
             "cancelled_count",
+            "variants",
+            "holdout_percent",
+            "holdout_count",
+            "test_percent",
+            "winner_metric",
+            "winner_after_minutes",
+            "winner_variant",
+            "winner_picked_at",
             "created_at",
             "started_at",
             "finished_at",
         ]
         read_only_fields = [
+            "holdout_count",
+            "winner_variant",
+            "winner_picked_at",
             "status",
             "total_count",
             "sent_count",
@@ -376,11 +401,61 @@ class CampaignSerializer(serializers.ModelSerializer):
             audience=value("audience"),
             segment=value("segment"),
         )
+        if "variants" in attrs:
+            variants = attrs["variants"]
+        else:
+            variants = validation.stored_variants(instance) if instance is not None else []
+        experiment = validation.experiment_errors(
+            provider=value("provider"),
+            holdout_percent=value("holdout_percent", 0),
+            test_percent=value("test_percent", 0),
+            winner_after_minutes=value("winner_after_minutes", 240),
+            variants=variants,
+        )
+        for name, messages in experiment.items():
+            errors.setdefault(name, []).extend(messages)
         for name in [n for n in errors if "." in n]:  # a placeholder's messages, under placeholder_mapping
             errors.setdefault(name.split(".")[0], []).extend(errors.pop(name))
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["variants"] = [
+            {
+                "label": v.label,
+                "template": v.template_id,
+                "placeholder_mapping": v.placeholder_mapping,
+                "split": v.split,
+            }
+            for v in instance.variants.all()
+        ]
+        return data
+
+    def create(self, validated_data):
+        variants = validated_data.pop("variants", None)
+        campaign = super().create(validated_data)
+        if variants is not None:
+            self._save_variants(campaign, variants)
+        return campaign
+
+    def update(self, instance, validated_data):
+        variants = validated_data.pop("variants", None)
+        campaign = super().update(instance, validated_data)
+        if variants is not None:
+            self._save_variants(campaign, variants)
+        return campaign
+
+    @staticmethod
+    def _save_variants(campaign: Campaign, variants: list[dict]) -> None:
+        from . import experiments
+
+        rows = [
+            {**v, "placeholder_mapping": [dict(e) for e in v.get("placeholder_mapping", [])]}
+            for v in variants
+        ]
+        experiments.variants_save(campaign=campaign, variants=rows)
 
 
 def _lifecycle(name: str):
@@ -423,6 +498,9 @@ class FunnelSerializer(serializers.Serializer):
     delivery_rate = serializers.FloatField(allow_null=True)
     ctr = serializers.FloatField(allow_null=True)
     ctr_basis = serializers.ChoiceField(choices=["delivered", "sent"])
+    reply_rate = serializers.FloatField(
+        allow_null=True, help_text="Replies / delivered (sent without reports)."
+    )
     fallback_rate = serializers.FloatField(allow_null=True)
     conversions = serializers.IntegerField(allow_null=True, help_text="Credited to the campaign.")
     conversion_rate = serializers.FloatField(
@@ -439,8 +517,50 @@ class PointSerializer(serializers.Serializer):
     clicked = serializers.IntegerField()
 
 
+class VariantFiguresSerializer(FunnelSerializer):
+    variant = serializers.CharField(help_text='"A".."D", "holdout", or "" (a holdout without variants).')
+    members = serializers.IntegerField(help_text="Contacts assigned (the holdout's are never sent).")
+    recipient_conversion_rate = serializers.FloatField(
+        allow_null=True, help_text="Converted contacts / contacts assigned (what the lift compares)."
+    )
+
+
+class SignificanceSerializer(serializers.Serializer):
+    test = serializers.CharField(help_text='The test\'s name: "two-proportion z-test".')
+    metric = serializers.ChoiceField(
+        choices=["ctr", "reply_rate", "conversion_rate", "recipient_conversion_rate"]
+    )
+    variant = serializers.CharField()
+    against = serializers.CharField(help_text='The first variant, or "holdout".')
+    x1 = serializers.IntegerField()
+    n1 = serializers.IntegerField()
+    x2 = serializers.IntegerField()
+    n2 = serializers.IntegerField()
+    z = serializers.FloatField(allow_null=True)
+    p = serializers.FloatField(allow_null=True, help_text="Two-sided.")
+    significant = serializers.BooleanField(help_text="p < 0.05.")
+
+
+class ExperimentSerializer(serializers.Serializer):
+    variants = VariantFiguresSerializer(many=True)
+    holdout = VariantFiguresSerializer(allow_null=True)
+    tests = SignificanceSerializer(many=True)
+    lift = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="Per variant: relative lift of converted per contact over the holdout (0.25 = +25 %).",
+    )
+    winner = serializers.CharField(help_text="Test, then send the winner: the winning variant, once picked.")
+
+
 StatsSerializer = inline_serializer(
-    "Stats", {"funnel": FunnelSerializer(), "series": PointSerializer(many=True)}
+    "Stats",
+    {
+        "funnel": FunnelSerializer(),
+        "series": PointSerializer(many=True),
+        "experiment": ExperimentSerializer(
+            allow_null=True, help_text="A/B campaigns: per variant, holdout, lift."
+        ),
+    },
 )
 
 
@@ -461,7 +581,9 @@ class CampaignViewSet(ApiMixin, viewsets.ModelViewSet):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        campaigns = Campaign.objects.select_related("provider", "template", "audience")
+        campaigns = Campaign.objects.select_related("provider", "template", "audience").prefetch_related(
+            "variants"
+        )
         status_ = pagination.choice(self.request, "status", Campaign.Status.values)
         if status_:
             campaigns = campaigns.filter(status=status_)
@@ -496,6 +618,9 @@ class CampaignViewSet(ApiMixin, viewsets.ModelViewSet):
             {
                 "funnel": stats.campaign_funnel(campaign).as_dict(),
                 "series": PointSerializer(points, many=True).data,
+                "experiment": experiment.as_dict()
+                if (experiment := stats.variant_results(campaign))
+                else None,
             }
         )
 
@@ -546,6 +671,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "error_message",
             "attempts",
             "repeat_of",
+            "variant",
             "created_at",
             "sent_at",
             "delivered_at",
@@ -723,9 +849,10 @@ class ConversionSerializer(serializers.ModelSerializer):
             "source",
             "message",
             "campaign",
+            "variant",
             "created_at",
         ]
-        read_only_fields = ["source", "message", "campaign", "created_at"]
+        read_only_fields = ["source", "message", "campaign", "variant", "created_at"]
 
     def validate_phone(self, value: str) -> str:
         return e164(value)
@@ -749,7 +876,8 @@ class ConversionView(ApiMixin, APIView):
     """Record a conversion (a purchase, a sign-up) of a contact or phone number.
 
     It is credited to the campaign message the number last received or clicked within the
-    attribution window (`RCS_CONVERSION_WINDOW_HOURS`), and counted in that campaign's funnel. With an
+    attribution window (`RCS_CONVERSION_WINDOW_HOURS`), and counted in that campaign's funnel (and its
+    variant's, `variant`: an A/B campaign's "A".."D" or "holdout", docs/experiments.md). With an
     `Idempotency-Key` header a repeat answers 200 with the first conversion and counts nothing.
     """
 

@@ -35,7 +35,10 @@ def live(form: CampaignForm) -> Live:
     result = Live()
     provider, audience = chosen(form, "provider"), chosen(form, "audience")
     if provider is not None and audience is not None:
-        result.estimate = campaign_estimate(campaign=Campaign(provider=provider, audience=audience))
+        raw = str(form["holdout_percent"].value() or "0")
+        holdout = int(raw) if raw.isdigit() else 0  # out of range: the form says so beside the field
+        draft = Campaign(provider=provider, audience=audience, holdout_percent=holdout)
+        result.estimate = campaign_estimate(campaign=draft)
     template = form.template_obj
     if template is None:
         return result

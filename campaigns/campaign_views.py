@@ -13,7 +13,7 @@ from rcsconnect import timezones
 
 from . import builder
 from .engine.limiter import provider_pause
-from .forms import CampaignForm
+from .forms import CampaignForm, VariantForm
 from .models import Campaign
 from .services import (
     CampaignError,
@@ -70,6 +70,48 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         "live": builder.live(form),
     }
     return render(request, "campaigns/campaign_form.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_variants(request: HttpRequest, pk: int) -> HttpResponse:
+    """A draft's A/B variants (2-4: template, share and placeholder mapping each); the holdout and
+    "test, then send the winner" are the builder's fields. Saved only when every rule holds
+    (campaigns.validation.experiment_errors), with each error beside its field."""
+    from . import experiments, validation
+    from .models.variant import LABELS
+
+    campaign = get_object_or_404(Campaign.objects.select_related("provider", "template"), pk=pk)
+    if not campaign.is_editable:
+        messages.error(request, "The content is locked once sending starts.")
+        return redirect(campaign)
+    stored = {v.label: v for v in campaign.variants.all()}
+    data = request.POST if request.method == "POST" else None
+    forms = [VariantForm(data, campaign=campaign, label=label, variant=stored.get(label)) for label in LABELS]
+    page_errors: list[str] = []
+    # "Show placeholders": the same page with each chosen template's placeholder fields, nothing saved.
+    refresh = "refresh" in request.POST
+    if request.method == "POST" and not refresh and all(form.is_valid() for form in forms):
+        used = [form.entry() for form in forms if form.cleaned_data.get("use")]
+        errors = validation.experiment_errors(
+            provider=campaign.provider,
+            holdout_percent=campaign.holdout_percent,
+            test_percent=campaign.test_percent,
+            winner_after_minutes=campaign.winner_after_minutes,
+            variants=used,
+            require_variants=False,
+        )
+        if used and len(used) < experiments.MIN_VARIANTS:
+            errors.setdefault("variants", []).append("An A/B test has at least two variants.")
+        if not errors:
+            experiments.variants_save(campaign=campaign, variants=used)
+            word = f"{len(used)} variants" if used else "no variants"
+            messages.success(request, f"Campaign {campaign} saved with {word}.")
+            return redirect(campaign)
+        for form in forms:
+            form.add_errors(errors)
+        page_errors = [m for name, ms in errors.items() if not name.startswith("variants.") for m in ms]
+    context = {"campaign": campaign, "forms": forms, "page_errors": page_errors}
+    return render(request, "campaigns/campaign_variants.html", context)
 
 
 @require_safe

@@ -187,6 +187,9 @@ def click_record(*, code: str, user_agent: str = "", method: str = "GET") -> str
         )
         return link.url
     _message_clicked(link, at=now)
+    from .conversions import from_link_landing
+
+    from_link_landing(link=link, at=now)  # a conversion when the rule is on (campaigns.conversions)
     return link.url
 
 

@@ -341,6 +341,18 @@ def _apply_once(selector: Q, *, limit: int | None = None) -> ApplyResult:
         emit(EventType.REPLY_RECEIVED, replies)
         _write(by_id, changed, counters, entries, actions, applied)
         stats.record(recorded)
+        if settings.RCS_CONVERSION_POSTBACK_PREFIX:  # the postback rule (campaigns.conversions)
+            from .conversions import from_postback
+
+            for entry in entries:
+                if entry.postback_data:
+                    from_postback(
+                        postback_data=entry.postback_data,
+                        phone=entry.phone,
+                        message=entry.message,
+                        at=entry.created_at,
+                        event_id=entry.event_id,
+                    )
         result.applied = len(applied)
         result.messages = sum(1 for fields in changed.values() if fields)
         result.inbox = len(entries)

@@ -64,6 +64,9 @@ class ImportForm(DashboardForm):
         return upload
 
 
+EXPERIMENT_FIELDS = ("holdout_percent", "test_percent", "winner_metric", "winner_after_minutes")
+
+
 class CampaignForm(DashboardModelForm):
     """The builder. Placeholder mapping fields (map_source_<n>, map_value_<n>) follow the template.
 
@@ -93,8 +96,24 @@ class CampaignForm(DashboardModelForm):
             "dlt_template_id",
             "click_tracking",
             "schedule_timezone",
+            # Experiments (campaigns.experiments; the variants are edited on their own page).
+            "holdout_percent",
+            "test_percent",
+            "winner_metric",
+            "winner_after_minutes",
         ]
         widgets = {"sms_fallback_text": forms.Textarea(attrs={"rows": 3})}
+        labels = {
+            "holdout_percent": "Holdout group (%)",
+            "test_percent": "Test first on (%)",
+            "winner_metric": "Pick the winner by",
+            "winner_after_minutes": "Pick the winner after (minutes)",
+        }
+        help_texts = {
+            "holdout_percent": "Contacts who get nothing and are measured for lift (0-50 %; 0: none).",
+            "test_percent": "Test, then send the winner: the variants go to this share of the contacts "
+            "first, the winner to the rest (0: send the variants to everyone).",
+        }
 
     def __init__(self, *args, user_timezone: str = "", **kwargs):
         super().__init__(*args, **kwargs)
@@ -114,6 +133,8 @@ class CampaignForm(DashboardModelForm):
             tz = zoneinfo.ZoneInfo(self.instance.schedule_timezone or "UTC")
             self.initial["schedule"] = "later"
             self.initial["scheduled_local"] = self.instance.scheduled_at.astimezone(tz).replace(tzinfo=None)
+        for name in EXPERIMENT_FIELDS:  # optional: left out or empty, the model's default
+            self.fields[name].required = False
         self.template_obj = self._selected_template()
         self.numbers = placeholders(self.template_obj.content or {}) if self.template_obj else []
         mapping = self.instance.placeholder_mapping or []
@@ -168,6 +189,9 @@ class CampaignForm(DashboardModelForm):
 
     def clean(self):
         data = super().clean()
+        for name in EXPERIMENT_FIELDS:
+            if data.get(name) in (None, ""):
+                data[name] = Campaign._meta.get_field(name).get_default()
         mapping = self._collect_mapping(lambda n: (data.get(f"map_source_{n}"), data.get(f"map_value_{n}")))
         self.instance.placeholder_mapping = mapping
         errors = validation.campaign_errors(
@@ -180,6 +204,18 @@ class CampaignForm(DashboardModelForm):
             audience=data.get("audience"),
             segment=data.get("segment"),
         )
+        errors = {**errors}
+        experiment = validation.experiment_errors(
+            provider=data.get("provider"),
+            holdout_percent=data.get("holdout_percent") or 0,
+            test_percent=data.get("test_percent") or 0,
+            winner_after_minutes=data.get("winner_after_minutes") or 0,
+            variants=validation.stored_variants(self.instance) if self.instance.pk else (),
+            # The variants are added once the campaign is saved: the launch checks there are some.
+            require_variants=False,
+        )
+        for name, messages in experiment.items():
+            errors.setdefault(name, []).extend(messages)
         add_errors(self, errors, field_for=validation.form_field)
         self._schedule(data)
         return data
@@ -198,3 +234,67 @@ class CampaignForm(DashboardModelForm):
             self.add_error("scheduled_local", "This time is in the past.")
             return
         self.instance.scheduled_at = when
+
+
+class VariantForm(DashboardForm):
+    """One variant of an A/B campaign (prefix: its label): used or not, its template, share and
+    placeholder mapping (map_source_<n>, map_value_<n>, for the template's placeholders)."""
+
+    use = forms.BooleanField(label="Use this variant", required=False)
+    template = forms.ModelChoiceField(queryset=MessageTemplate.objects.none(), required=False)
+    split = forms.IntegerField(label="Share (%)", min_value=1, max_value=99, required=False)
+
+    def __init__(self, *args, campaign: Campaign, label: str, variant=None, **kwargs):
+        kwargs.setdefault("prefix", label)
+        super().__init__(*args, **kwargs)
+        self.label = label
+        self.fields["template"].queryset = MessageTemplate.objects.filter(provider_id=campaign.provider_id)
+        self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.language})"
+        mapping = (variant.placeholder_mapping if variant else None) or campaign.placeholder_mapping or []
+        if not self.is_bound:
+            self.initial.update(
+                use=variant is not None,
+                template=variant.template_id if variant else campaign.template_id,
+                split=variant.split if variant else None,
+            )
+        raw = self.data.get(self.add_prefix("template")) if self.is_bound else self.initial.get("template")
+        template = MessageTemplate.objects.filter(pk=raw).first() if str(raw or "").isdigit() else None
+        self.numbers = placeholders(template.content or {}) if template else []
+        for n in self.numbers:
+            entry = mapping[n - 1] if n - 1 < len(mapping) and mapping[n - 1] else {}
+            self.fields[f"map_source_{n}"] = forms.ChoiceField(
+                label=f"{{{{{n}}}}} from", choices=SOURCES, initial=entry.get("source", "attribute")
+            )
+            self.fields[f"map_value_{n}"] = forms.CharField(
+                label=f"{{{{{n}}}}} value", max_length=200, required=False, initial=entry.get("value", "")
+            )
+
+    def mapping_rows(self):
+        return [(n, self[f"map_source_{n}"], self[f"map_value_{n}"]) for n in self.numbers]
+
+    def entry(self) -> dict:
+        """The variant as `validation.experiment_errors` takes it (after is_valid)."""
+        data = self.cleaned_data
+        mapping = []
+        for n in range(1, max(self.numbers, default=0) + 1):
+            if n not in self.numbers:
+                mapping.append({"source": "literal", "value": ""})
+                continue
+            source = data.get(f"map_source_{n}") or "attribute"
+            mapping.append({"source": source, "value": str(data.get(f"map_value_{n}") or "").strip()})
+        return {
+            "label": self.label,
+            "template": data.get("template"),
+            "placeholder_mapping": mapping,
+            "split": data.get("split"),
+        }
+
+    def add_errors(self, errors: dict[str, list[str]]) -> None:
+        """This variant's errors from `validation.experiment_errors` ("variants.<label>.<name>")."""
+        prefix = f"variants.{self.label}."
+        for name, messages in errors.items():
+            if not name.startswith(prefix):
+                continue
+            field = validation.form_field(name[len(prefix) :])
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)

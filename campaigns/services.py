@@ -65,16 +65,22 @@ class Estimate:
     unsubscribed: int
     rate: int
     seconds: int
+    # Of the subscribed contacts, about this many are in the A/B holdout (campaigns.experiments): not
+    # sent to, so not in `recipients` or the time.
+    holdout: int = 0
 
 
 def campaign_estimate(*, campaign: Campaign) -> Estimate:
     contacts = campaign_contacts(campaign)
-    recipients = contacts.filter(subscribed=True).count()
+    subscribed = contacts.filter(subscribed=True).count()
     unsubscribed = contacts.filter(subscribed=False).count()
+    holdout = subscribed * min(campaign.holdout_percent or 0, 50) // 100
+    recipients = subscribed - holdout
     provider = campaign.provider
     # Concurrency can be the tighter bound only with a slow vendor; the rate is what we promise.
     rate = provider.effective_rate
-    return Estimate(recipients, unsubscribed, rate, math.ceil(recipients / rate) if recipients else 0)
+    seconds = math.ceil(recipients / rate) if recipients else 0
+    return Estimate(recipients, unsubscribed, rate, seconds, holdout)
 
 
 def campaign_contacts(campaign: Campaign):
@@ -153,8 +159,13 @@ def campaign_fan_out_run(*, campaign_id: int) -> Campaign:
     return campaign
 
 
-def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
+def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK, phase: str = "first") -> int:
     """Create the campaign's message rows; idempotent (msgIds are fixed: "<prefix>-<contact id>").
+
+    An experiment (`campaigns.experiments`: variants, a holdout) writes each row with its variant,
+    and its holdout rows in state "holdout" (counted in `holdout_count`, not in `total_count`);
+    with "test, then send the winner" the first phase writes the holdout and the tested share, the
+    `phase="rest"` fan-out (the winner step) the rest, all with the winning variant.
 
     Chunks of contact ids, each in one short transaction (INSERT ... SELECT, then the campaign's
     total). On PostgreSQL, outside an open transaction, FANOUT_CONNECTIONS threads insert chunks at
@@ -162,7 +173,7 @@ def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
     connection keeps one core busy. Sending starts after the first chunk with rows.
     """
     bounds = Contact.objects.filter(audience_id=campaign.audience_id).aggregate(lo=Min("id"), hi=Max("id"))
-    fan_out = _FanOut(campaign, chunk)
+    fan_out = _FanOut(campaign, chunk, phase=phase)
     if bounds["lo"] is not None:
         starts = range(bounds["lo"], bounds["hi"] + 1, chunk)
         threads = min(FANOUT_CONNECTIONS, len(starts))
@@ -170,16 +181,25 @@ def campaign_fan_out(*, campaign: Campaign, chunk: int = FANOUT_CHUNK) -> int:
             fan_out.in_threads(iter(starts), threads)
         else:
             fan_out.run(iter(starts), kick=True)
-    Campaign.objects.filter(pk=campaign.pk).update(fanned_out_at=timezone.now())
+    if phase == "first":
+        Campaign.objects.filter(pk=campaign.pk).update(fanned_out_at=timezone.now())
     return fan_out.created
 
 
 class _FanOut:
     """One campaign's fan-out: chunks of contact ids taken in order by one thread or several."""
 
-    def __init__(self, campaign: Campaign, chunk: int):
+    def __init__(self, campaign: Campaign, chunk: int, *, phase: str = "first"):
+        from . import experiments
+
         self.campaign, self.chunk = campaign, chunk
-        self.sql = _fan_out_statement(segment=campaign.segment_id is not None)
+        # An experiment's rows carry their variant (experiments.Plan.case_sql); holdout rows and
+        # sendable rows are written by one statement each, for the two counters.
+        assign = None
+        if experiments.is_experiment(campaign):
+            assign = experiments.plan(campaign).case_sql(phase)
+        self.experiment = assign is not None
+        self.sql = _fan_out_statement(segment=campaign.segment_id is not None, assign=assign)
         # The segment is read once too, and its rules evaluated at one time for every chunk.
         self.segment, self.started = campaign.segment, timezone.now()
         # Read here, once: the threads share the campaign (and its provider, which this may load).
@@ -253,14 +273,29 @@ class _FanOut:
             segment_sql, extra = fan_out_filter(self.segment, lo, lo + self.chunk, now=self.started)
             sql = sql.replace("{segment}", segment_sql)
             params.extend(extra)
+        if not self.experiment:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                inserted = max(cursor.rowcount, 0)
+                Campaign.objects.filter(pk=campaign.pk).update(total_count=F("total_count") + inserted)
+            return inserted
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            params[4] = MessageStatus.HOLDOUT  # the holdout's rows: never sent (campaigns.state)
+            cursor.execute(sql, [*params, True])
+            holdout = max(cursor.rowcount, 0)
+            params[4] = MessageStatus.QUEUED
+            cursor.execute(sql, [*params, False])
             inserted = max(cursor.rowcount, 0)
-            Campaign.objects.filter(pk=campaign.pk).update(total_count=F("total_count") + inserted)
-        return inserted
+            Campaign.objects.filter(pk=campaign.pk).update(
+                total_count=F("total_count") + inserted, holdout_count=F("holdout_count") + holdout
+            )
+        return inserted + holdout
 
 
-def _fan_out_statement(*, segment: bool = False) -> str:
+def _fan_out_statement(*, segment: bool = False, assign: str | None = None) -> str:
+    """The fan-out's INSERT ... SELECT for one chunk of contact ids. `assign`: an experiment's
+    variant per contact (SQL over `c.id`, NULL: no row in this phase); the statement then takes a
+    last parameter, whether it writes the holdout's rows or the others."""
     q = connection.ops.quote_name
     table, contacts = Message._meta.db_table, Contact._meta.db_table
     columns = (
@@ -268,6 +303,16 @@ def _fan_out_statement(*, segment: bool = False) -> str:
         "sms_status, delivered_via, error_code, error_message, vendor_id, idempotency_key, attempts, "
         "next_attempt_at, created_at"
     ).format(to=q("to"))
+    if assign is not None:
+        return (
+            f"INSERT INTO {q(table)} ({columns}, variant) "  # noqa: S608 - table names, not input
+            f"SELECT %s, %s, c.id, c.phone, %s || c.id, %s, %s, '', '', '', '', '', '', '', 0, %s, %s, "
+            f"c.variant FROM (SELECT c.id, c.phone, {assign} AS variant FROM {q(contacts)} c "
+            f"WHERE c.audience_id = %s AND c.subscribed AND c.id >= %s AND c.id < %s "
+            f"{'AND c.id IN ({segment}) ' if segment else ''}) c "
+            f"WHERE c.variant IS NOT NULL AND (c.variant = 'holdout') = %s "
+            "ON CONFLICT (msg_id) DO NOTHING"
+        )
     return (
         f"INSERT INTO {q(table)} ({columns}) "  # noqa: S608 - table names, not input
         f"SELECT %s, %s, c.id, c.phone, %s || c.id, %s, %s, '', '', '', '', '', '', '', 0, %s, %s "
@@ -519,8 +564,8 @@ def dispatch_run(*, provider_id: int, slot: int = 0, budget: float | None = None
 
 
 def engine_tick(*, now: datetime | None = None) -> dict[str, int]:
-    """Periodic: start due scheduled campaigns, finish fan-outs that were cut short, restart dispatch
-    where work is due, finish campaigns."""
+    """Periodic: start due scheduled campaigns, finish fan-outs that were cut short, send the winner
+    of a test whose time is up, restart dispatch where work is due, finish campaigns."""
     from .engine.claim import active_campaign_ids, next_due_at
 
     now = now or timezone.now()
@@ -541,13 +586,16 @@ def engine_tick(*, now: datetime | None = None) -> dict[str, int]:
         log.warning("campaign %s: its fan-out was cut short; writing the rest", campaign.pk)
         campaign_fan_out(campaign=campaign)
         resumed += 1
+    from .experiments import winners_tick
+
+    winners = winners_tick(now=now)  # "test, then send the winner": the rest, once the test is up
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.SENDING).values_list("id", flat=True):
         campaign_complete_if_done(campaign_id=campaign_id)
     for provider in Provider.objects.active():
         due = next_due_at(provider_id=provider.pk, campaign_ids=active_campaign_ids(provider.pk))
         if due is not None and due <= now + timedelta(seconds=60):
             kicked += provider_kick(provider_id=provider.pk)
-    return {"started": started, "kicked": kicked, "fan_outs_resumed": resumed}
+    return {"started": started, "kicked": kicked, "fan_outs_resumed": resumed, "winners": winners}
 
 
 def _sync() -> bool:

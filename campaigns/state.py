@@ -15,6 +15,14 @@ Rules:
 - clicked and replied are engagement: they imply delivered and read on their channel.
 - A channel of "" means the whole message (a final send failure before any channel ran).
 
+Holdout (`campaigns.experiments`): a campaign's holdout contacts get a message row in state
+"holdout" (`HOLDOUT`), written by the fan-out, so that they are measured (their conversions give
+the lift). It is final from the start and never sent: no transition leads to or from it (the claim
+takes queued and sending rows only, cancel `CANCELLABLE` ones, retry and resend neither), `advance`
+and `send_outcome` leave it as it is, and it moves no counter: it is neither in the campaign's
+`total` nor `processed` (the fan-out counts it in `holdout_count`), so a campaign with a holdout
+completes with processed == total.
+
 Retry and resend (Support's safe actions, `campaigns.services.message_retry` / `message_resend`):
 - A finished message is never sent again under its own msgId: vendors deduplicate on it (WIRE.md
   1.1: a repeat would be dropped, or a failed one answered with its old failure), and late callbacks
@@ -53,6 +61,9 @@ UNFINISHED = (MessageStatus.QUEUED, MessageStatus.SENDING)
 # or a leased one whose lease ran out (its worker died), -> sending, with a new lease and one more
 # attempt. Neither end is finished, so no counter moves.
 CLAIM = {MessageStatus.QUEUED: MessageStatus.SENDING, MessageStatus.SENDING: MessageStatus.SENDING}
+# Never sent, never changed (the holdout group's rows): see "Holdout" above.
+HOLDOUT = MessageStatus.HOLDOUT
+NEVER_SENT = (HOLDOUT,)
 # What cancel stops: a queued message, or a leased one whose lease ran out. A message on the wire
 # finishes as it is.
 CANCELLABLE = UNFINISHED
@@ -91,7 +102,7 @@ def tally(message: Message) -> dict[str, bool]:
     """Which campaign counters (`COUNTED`) count this message."""
     return {
         **funnel(message),
-        "processed": message.status not in UNFINISHED,
+        "processed": message.status not in (*UNFINISHED, *NEVER_SENT),
         "cancelled": message.status == MessageStatus.CANCELLED,
     }
 
@@ -144,6 +155,8 @@ def advance(
     vendor_id: str = "",
 ) -> Change:
     """Apply one status or engagement event to `message` (in memory); return what changed."""
+    if message.status in NEVER_SENT:
+        return Change()  # a holdout row has nothing on the wire: no event can be its
     before = tally(message)
     change = Change()
     if vendor_id and not message.vendor_id:
@@ -217,6 +230,8 @@ def send_outcome(
     `next_attempt_at` (`refund`: the attempt does not count), cancel cancels it. A message finished
     meanwhile (an early callback, another worker after its lease ran out, cancel) keeps its status:
     only a "sent" is still recorded on it (its sent time and vendor id)."""
+    if message.status in NEVER_SENT:
+        return Change()
     message.lease_until = None
     if outcome == OUTCOME_SENT:
         return advance(message, channel="", status=SENT, at=at, vendor_id=vendor_id)
@@ -276,6 +291,7 @@ def repeat(message: Message, *, kind: str, first: Message, number: int, at: date
         msg_id=repeat_msg_id(first.msg_id, number),
         content=message.content,
         sms_fallback=message.sms_fallback,
+        variant=message.variant,  # an A/B campaign's attempt is built from the same variant
         repeat_of=first,
         status=MessageStatus.QUEUED,
         next_attempt_at=at,

@@ -11,10 +11,15 @@ campaign counters:
     stats.record(changes)
 
 `rebuild` recomputes the buckets from the messages (after an import, or to repair).
+
+An A/B campaign's per-variant results (`variant_results`: funnel, rates, the z-tests, lift vs the
+holdout) are the exception: one aggregate over the campaign's messages grouped by variant and one over
+its conversions, as there are no per-variant counters.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -219,7 +224,7 @@ def recount(*, campaign_id=None, provider_id=None, conditions: dict[str, Q] | No
     from .state import UNFINISHED, counter_field
 
     conditions = dict(conditions or {})
-    conditions["processed"] = ~Q(status__in=UNFINISHED)
+    conditions["processed"] = ~Q(status__in=(*UNFINISHED, MessageStatus.HOLDOUT))
     conditions["cancelled"] = Q(status=MessageStatus.CANCELLED)
     campaigns = Campaign.objects.all()
     if campaign_id is not None:
@@ -278,6 +283,11 @@ class Funnel:
         return _ratio(self.clicked, self.delivered if self.delivered else self.sent)
 
     @property
+    def reply_rate(self) -> float | None:
+        """Replies per delivered message (per sent without delivery reports), like CTR."""
+        return _ratio(self.replied, self.delivered if self.delivered else self.sent)
+
+    @property
     def fallback_rate(self) -> float | None:
         """Share of delivered messages that reached the recipient by SMS fallback."""
         return _ratio(self.delivered_sms, self.delivered)
@@ -307,6 +317,7 @@ class Funnel:
             "delivery_rate": self.delivery_rate,
             "ctr": self.ctr,
             "ctr_basis": self.ctr_basis,
+            "reply_rate": self.reply_rate,
             "fallback_rate": self.fallback_rate,
             "conversions": self.conversions,
             "conversion_rate": self.conversion_rate,
@@ -472,4 +483,217 @@ def fan_out_progress(campaign: Campaign) -> FanOutProgress | None:
     from .models import Contact
 
     audience = Contact.objects.filter(audience_id=campaign.audience_id, subscribed=True).count()
-    return FanOutProgress(created=campaign.total_count, audience=audience)
+    return FanOutProgress(created=campaign.total_count + campaign.holdout_count, audience=audience)
+
+
+# -- experiments (A/B variants and the holdout, campaigns.experiments) -------------------------------
+
+SIGNIFICANCE = 0.05  # a difference is called significant below this two-sided p-value
+TEST_NAME = "two-proportion z-test"
+METRICS = {  # the rates variants are compared on (the winner metrics, Campaign.WinnerMetric)
+    "ctr": "Click-through rate",
+    "reply_rate": "Reply rate",
+    "conversion_rate": "Conversion rate",
+}
+METRIC_NAMES = {**METRICS, "recipient_conversion_rate": "Converted per contact"}
+
+
+@dataclass(frozen=True)
+class ZTest:
+    """A two-proportion z-test (pooled) of x1/n1 against x2/n2, two-sided."""
+
+    metric: str
+    first: str  # the labels compared ("B" against "A", "A" against "holdout")
+    second: str
+    x1: int
+    n1: int
+    x2: int
+    n2: int
+    name: str = TEST_NAME
+
+    @property
+    def z(self) -> float | None:
+        if not self.n1 or not self.n2:
+            return None
+        pooled = (self.x1 + self.x2) / (self.n1 + self.n2)
+        se = math.sqrt(pooled * (1 - pooled) * (1 / self.n1 + 1 / self.n2))
+        if se == 0:
+            return None
+        return round((self.x1 / self.n1 - self.x2 / self.n2) / se, 3)
+
+    @property
+    def p(self) -> float | None:
+        z = self.z
+        return None if z is None else round(math.erfc(abs(z) / math.sqrt(2)), 4)
+
+    @property
+    def significant(self) -> bool:
+        return self.p is not None and self.p < SIGNIFICANCE
+
+    def as_dict(self) -> dict:
+        return {
+            "test": self.name,
+            "metric": self.metric,
+            "variant": self.first,
+            "against": self.second,
+            "x1": self.x1,
+            "n1": self.n1,
+            "x2": self.x2,
+            "n2": self.n2,
+            "z": self.z,
+            "p": self.p,
+            "significant": self.significant,
+        }
+
+
+@dataclass
+class VariantFigures:
+    """One variant's (or the holdout's) figures: its funnel, and its conversions per contact."""
+
+    label: str  # "A".."D", "holdout", or "" (a campaign with a holdout and no variants)
+    members: int  # contacts assigned (message rows; the holdout's are never sent)
+    funnel: Funnel
+
+    @property
+    def is_holdout(self) -> bool:
+        from .experiments import HOLDOUT
+
+        return self.label == HOLDOUT
+
+    @property
+    def recipient_conversion_rate(self) -> float | None:
+        """Converted contacts per contact assigned: the rate the holdout can be compared on (it
+        has no deliveries), and the lift's."""
+        return _ratio(self.funnel.converted, self.members)
+
+    def metric(self, name: str) -> float | None:
+        return getattr(self.funnel, name)
+
+    def counts(self, name: str) -> tuple[int, int]:
+        """(successes, trials) of a rate, as the z-test takes them."""
+        f = self.funnel
+        basis = f.delivered if f.delivered else f.sent
+        return {
+            "ctr": (f.clicked, basis),
+            "reply_rate": (f.replied, basis),
+            "conversion_rate": (f.converted, basis),
+            "recipient_conversion_rate": (f.converted, self.members),
+        }[name]
+
+    def as_dict(self) -> dict:
+        return {
+            "variant": self.label,
+            "members": self.members,
+            "recipient_conversion_rate": self.recipient_conversion_rate,
+            **self.funnel.as_dict(),
+        }
+
+
+@dataclass
+class Experiment:
+    variants: list[VariantFigures]  # in label order
+    holdout: VariantFigures | None
+    tests: list[ZTest]
+    # Per variant: relative lift of the recipient conversion rate over the holdout's (0.25 = +25 %);
+    # None without a holdout or while the holdout has no conversions.
+    lift: dict[str, float | None]
+    winner: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "variants": [v.as_dict() for v in self.variants],
+            "holdout": self.holdout.as_dict() if self.holdout else None,
+            "tests": [t.as_dict() for t in self.tests],
+            "lift": self.lift,
+            "winner": self.winner,
+        }
+
+
+def variant_results(campaign: Campaign) -> Experiment | None:
+    """An A/B campaign's figures per variant and for its holdout, the z-tests between the variants
+    (each against the first, on CTR, reply rate and conversion rate) and of each against the
+    holdout (on conversions per contact), and the lift. None for a campaign without variants or
+    holdout. One aggregate over the campaign's messages (the campaign's index) and one over its
+    conversions: the per-variant figures are not kept in counters."""
+    from .experiments import HOLDOUT
+
+    if not campaign.holdout_percent and not campaign.variants.exists():
+        return None
+    delivered_rcs = Q(rcs_status__in=(DELIVERED, READ))
+    conditions = {
+        "sent": Q(sent_at__isnull=False),
+        "delivered_rcs": delivered_rcs,
+        "delivered_sms": ~delivered_rcs & Q(sms_status__in=(DELIVERED, READ)),
+        "read": Q(rcs_status=READ) | Q(sms_status=READ),
+        "clicked": Q(clicked_at__isnull=False),
+        "replied": Q(replied_at__isnull=False),
+        "failed": Q(status=MessageStatus.FAILED),
+        "cancelled": Q(status=MessageStatus.CANCELLED),
+        "waiting": Q(status__in=(MessageStatus.QUEUED, MessageStatus.SENDING)),
+    }
+    rows = {
+        row.pop("variant"): row
+        for row in Message.objects.filter(campaign=campaign, repeat_of__isnull=True)
+        .values("variant")
+        .annotate(members=Count("id"), **{name: Count("id", filter=c) for name, c in conditions.items()})
+        .order_by()
+    }
+    conversions = {
+        row.pop("variant"): row
+        for row in Conversion.objects.filter(campaign=campaign)
+        .values("variant")
+        .annotate(n=Count("id"), converted=Count("message_id", distinct=True), value=Sum("value"))
+        .order_by()
+    }
+    labels = list(campaign.variants.order_by("label").values_list("label", flat=True)) or [""]
+
+    def figures(label: str) -> VariantFigures:
+        row = rows.get(label, {})
+        funnel = Funnel(
+            queued=row.get("members", 0),
+            **{name: row.get(name, 0) for name in BUCKET_FIELDS},
+            waiting=row.get("waiting", 0),
+            cancelled=row.get("cancelled", 0),
+        )
+        conv = conversions.get(label, {})
+        funnel.conversions, funnel.converted = conv.get("n", 0), conv.get("converted", 0)
+        funnel.conversion_value = Decimal(conv.get("value") or 0).quantize(Decimal("0.01"))
+        return VariantFigures(label, row.get("members", 0), funnel)
+
+    variants = [figures(label) for label in labels]
+    holdout = figures(HOLDOUT) if campaign.holdout_percent or HOLDOUT in rows else None
+    tests = []
+    first = variants[0]
+    for other in variants[1:]:
+        for metric in METRICS:
+            tests.append(
+                ZTest(metric, other.label, first.label, *other.counts(metric), *first.counts(metric))
+            )
+    lift: dict[str, float | None] = {}
+    if holdout is not None:
+        base = holdout.funnel.converted / holdout.members if holdout.members else 0
+        for v in variants:
+            tests.append(
+                ZTest(
+                    "recipient_conversion_rate",
+                    v.label,
+                    HOLDOUT,
+                    *v.counts("recipient_conversion_rate"),
+                    *holdout.counts("recipient_conversion_rate"),
+                )
+            )
+            rate = v.funnel.converted / v.members if v.members else None
+            lift[v.label] = round((rate - base) / base, 4) if base and rate is not None else None
+    return Experiment(variants, holdout, tests, lift, winner=campaign.winner_variant)
+
+
+def best_variant(experiment: Experiment | None, metric: str) -> str:
+    """The variant with the highest `metric` ("ctr", "reply_rate", "conversion_rate"); a tie, or
+    no figures yet, goes to the earlier label."""
+    if experiment is None or not experiment.variants:
+        return ""
+    ranked = sorted(
+        enumerate(experiment.variants),
+        key=lambda item: (-(item[1].metric(metric) if item[1].metric(metric) is not None else -1), item[0]),
+    )
+    return ranked[0][1].label

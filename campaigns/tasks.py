@@ -29,3 +29,10 @@ def tick() -> None:
     from .services import engine_tick
 
     engine_tick()
+
+
+def pick_winner(campaign_id: int) -> None:
+    """Pick a tested campaign's winner now and send it to the rest (the tick does it when due)."""
+    from .experiments import winner_pick
+
+    winner_pick(campaign_id=campaign_id)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("campaigns/builder/live/", campaign_views.campaign_live, name="builder_live"),
     path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="detail"),
     path("campaigns/<int:pk>/edit/", campaign_views.campaign_edit, name="edit"),
+    path("campaigns/<int:pk>/variants/", campaign_views.campaign_variants, name="variants"),
     path("campaigns/<int:pk>/progress/", campaign_views.campaign_progress, name="progress"),
     path("campaigns/<int:pk>/<slug:action>/", campaign_views.campaign_action, name="action"),
     path("audiences/", audience_views.audience_list, name="audience_list"),

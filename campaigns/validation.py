@@ -91,8 +91,118 @@ def campaign_errors(
     return errors
 
 
+MAX_TEST_PERCENT = 90
+MAX_WINNER_AFTER_MINUTES = 7 * 24 * 60
+
+
+def experiment_errors(
+    *,
+    provider: Provider | None,
+    holdout_percent: int = 0,
+    test_percent: int = 0,
+    winner_after_minutes: int = 240,
+    variants: Sequence[Mapping[str, Any]] = (),
+    require_variants: bool = True,
+) -> Errors:
+    """An experiment's rules (campaigns.experiments): 2-4 variants labelled A, B, ... in order, each
+    a template of the campaign's provider with every placeholder mapped and a split of 1-99 %, the
+    splits adding up to 100; a holdout of 0-50 %; "test, then send the winner" (a test share of
+    1-90 %) needs variants (`require_variants`: unless they are still to come).
+    `variants`: {"label", "template", "placeholder_mapping", "split"} each.
+    Keys: the campaign's field names, "variants", and "variants.<label>.<field>[.<n>]"."""
+    from .experiments import MAX_HOLDOUT_PERCENT, MAX_VARIANTS, MIN_VARIANTS
+    from .models.variant import LABELS
+
+    errors: Errors = {}
+
+    def add(name: str, message: str) -> None:
+        errors.setdefault(name, []).append(message)
+
+    if not 0 <= (holdout_percent or 0) <= MAX_HOLDOUT_PERCENT:
+        add("holdout_percent", f"The holdout is 0 to {MAX_HOLDOUT_PERCENT} % of the contacts.")
+    if not 0 <= (test_percent or 0) <= MAX_TEST_PERCENT:
+        add("test_percent", f"The test goes to 1 to {MAX_TEST_PERCENT} % of the contacts (0: no test).")
+    elif test_percent and require_variants and len(variants) < MIN_VARIANTS:
+        add("test_percent", "Sending the winner needs at least two variants to test.")
+    if test_percent and not 1 <= (winner_after_minutes or 0) <= MAX_WINNER_AFTER_MINUTES:
+        add("winner_after_minutes", f"Pick the winner after 1 to {MAX_WINNER_AFTER_MINUTES} minutes.")
+    if not variants:
+        return errors
+    if not MIN_VARIANTS <= len(variants) <= MAX_VARIANTS:
+        add(
+            "variants",
+            f"An A/B test has {MIN_VARIANTS} to {MAX_VARIANTS} variants; this one has {len(variants)}.",
+        )
+    labels = [str(v.get("label", "")) for v in variants]
+    if labels != list(LABELS[: len(labels)]):
+        add("variants", f"Variants are labelled {', '.join(LABELS[: len(labels)])}, in order.")
+    for variant in variants:
+        label = variant.get("label", "")
+        split = variant.get("split")
+        if not isinstance(split, int) or not 1 <= split <= 99:
+            add(f"variants.{label}.split", "A variant's share is 1 to 99 %.")
+        template = variant.get("template")
+        if template is None:
+            add(f"variants.{label}.template", "Pick the variant's template.")
+            continue
+        if provider is not None and template.provider_id != provider.pk:
+            add(
+                f"variants.{label}.template",
+                f"This template belongs to {template.provider}; pick one of {provider}.",
+            )
+        for name, messages in mapping_errors(template, variant.get("placeholder_mapping") or []).items():
+            errors.setdefault(f"variants.{label}.{name}", []).extend(messages)
+    splits = [v.get("split") for v in variants]
+    if all(isinstance(x, int) for x in splits) and sum(splits) != 100:
+        add("variants", f"The variants' shares add up to {sum(splits)} %; they must add up to 100 %.")
+    return errors
+
+
+def mapping_errors(template: MessageTemplate, placeholder_mapping: Sequence[Mapping[str, Any]]) -> Errors:
+    """A placeholder mapping's rules for `template` (as `campaign_errors` applies them)."""
+    errors: Errors = {}
+    needed = placeholders(template.content or {})
+    if len(placeholder_mapping) > max(needed, default=0):
+        errors.setdefault("placeholder_mapping", []).append(
+            f"The template has {max(needed, default=0)} placeholders."
+        )
+    for n in needed:
+        entry = placeholder_mapping[n - 1] if n - 1 < len(placeholder_mapping) else None
+        if not entry or not str(entry.get("value", "")).strip():
+            source = (entry or {}).get("source", "attribute")
+            errors.setdefault(f"placeholder_mapping.{n}", []).append(missing_value_message(n, source))
+    return errors
+
+
+def stored_variants(campaign: Campaign) -> list[dict[str, Any]]:
+    return [
+        {
+            "label": v.label,
+            "template": v.template,
+            "placeholder_mapping": v.placeholder_mapping,
+            "split": v.split,
+        }
+        for v in campaign.variants.select_related("template__provider").order_by("label")
+    ]
+
+
 def stored_campaign_errors(campaign: Campaign) -> Errors:
     """The rules for a campaign as stored (the launch check)."""
+    errors = _stored_campaign_errors(campaign)
+    if campaign.pk:
+        experiment = experiment_errors(
+            provider=campaign.provider,
+            holdout_percent=campaign.holdout_percent,
+            test_percent=campaign.test_percent,
+            winner_after_minutes=campaign.winner_after_minutes,
+            variants=stored_variants(campaign),
+        )
+        for name, messages in experiment.items():
+            errors.setdefault(name, []).extend(messages)
+    return errors
+
+
+def _stored_campaign_errors(campaign: Campaign) -> Errors:
     return campaign_errors(
         provider=campaign.provider,
         template=campaign.template,

@@ -1,5 +1,6 @@
 """Stats pages: an overview, one campaign, one provider. Every figure comes from counters and hourly
-buckets (campaigns.stats), never from a scan of the messages, so pages stay fast at millions."""
+buckets (campaigns.stats), never from a scan of the messages, so pages stay fast at millions; an A/B
+campaign's per-variant results are one aggregate over that campaign's messages (stats.variant_results)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,12 @@ def stats_campaign(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "campaigns/stats_campaign.html",
-        {"campaign": campaign, "funnel": stats.campaign_funnel(campaign), "chart": chart},
+        {
+            "campaign": campaign,
+            "funnel": stats.campaign_funnel(campaign),
+            "chart": chart,
+            "experiment": stats.variant_results(campaign),  # None without variants or holdout
+        },
     )
 
 

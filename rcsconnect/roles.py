@@ -182,6 +182,7 @@ ROUTES: dict[str, str | Rule | ByArg] = {
     "campaigns:detail": Rule(VIEW_CAMPAIGN),
     "campaigns:edit": Rule(CHANGE_CAMPAIGN, CHANGE_CAMPAIGN),
     "campaigns:progress": Rule(VIEW_CAMPAIGN),
+    "campaigns:variants": Rule(CHANGE_CAMPAIGN, CHANGE_CAMPAIGN),
     "campaigns:action": ByArg("action", _CAMPAIGN_ACTIONS),
     "campaigns:audience_list": Rule(VIEW_AUDIENCE, ADD_AUDIENCE),
     "campaigns:audience_detail": Rule(VIEW_AUDIENCE, CHANGE_AUDIENCE),

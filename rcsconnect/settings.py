@@ -262,6 +262,11 @@ RCS_PHONE_DEFAULT_COUNTRY = env.str("RCS_PHONE_DEFAULT_COUNTRY", default="IN").u
 # A conversion is credited to the last campaign message its number received or clicked within this
 # many hours before it (campaigns.conversions); older messages get no credit.
 RCS_CONVERSION_WINDOW_HOURS = env.float("RCS_CONVERSION_WINDOW_HOURS", default=72.0)
+# Conversions without the API (campaigns.conversions, "Rules"): a suggestion's postback data that
+# starts with this prefix ("convert:" -> "convert:purchase" or "convert:purchase:19.99") is one; a
+# tracked link's first landing is one named this event. Empty: off.
+RCS_CONVERSION_POSTBACK_PREFIX = env.str("RCS_CONVERSION_POSTBACK_PREFIX", default="")
+RCS_CONVERSION_LINK_EVENT = env.str("RCS_CONVERSION_LINK_EVENT", default="")
 RCS_DEFAULT_CONCURRENCY = env.int("RCS_DEFAULT_CONCURRENCY", default=20)
 RCS_DEFAULT_RATE = env.int("RCS_DEFAULT_RATE", default=100)
 # How long a worker holds claimed messages before another worker may claim them again (same msgId).

@@ -57,12 +57,23 @@ class CampaignContext:
     content: dict[str, Any]
     template_ref: TemplateRef | None
     mapping: list[dict[str, str]] = field(default_factory=list)
+    # An A/B campaign's variants: label -> (content, template ref, mapping) (campaigns.experiments).
+    variants: dict[str, tuple[dict[str, Any], TemplateRef, list]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, campaign: Campaign) -> CampaignContext:
         template = campaign.template
         ref = TemplateRef(name=template.name, language=template.language)
-        return cls(campaign, campaign.provider, template.content, ref, campaign.placeholder_mapping or [])
+        ctx = cls(campaign, campaign.provider, template.content, ref, campaign.placeholder_mapping or [])
+        for variant in campaign.variants.select_related("template"):
+            t = variant.template
+            ref = TemplateRef(name=t.name, language=t.language)
+            ctx.variants[variant.label] = (t.content, ref, variant.placeholder_mapping or [])
+        return ctx
+
+    def of(self, variant: str) -> tuple[dict[str, Any], TemplateRef | None, list]:
+        """The content, template reference and mapping a message of `variant` is built from."""
+        return self.variants.get(variant) or (self.content, self.template_ref, self.mapping)
 
 
 def outbound(
@@ -82,12 +93,13 @@ def outbound(
         )
     campaign = ctx.campaign
     attributes = message.contact.attributes if message.contact_id and message.contact else {}
-    values = placeholder_values(ctx.mapping, attributes)
-    content = render(ctx.content, values)
+    source, ref, mapping = ctx.of(getattr(message, "variant", "") or "")
+    values = placeholder_values(mapping, attributes)
+    content = render(source, values)
     if campaign.click_tracking == Campaign.ClickTracking.OURS:
         from campaigns.clicks import shorten_urls  # owner: callbacks engineer
 
-        content = shorten_urls(content, message=message, template=ctx.content)
+        content = shorten_urls(content, message=message, template=source)
     sms = None
     if message.sms_fallback:
         sms = SmsFallback(
@@ -97,7 +109,6 @@ def outbound(
             principal_entity_id=provider.principal_entity_id if provider.india else "",
             params=list(provider.sms_params or []),
         )
-    ref = ctx.template_ref
     template = TemplateRef(name=ref.name, language=ref.language, variables=values) if ref else None
     return OutboundMessage(
         msg_id=message.msg_id,

@@ -22,6 +22,8 @@ def campaign_complete_if_done(*, campaign_id: int) -> bool:
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
         if not campaign or campaign.status != Campaign.Status.SENDING or campaign.fanned_out_at is None:
             return False
+        if campaign.test_percent and campaign.rest_fanned_out_at is None:
+            return False  # "test, then send the winner": the rest is still to be sent (experiments)
         busy = Message.objects.filter(campaign_id=campaign_id, status__in=UNFINISHED)
         if busy.exists():
             return False

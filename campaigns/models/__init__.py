@@ -8,6 +8,7 @@ from .message import Message, MessageStatus
 from .segment import Segment
 from .stats import ErrorBucket, StatBucket
 from .throttle import ProviderThrottle, SendSlot
+from .variant import Variant
 
 __all__ = [
     "Audience",
@@ -24,4 +25,5 @@ __all__ = [
     "SendSlot",
     "ShortLink",
     "StatBucket",
+    "Variant",
 ]

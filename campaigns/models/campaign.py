@@ -24,6 +24,11 @@ class Campaign(models.Model):
         OURS = "ours", "rcsconnect short links"
         PROVIDER = "provider", "The provider's click tracking"
 
+    class WinnerMetric(models.TextChoices):
+        CTR = "ctr", "Click-through rate"
+        REPLY_RATE = "reply_rate", "Reply rate"
+        CONVERSION_RATE = "conversion_rate", "Conversion rate"
+
     name = models.CharField(max_length=120)
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="campaigns")
     template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="campaigns")
@@ -55,6 +60,20 @@ class Campaign(models.Model):
     cancelled_count = models.PositiveIntegerField(default=0)
     # Prefix of this campaign's msgIds ("<prefix>-<contact id>"), random so ids never repeat across installs.
     msg_prefix = models.CharField(max_length=24, blank=True)
+
+    # Experiments (campaigns.experiments): the holdout group's share of the contacts (percent; they
+    # get nothing and are measured for lift) and its size once fanned out (not in total_count).
+    holdout_percent = models.PositiveSmallIntegerField(default=0)
+    holdout_count = models.PositiveIntegerField(default=0)
+    # "Test, then send the winner": 0 = off; else the percent of the sendable contacts the variants
+    # go to first; after `winner_after_minutes` the best variant by `winner_metric` goes to the rest.
+    test_percent = models.PositiveSmallIntegerField(default=0)
+    winner_metric = models.CharField(max_length=16, choices=WinnerMetric.choices, default=WinnerMetric.CTR)
+    winner_after_minutes = models.PositiveIntegerField(default=240)
+    winner_variant = models.CharField(max_length=1, blank=True)
+    winner_picked_at = models.DateTimeField(null=True, blank=True)
+    # When the rest's rows (the winner's) were all written: the campaign cannot complete before.
+    rest_fanned_out_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -30,6 +30,8 @@ class Conversion(models.Model):
     campaign = models.ForeignKey(
         Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="conversions"
     )
+    # The attributed message's variant ("A".."D", "holdout"; "" for a campaign without variants).
+    variant = models.CharField(max_length=7, blank=True, default="", db_default="")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)
     idempotency_key = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

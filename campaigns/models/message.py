@@ -18,6 +18,8 @@ class MessageStatus(models.TextChoices):
     READ = "read", "Read"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+    # In the campaign's holdout group (campaigns.experiments): never sent, counted for lift.
+    HOLDOUT = "holdout", "Holdout (not sent)"
 
 
 class Message(models.Model):
@@ -51,6 +53,8 @@ class Message(models.Model):
     repeat_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="repeats", db_index=False
     )
+    # A/B campaigns: the variant label ("A".."D") or "holdout" (campaigns.experiments); "" otherwise.
+    variant = models.CharField(max_length=7, blank=True, default="", db_default="")
     # Transactional sends: the client's Idempotency-Key (one message per provider and key).
     idempotency_key = models.CharField(max_length=120, blank=True)
 

@@ -47,7 +47,17 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 # Claimed rows, with the fields the dispatcher sends from (the contact's attributes come along).
-CLAIM_FIELDS = ("id", "msg_id", "to", "campaign_id", "contact_id", "content", "sms_fallback", "attempts")
+CLAIM_FIELDS = (
+    "id",
+    "msg_id",
+    "to",
+    "campaign_id",
+    "contact_id",
+    "content",
+    "sms_fallback",
+    "attempts",
+    "variant",  # an A/B campaign's message is built from its variant's template (engine.build)
+)
 # What writing a send result changes on a message.
 WRITE_FIELDS = [
     "status",

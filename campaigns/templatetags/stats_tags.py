@@ -14,3 +14,11 @@ def percent(part, whole) -> str:
 @register.filter
 def rate(value) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
+
+
+@register.filter
+def metric_name(value: str) -> str:
+    """The name of a rate an A/B test compares (campaigns.stats.METRICS)."""
+    from campaigns.stats import METRIC_NAMES
+
+    return METRIC_NAMES.get(value, value)

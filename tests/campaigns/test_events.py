@@ -447,3 +447,24 @@ def test_an_event_stored_as_the_applier_finishes_is_applied(
         assert events.events_applier_run() == 1
     assert Message.objects.get(msg_id="f-2").status == "delivered"
     assert not ProviderEvent.objects.filter(applied=False).exists()
+
+
+def test_a_postback_matching_the_conversion_rule_is_a_conversion_once(client, double_provider, settings):
+    from campaigns.models import Conversion
+
+    settings.RCS_CONVERSION_POSTBACK_PREFIX = "convert:"
+    campaign = make_campaign(double_provider)
+    message = make_message(double_provider, campaign, msg_id="cv1", to="+15550009998", variant="B")
+    reply = {
+        "msgId": "cv1",
+        "status": "replied",
+        "text": "Buy",
+        "postback": "convert:purchase:19.99",
+        "ts": T0,
+    }
+    for _ in range(3):  # the vendor repeats it: one event, one conversion
+        post(client, double_provider, [reply])
+    post(client, double_provider, [{**reply, "postback": "later", "ts": T0 + 5}])  # not by the rule
+    conversion = Conversion.objects.get()
+    assert (conversion.source, conversion.event, str(conversion.value)) == ("postback", "purchase", "19.99")
+    assert (conversion.message, conversion.campaign, conversion.variant) == (message, campaign, "B")

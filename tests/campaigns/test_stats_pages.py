@@ -30,7 +30,7 @@ def finished_campaign():
 
 
 def test_campaign_stats_page(marketer_client, finished_campaign, django_assert_max_num_queries):
-    with django_assert_max_num_queries(13):  # 12, plus the one aggregate over the conversions
+    with django_assert_max_num_queries(14):  # 12, the aggregate over the conversions, the variants lookup
         response = marketer_client.get(f"/stats/campaigns/{finished_campaign.pk}/")
     assert response.status_code == 200
     html = response.content.decode()
