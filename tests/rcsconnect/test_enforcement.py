@@ -67,7 +67,9 @@ def test_support_cannot_change_an_endpoint_then_send_test_on_any_surface(support
     # the admin
     change = reverse("admin:providers_provider_change", args=[jio.pk])
     assert support_client.get(change).status_code == 200
-    response = support_client.post(change, {"nickname": "Jio", "config": f'{{"base_url": "{LISTENER}"}}'})
+    response = support_client.post(
+        change, {"nickname": "Jio", "cfg_base_url": LISTENER, "secret_api_key": "x"}
+    )
     assert response.status_code == 403
     _unchanged(jio)
     # then Send Test: refused, nothing queued, nothing sent
