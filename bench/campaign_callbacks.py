@@ -177,6 +177,11 @@ def _applied(conn, provider_id: int) -> int:
     return conn.execute(query, (provider_id,)).fetchone()[0]
 
 
+def _stored(conn, provider_id: int) -> int:
+    query = "SELECT count(*) FROM providers_providerevent WHERE provider_id = %s"
+    return conn.execute(query, (provider_id,)).fetchone()[0]
+
+
 def campaign(loop: Loop, conn, *, n: int, rate: int, callbacks: bool, drain: float = 60) -> dict:
     """One campaign of n messages at this max rate, with or without the vendor's callbacks."""
     _http(f"{loop.sim}/_sim/reset", {})
@@ -215,6 +220,12 @@ def campaign(loop: Loop, conn, *, n: int, rate: int, callbacks: bool, drain: flo
         expected = EVENTS_PER_MESSAGE * accepted
         time.sleep(max(0.0, last_at + KEEP_UP_SECONDS - time.time()))
         result["unapplied_after_5s"] = expected - _applied(conn, provider_id)
+        # Where the unapplied ones wait at that moment: not posted yet by the vendor, posted but not
+        # stored yet (gunicorn), or stored and waiting for the applier.
+        result["at_5s"] = {
+            "posted": _http(f"{loop.sim}/_sim/stats")["callbacks"]["posted"],
+            "stored": _stored(conn, provider_id),
+        }
         drain_until = last_at + drain
         while _applied(conn, provider_id) < expected and time.time() < drain_until:
             time.sleep(0.5)
