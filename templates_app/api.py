@@ -44,6 +44,7 @@ class TemplateSerializer(serializers.ModelSerializer):
             "name",
             "language",
             "format",
+            "category",
             "content",
             "sample_values",
             "status",

@@ -57,6 +57,8 @@ class CampaignContext:
     content: dict[str, Any]
     template_ref: TemplateRef | None
     mapping: list[dict[str, str]] = field(default_factory=list)
+    # The campaign's send rules (campaigns.sendrules.Rules), None when none applies.
+    rules: Any = None
 
     @classmethod
     def load(cls, campaign: Campaign) -> CampaignContext:
