@@ -17,13 +17,15 @@ windows and end expired campaigns through it, the builder and the estimate read 
   advisory locks, taken in number order), so two dispatchers never let the N+1st through.
 - Expiry: past the campaign's `expires_at` ("do not send after", or launch + TTL) unsent messages
   end `expired` (`expire_due`, and the claimer for a message it holds).
-- Opt-outs: a number unsubscribed in any audience is skipped (`opted_out`).
+- Opt-outs: a contact unsubscribed since the fan-out (an unsubscribe, a STOP reply) is skipped
+  (`opted_out`; the claim loads the contact's `subscribed`, so this costs no query).
 Whether they apply: the campaign's `send_rules` (category: only for a marketing template).
 Messages of campaigns without rules take none of these paths (the claimer checks one attribute).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import zoneinfo
 from collections import Counter
@@ -38,7 +40,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import state
-from .models import Campaign, Contact, FrequencyRecord, Message, MessageStatus
+from .models import Campaign, FrequencyRecord, Message, MessageStatus
 
 INDIA_PRESET = {"window_start": time(9), "window_end": time(21), "window_timezone": "Asia/Kolkata"}
 INDIA_PRESET_LABEL = "India promotional hours: 09:00-21:00 IST"
@@ -215,27 +217,26 @@ def check_and_record(items: list[tuple[Message, int, timedelta]], now: datetime)
     already recorded (claimed again) counts once and stays allowed."""
     if not items:
         return set()
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return _check_and_record_postgresql(items, now)
     numbers = sorted({m.to for m, _, _ in items})
     longest = max(period for _, _, period in items)
-    ids = [m.id for m, _, _ in items]
+    ids = {m.id for m, _, _ in items}
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            keys = sorted({_lock_key(n) for n in numbers})
             with connection.cursor() as cursor:
-                # unnest keeps the array's order: the locks are taken in number order (no deadlock).
-                cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [keys])
+                cursor.execute(LOCK_SQL, [sorted({_lock_key(n) for n in numbers})])
                 cursor.fetchall()
         records = list(
             FrequencyRecord.objects.filter(to__in=numbers, at__gt=now - longest).values_list(
                 "to", "at", "message_id"
             )
         )
-        mine = {mid for _, _, mid in records if mid in set(ids)}
+        mine = {mid for _, _, mid in records if mid in ids}
         allowed, new = set(), []
         taken: dict[str, list[datetime]] = {}
-        for to, at, mid in records:
-            if mid not in mine:
-                taken.setdefault(to, []).append(at)
+        for to, at, _ in records:
+            taken.setdefault(to, []).append(at)
         for message, cap, period in items:
             if message.id in mine:
                 allowed.add(message.id)
@@ -249,19 +250,66 @@ def check_and_record(items: list[tuple[Message, int, timedelta]], now: datetime)
     return allowed
 
 
+# unnest keeps the array's order: the locks are taken in number order (no deadlock between claims).
+LOCK_SQL = "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k"
+# After the locks, in the same transaction but a statement of its own (so its snapshot sees every
+# record committed by a claim that held one of the locks before): record each message whose number
+# has fewer than its cap of records in its period, counting the batch's earlier messages to the
+# same number; return those recorded now and those recorded before (a claim again).
+RECORD_SQL = """
+WITH batch AS (
+    SELECT b.id, b."to", b.cap, b.since,
+           row_number() OVER (PARTITION BY b."to" ORDER BY b.id) AS place
+    FROM unnest(%(ids)s::bigint[], %(tos)s::text[], %(caps)s::int[], %(since)s::timestamptz[])
+         AS b(id, "to", cap, since)
+    WHERE NOT EXISTS (SELECT 1 FROM {table} AS r WHERE r.message_id = b.id)
+), inserted AS (
+    INSERT INTO {table} ("to", message_id, at)
+    SELECT b."to", b.id, %(now)s FROM batch AS b
+    WHERE (SELECT count(*) FROM {table} AS r WHERE r."to" = b."to" AND r.at > b.since) + b.place <= b.cap
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING message_id
+)
+SELECT message_id FROM inserted
+UNION ALL
+SELECT message_id FROM {table} WHERE message_id = ANY(%(ids)s)
+"""
+
+
+def _check_and_record_postgresql(items: list[tuple[Message, int, timedelta]], now: datetime) -> set[int]:
+    """`check_and_record` in one round trip: `BEGIN; locks; record; COMMIT`."""
+    numbers = sorted({_lock_key(m.to) for m, _, _ in items})
+    ordered = sorted(items, key=lambda item: item[0].id)
+    params = {
+        "ids": [m.id for m, _, _ in ordered],
+        "tos": [m.to for m, _, _ in ordered],
+        "caps": [cap for _, cap, _ in ordered],
+        "since": [now - period for _, _, period in ordered],
+        "now": now,
+    }
+    sql = RECORD_SQL.format(table=FrequencyRecord._meta.db_table)
+    with connection.cursor() as cursor:
+        try:
+            # Named parameters for the second statement, the first's array spelled as one too.
+            cursor.execute(
+                f"BEGIN; {LOCK_SQL.replace('%s', '%(keys)s')}; {sql}; COMMIT",
+                {**params, "keys": numbers},
+            )
+            cursor.nextset()  # past BEGIN
+            cursor.nextset()  # past the locks
+            allowed = {row[0] for row in cursor.fetchall()}
+        except BaseException:
+            with contextlib.suppress(Exception):
+                cursor.execute("ROLLBACK")
+            raise
+    return allowed
+
+
 def _lock_key(number: str) -> int:
     digits = number.lstrip("+")
     if digits.isdigit() and len(digits) <= 18:
         return int(digits)
     return hash(number) & 0x7FFFFFFFFFFFFFFF
-
-
-def opted_out(contact_ids: list[int]) -> set[int]:
-    """Which of these contacts unsubscribed since the fan-out (an unsubscribe, a STOP reply:
-    `campaigns.inbox` unsubscribes the number in every audience)."""
-    if not contact_ids:
-        return set()
-    return set(Contact.objects.filter(id__in=set(contact_ids), subscribed=False).values_list("id", flat=True))
 
 
 def forget_records(now: datetime | None = None) -> int:

@@ -6,8 +6,8 @@ sent now: failed when its content cannot be built; for a campaign with send rule
 (`campaigns.sendrules`, loaded with the campaign's context) waiting for its window, skipped
 (frequency cap, opted out) or expired. A campaign without rules takes none of those checks.
 Database: the claim's one short transaction (`claim.claim`, through the storage), each campaign's
-context, loaded once per campaign while it sends (`forget` drops the others), and for campaigns
-with rules one opt-out read and, with a cap, the cap's transaction per claim. Requests are built
+context, loaded once per campaign while it sends (`forget` drops the others), and with a frequency
+cap the cap's transaction per claim (the opt-out check reads what the claim loaded). Requests are built
 here, not when a slot is taken: a slot's time is spent on HTTP only.
 """
 
@@ -65,16 +65,13 @@ class Claimer:
         are returned; the others' results (wait, skip, expire) are added to `held`."""
         now = timezone.now()
         rules = {m.id: self.contexts[m.campaign_id].rules for m in messages}
-        opted_out = sendrules.opted_out(
-            [m.contact_id for m in messages if rules[m.id].opt_outs and m.contact_id]
-        )
         go, capped = [], []
         for message in messages:
             rule = rules[message.id]
             if rule.expires_at is not None and now >= rule.expires_at:
                 held.append(Result(message.id, DONE_EXPIRE, row=message))
                 continue
-            if message.contact_id in opted_out:
+            if rule.opt_outs and _unsubscribed(message):
                 held.append(_skip(message, state.SKIP_OPTED_OUT, "The contact unsubscribed."))
                 continue
             if rule.timed:
@@ -117,6 +114,11 @@ class Claimer:
             ctx = self.contexts[campaign_id] = CampaignContext.load(campaign)
             ctx.rules = sendrules.for_campaign(campaign)
         return ctx
+
+
+def _unsubscribed(message: Message) -> bool:
+    """The contact unsubscribed (or replied STOP) since the fan-out (the claim loads `subscribed`)."""
+    return message.contact_id is not None and message.contact is not None and not message.contact.subscribed
 
 
 def _skip(message: Message, reason: str, text: str) -> Result:

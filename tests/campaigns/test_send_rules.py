@@ -297,3 +297,19 @@ def test_expired_records_are_forgotten_by_the_tick(db):
     FrequencyRecord.objects.create(to=INDIA[0], message=message, at=datetime.now(UTC) - timedelta(days=3))
     engine_tick()
     assert not FrequencyRecord.objects.exists()
+
+
+@pytest.mark.parametrize("cap", [1, 2])
+def test_check_and_record_counts_a_batch_and_a_message_claimed_again_once(db, cap):
+    provider = make_provider()
+    campaign = make_campaign(provider=provider, audience=audience_of(INDIA[:1]))
+    messages = [
+        Message.objects.create(provider=provider, campaign=campaign, to=INDIA[0], msg_id=f"m-{cap}-{i}")
+        for i in range(3)
+    ]
+    now, period = datetime.now(UTC), timedelta(hours=24)
+    allowed = sendrules.check_and_record([(m, cap, period) for m in messages], now)
+    assert allowed == {m.id for m in messages[:cap]}
+    again = sendrules.check_and_record([(m, cap, period) for m in messages], now + timedelta(seconds=1))
+    assert again == allowed  # the recorded ones stay allowed, the others still over the cap
+    assert FrequencyRecord.objects.count() == cap
