@@ -25,7 +25,8 @@ after "go".
 (d) send rules (campaigns.sendrules), zero latency, two processes: the same campaign with a
     frequency cap on (every claim's check and record under the per-number locks; the cap high
     enough that nothing is skipped) against it with send rules off (the path without any rule),
-    and the marketing campaign without a cap (the opt-out read only) against the same baseline.
+    and the marketing campaign without a cap (the opt-out check only) against the same baseline;
+    two interleaved rounds, the best rate of each kind.
 """
 
 from __future__ import annotations
@@ -260,14 +261,17 @@ def run(options) -> list[Row]:
                 )
             )
         nd = 6000 if options.quick else 20000
-        d = {
-            rules: _scenario(
-                env, sim, n=nd, concurrency=100, rate=4600, latency_ms=0, workers=WORKERS, rules=rules
-            )
-            for rules in ("off", "cap", "category")
-        }
+        # Interleaved rounds, the best of each kind: the load of a shared machine drifts within minutes.
+        d: dict[str, dict] = {}
+        for _round in range(2):
+            for rules in ("off", "cap", "category"):
+                got = _scenario(
+                    env, sim, n=nd, concurrency=100, rate=4600, latency_ms=0, workers=WORKERS, rules=rules
+                )
+                if rules not in d or got["rate"] > d[rules]["rate"]:
+                    d[rules] = got
         off = d["off"]["rate"]
-        for rules, label in (("cap", "frequency cap on"), ("category", "marketing, no cap (opt-out read)")):
+        for rules, label in (("cap", "frequency cap on"), ("category", "marketing, no cap (opt-out check)")):
             rows.append(
                 Row(
                     NAME,
