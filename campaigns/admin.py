@@ -6,12 +6,14 @@ from django.contrib import admin, messages
 from rcsconnect import roles
 from rcsconnect.form_errors import add_errors
 
+from . import sendrules
 from .models import (
     Audience,
     AudienceImport,
     Campaign,
     Contact,
     Conversion,
+    FrequencyRecord,
     InboxMessage,
     Message,
     Segment,
@@ -26,7 +28,7 @@ from .services import (
     message_resend,
     message_retry,
 )
-from .validation import campaign_errors, contact_errors
+from .validation import campaign_errors, contact_errors, send_rule_errors
 
 
 class ContactAdminForm(forms.ModelForm):
@@ -67,6 +69,17 @@ class CampaignAdminForm(forms.ModelForm):
                 audience=cleaned.get("audience"),
                 segment=cleaned.get("segment"),
             )
+            rule_errors = send_rule_errors(
+                window_start=cleaned.get("window_start"),
+                window_end=cleaned.get("window_end"),
+                window_timezone=cleaned.get("window_timezone") or "",
+                frequency_period_hours=cleaned.get("frequency_period_hours"),
+                send_until=cleaned.get("send_until"),
+                ttl_hours=cleaned.get("ttl_hours"),
+                launching=True,
+            )
+            for name, messages in rule_errors.items():
+                errors.setdefault(name, []).extend(messages)
             add_errors(self, errors)
         return cleaned
 
@@ -224,8 +237,19 @@ def _lifecycle(func, label):
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignAdminForm
-    list_display = ["name", "status", "provider", "audience", "total_count", "sent_count", "failed_count"]
-    list_filter = ["status", "provider"]
+    list_display = [
+        "name",
+        "status",
+        "provider",
+        "audience",
+        "total_count",
+        "sent_count",
+        "failed_count",
+        "skipped_count",
+        "expired_count",
+        "send_rules_summary",
+    ]
+    list_filter = ["status", "provider", "send_rules"]
     search_fields = ["name"]
     readonly_fields = [
         "status",
@@ -240,6 +264,10 @@ class CampaignAdmin(admin.ModelAdmin):
         "replied_count",
         "failed_count",
         "cancelled_count",
+        "skipped_count",
+        "expired_count",
+        "expires_at",
+        "waiting_for_window",
         "started_at",
         "paused_at",
         "fanned_out_at",
@@ -252,10 +280,18 @@ class CampaignAdmin(admin.ModelAdmin):
     ]
     inlines = [VariantInline]
 
+    @admin.display(description="Send rules")
+    def send_rules_summary(self, obj: Campaign) -> str:
+        return " · ".join(sendrules.describe(obj))
+
+    @admin.display(description="Waiting for window")
+    def waiting_for_window(self, obj: Campaign) -> int:
+        return sendrules.waiting_for_window(obj).count if obj.pk else 0
+
     def get_readonly_fields(self, request, obj=None):
         # Once sending starts a campaign's content and audience are locked, as on the dashboard.
         if obj is not None and not obj.is_editable:
-            return [*(f.name for f in Campaign._meta.fields), "experiment_results"]
+            return [*(f.name for f in Campaign._meta.fields), "experiment_results", "waiting_for_window"]
         return super().get_readonly_fields(request, obj)
 
     @admin.display(description="A/B results")
@@ -295,6 +331,22 @@ class CampaignAdmin(admin.ModelAdmin):
         _lifecycle(campaign_resume, "Resume"),
         _lifecycle(campaign_cancel, "Cancel"),
     ]
+
+
+@admin.register(FrequencyRecord)
+class FrequencyRecordAdmin(admin.ModelAdmin):
+    """What the frequency cap counts (campaigns.sendrules): read only."""
+
+    list_display = ["to", "at", "message"]
+    search_fields = ["to"]
+    raw_id_fields = ["message"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Message)

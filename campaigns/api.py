@@ -313,6 +313,9 @@ class CampaignSerializer(serializers.ModelSerializer):
         required=False,
         help_text="A/B variants (2-4, or none); given, they replace the campaign's variants.",
     )
+    waiting_for_window = serializers.SerializerMethodField(
+        help_text="Messages waiting for their send window (in each contact's local time)."
+    )
 
     class Meta:
         model = Campaign
@@ -329,6 +332,15 @@ class CampaignSerializer(serializers.ModelSerializer):
             "click_tracking",
             "scheduled_at",
             "schedule_timezone",
+            "send_rules",
+            "window_start",
+            "window_end",
+            "window_timezone",
+            "frequency_cap",
+            "frequency_period_hours",
+            "send_until",
+            "ttl_hours",
+            "expires_at",
             "status",
             "total_count",
             "sent_count",
@@ -348,6 +360,9 @@ class CampaignSerializer(serializers.ModelSerializer):
             "winner_after_minutes",
             "winner_variant",
             "winner_picked_at",
+            "skipped_count",
+            "expired_count",
+            "waiting_for_window",
             "created_at",
             "started_at",
             "finished_at",
@@ -367,10 +382,18 @@ class CampaignSerializer(serializers.ModelSerializer):
             "failed_count",
             "processed_count",
             "cancelled_count",
+            "skipped_count",
+            "expired_count",
+            "expires_at",
             "created_at",
             "started_at",
             "finished_at",
         ]
+
+    def get_waiting_for_window(self, campaign: Campaign) -> int:
+        from .sendrules import waiting_for_window
+
+        return waiting_for_window(campaign).count if campaign.pk else 0
 
     def validate_schedule_timezone(self, value: str) -> str:
         try:
@@ -413,6 +436,17 @@ class CampaignSerializer(serializers.ModelSerializer):
             variants=variants,
         )
         for name, messages in experiment.items():
+            errors.setdefault(name, []).extend(messages)
+        rule_errors = validation.send_rule_errors(
+            window_start=value("window_start"),
+            window_end=value("window_end"),
+            window_timezone=value("window_timezone", "") or "",
+            frequency_period_hours=value("frequency_period_hours"),
+            send_until=attrs.get("send_until"),
+            ttl_hours=value("ttl_hours"),
+            launching=True,
+        )
+        for name, messages in rule_errors.items():
             errors.setdefault(name, []).extend(messages)
         for name in [n for n in errors if "." in n]:  # a placeholder's messages, under placeholder_mapping
             errors.setdefault(name.split(".")[0], []).extend(errors.pop(name))
@@ -495,6 +529,11 @@ class FunnelSerializer(serializers.Serializer):
     waiting = serializers.IntegerField(allow_null=True)
     waiting_capped = serializers.BooleanField()
     cancelled = serializers.IntegerField()
+    skipped = serializers.IntegerField(help_text="Ended unsent: frequency cap or opted out.")
+    expired = serializers.IntegerField(help_text="Ended unsent: past the campaign's expiry.")
+    waiting_for_window = serializers.IntegerField(
+        allow_null=True, help_text="Of `waiting`, those waiting for their send window."
+    )
     delivery_rate = serializers.FloatField(allow_null=True)
     ctr = serializers.FloatField(allow_null=True)
     ctr_basis = serializers.ChoiceField(choices=["delivered", "sent"])

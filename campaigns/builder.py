@@ -7,10 +7,12 @@ engine (`engine.build`) and the campaign page (`services.campaign_estimate`) use
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time
 from typing import Any
 
 from templates_app.rendering import RenderError, render_content
 
+from . import sendrules
 from .engine.build import BuildError, placeholder_value
 from .forms import CampaignForm
 from .models import Audience, Campaign, Contact
@@ -23,6 +25,8 @@ class Live:
     content: dict[str, Any] | None = None  # the template's content with the contact's values
     problems: list[str] = field(default_factory=list)  # why the preview is incomplete
     estimate: Estimate | None = None
+    india: bool = False  # the audience holds +91 numbers: the India preset is offered
+    india_label: str = sendrules.INDIA_PRESET_LABEL
 
 
 def sample_contact(audience: Audience) -> Contact | None:
@@ -34,12 +38,19 @@ def sample_contact(audience: Audience) -> Contact | None:
 def live(form: CampaignForm) -> Live:
     result = Live()
     provider, audience = chosen(form, "provider"), chosen(form, "audience")
+    template = form.template_obj
     if provider is not None and audience is not None:
         raw = str(form["holdout_percent"].value() or "0")
         holdout = int(raw) if raw.isdigit() else 0  # out of range: the form says so beside the field
-        draft = Campaign(provider=provider, audience=audience, holdout_percent=holdout)
+        draft = Campaign(
+            provider=provider,
+            audience=audience,
+            template=template,
+            holdout_percent=holdout,
+            **_rules_entered(form),
+        )
         result.estimate = campaign_estimate(campaign=draft)
-    template = form.template_obj
+        result.india = sendrules.audience_has_india(Contact.objects.filter(audience=audience))
     if template is None:
         return result
     result.contact = sample_contact(audience) if audience is not None else None
@@ -60,6 +71,21 @@ def live(form: CampaignForm) -> Live:
         result.problems.append(str(exc))
         result.content = template.content
     return result
+
+
+def _rules_entered(form: CampaignForm) -> dict[str, Any]:
+    """The send window and rule choice as entered (unreadable values: left out)."""
+    entered: dict[str, Any] = {}
+    for name in ("window_start", "window_end"):
+        try:
+            entered[name] = time.fromisoformat(str(form[name].value() or ""))
+        except ValueError:
+            entered[name] = None
+    if sendrules.valid_zone(str(form["window_timezone"].value() or "")):
+        entered["window_timezone"] = str(form["window_timezone"].value())
+    rules = str(form["send_rules"].value() or "")
+    entered["send_rules"] = rules if rules in Campaign.Rules.values else Campaign.Rules.CATEGORY
+    return entered
 
 
 def chosen(form: CampaignForm, name: str):

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from rcsconnect import timezones
 
-from . import builder
+from . import builder, sendrules
 from .engine.limiter import provider_pause
 from .forms import CampaignForm, VariantForm
 from .models import Campaign
@@ -151,6 +151,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "segments": sms_segments(campaign.sms_fallback_text) if campaign.sms_fallback_text else None,
         "pause": _pause(campaign),
         "fan_out": fan_out_progress(campaign),
+        "window": _window(campaign),
+        "rules": sendrules.describe(campaign),
     }
     return render(request, "campaigns/campaign_detail.html", context)
 
@@ -165,8 +167,16 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
         "pause": _pause(campaign),
         "fan_out": fan_out_progress(campaign),
         "estimate": campaign_estimate(campaign=campaign) if campaign.is_editable else None,
+        "window": _window(campaign),
     }
     return render(request, "campaigns/_progress.html", context)
+
+
+def _window(campaign: Campaign):
+    """The messages waiting for their send window (a count only while the campaign sends)."""
+    if campaign.status in (Campaign.Status.SENDING, Campaign.Status.PAUSED):
+        return sendrules.waiting_for_window(campaign)
+    return None
 
 
 def _pause(campaign: Campaign):

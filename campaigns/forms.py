@@ -83,6 +83,21 @@ class CampaignForm(DashboardModelForm):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     schedule_timezone = timezones.timezone_field(initial=timezones.DEFAULT)
+    # Send rules (campaigns.sendrules).
+    window_timezone = forms.ChoiceField(
+        label="Window timezone",
+        required=False,
+        choices=lambda: [("", "Each contact's local time"), *timezones.choices()],
+        widget=timezones.TimezoneSelect,
+        help_text="Each contact's own time (its timezone attribute, else its number's), or one zone for all.",
+    )
+    send_until_local = forms.DateTimeField(
+        label="Do not send after",
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="In the schedule's timezone. Messages not sent by then end expired.",
+    )
 
     class Meta:
         model = Campaign
@@ -101,24 +116,48 @@ class CampaignForm(DashboardModelForm):
             "test_percent",
             "winner_metric",
             "winner_after_minutes",
+            "send_rules",
+            "window_start",
+            "window_end",
+            "window_timezone",
+            "frequency_cap",
+            "frequency_period_hours",
+            "ttl_hours",
         ]
-        widgets = {"sms_fallback_text": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "sms_fallback_text": forms.Textarea(attrs={"rows": 3}),
+            "window_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "window_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
         labels = {
             "holdout_percent": "Holdout group (%)",
             "test_percent": "Test first on (%)",
             "winner_metric": "Pick the winner by",
             "winner_after_minutes": "Pick the winner after (minutes)",
+            "send_rules": "Send rules",
+            "window_start": "Send window from",
+            "window_end": "until",
+            "frequency_cap": "Frequency cap",
+            "frequency_period_hours": "per (hours)",
+            "ttl_hours": "Time to live (hours)",
         }
         help_texts = {
             "holdout_percent": "Contacts who get nothing and are measured for lift (0-50 %; 0: none).",
             "test_percent": "Test, then send the winner: the variants go to this share of the contacts "
             "first, the winner to the rest (0: send the variants to everyone).",
+            "send_rules": "Windows, quiet hours, the cap and opt-outs apply to marketing templates "
+            "unless set here.",
+            "frequency_cap": "Marketing messages per contact across all campaigns; empty: the installation's "
+            "setting, 0: no cap.",
+            "frequency_period_hours": "The rolling period; empty: the installation's setting.",
+            "ttl_hours": "From launch; messages not sent by then end expired.",
         }
 
     def __init__(self, *args, user_timezone: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         if not self.instance.pk and timezones.is_valid(user_timezone):
             self.initial["schedule_timezone"] = user_timezone
+        self.fields["send_rules"].required = False  # not given: as the template's category says
         self.fields["provider"].queryset = Provider.objects.active()
         self.fields["template"].queryset = MessageTemplate.objects.select_related("provider")
         self.fields["template"].label_from_instance = lambda t: f"{t.name} ({t.language}) · {t.provider}"
@@ -135,6 +174,9 @@ class CampaignForm(DashboardModelForm):
             self.initial["scheduled_local"] = self.instance.scheduled_at.astimezone(tz).replace(tzinfo=None)
         for name in EXPERIMENT_FIELDS:  # optional: left out or empty, the model's default
             self.fields[name].required = False
+        if self.instance.pk and self.instance.send_until:
+            tz = zoneinfo.ZoneInfo(self.instance.schedule_timezone or "UTC")
+            self.initial["send_until_local"] = self.instance.send_until.astimezone(tz).replace(tzinfo=None)
         self.template_obj = self._selected_template()
         self.numbers = placeholders(self.template_obj.content or {}) if self.template_obj else []
         mapping = self.instance.placeholder_mapping or []
@@ -204,7 +246,16 @@ class CampaignForm(DashboardModelForm):
             audience=data.get("audience"),
             segment=data.get("segment"),
         )
+        self._send_until(data)
         errors = {**errors}
+        rule_errors = validation.send_rule_errors(
+            window_start=data.get("window_start"),
+            window_end=data.get("window_end"),
+            window_timezone=data.get("window_timezone") or "",
+            frequency_period_hours=data.get("frequency_period_hours"),
+            send_until=self.instance.send_until,
+            ttl_hours=data.get("ttl_hours"),
+        )
         experiment = validation.experiment_errors(
             provider=data.get("provider"),
             holdout_percent=data.get("holdout_percent") or 0,
@@ -214,11 +265,22 @@ class CampaignForm(DashboardModelForm):
             # The variants are added once the campaign is saved: the launch checks there are some.
             require_variants=False,
         )
-        for name, messages in experiment.items():
+        for name, messages in [*rule_errors.items(), *experiment.items()]:
             errors.setdefault(name, []).extend(messages)
         add_errors(self, errors, field_for=validation.form_field)
         self._schedule(data)
         return data
+
+    def clean_send_rules(self) -> str:
+        return self.cleaned_data.get("send_rules") or Campaign.Rules.CATEGORY
+
+    def _send_until(self, data) -> None:
+        local: datetime | None = data.get("send_until_local")
+        if local is None:
+            self.instance.send_until = None
+            return
+        tz = zoneinfo.ZoneInfo(data.get("schedule_timezone") or "UTC")
+        self.instance.send_until = local.replace(tzinfo=None).replace(tzinfo=tz)
 
     def _schedule(self, data) -> None:
         if data.get("schedule") != "later":

@@ -68,9 +68,15 @@ class Estimate:
     # Of the subscribed contacts, about this many are in the A/B holdout (campaigns.experiments): not
     # sent to, so not in `recipients` or the time.
     holdout: int = 0
+    # With a send window or quiet hours (campaigns.sendrules): the hours a day they leave, and over
+    # how many days' windows the sending spreads (0: no window applies).
+    window_hours: float = 24.0
+    window_days: int = 0
 
 
 def campaign_estimate(*, campaign: Campaign) -> Estimate:
+    from . import sendrules
+
     contacts = campaign_contacts(campaign)
     subscribed = contacts.filter(subscribed=True).count()
     unsubscribed = contacts.filter(subscribed=False).count()
@@ -80,7 +86,12 @@ def campaign_estimate(*, campaign: Campaign) -> Estimate:
     # Concurrency can be the tighter bound only with a slow vendor; the rate is what we promise.
     rate = provider.effective_rate
     seconds = math.ceil(recipients / rate) if recipients else 0
-    return Estimate(recipients, unsubscribed, rate, seconds, holdout)
+    rules = sendrules.for_campaign(campaign)
+    if rules is None or not rules.timed:
+        return Estimate(recipients, unsubscribed, rate, seconds, holdout)
+    hours = rules.window_hours()
+    days = max(1, math.ceil(seconds / (hours * 3600))) if hours else 0
+    return Estimate(recipients, unsubscribed, rate, seconds, holdout, window_hours=hours, window_days=days)
 
 
 def campaign_contacts(campaign: Campaign):
@@ -133,10 +144,13 @@ def campaign_start(*, campaign_id: int, background: bool = False) -> Campaign:
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
             raise CampaignError(f"The campaign is already {campaign.get_status_display()}.")
+        from .sendrules import expiry_of
+
         campaign.status = Campaign.Status.SENDING
         campaign.started_at = timezone.now()
         campaign.msg_prefix = campaign.msg_prefix or f"c{campaign.pk}{secrets.token_hex(3)}"
-        campaign.save(update_fields=["status", "started_at", "msg_prefix"])
+        campaign.expires_at = expiry_of(campaign, campaign.started_at)  # "do not send after" / TTL
+        campaign.save(update_fields=["status", "started_at", "msg_prefix", "expires_at"])
         if background:
             transaction.on_commit(lambda: _enqueue("campaigns.tasks.fan_out", campaign.pk))
     if background:
@@ -490,6 +504,11 @@ def transactional_send(
         raise CampaignError(error)
     if template.provider_id != provider.pk:
         raise CampaignError("The template belongs to another provider.")
+    if template.category == MessageTemplate.Category.MARKETING:
+        from .inbox import is_unsubscribed
+
+        if is_unsubscribed(phone):  # opt-outs skip every marketing send (campaigns.sendrules)
+            raise CampaignError(f"{phone} opted out: a marketing template is not sent to it.")
     try:
         content = render(template.content, [str(v) for v in values])
     except BuildError as exc:
@@ -564,12 +583,17 @@ def dispatch_run(*, provider_id: int, slot: int = 0, budget: float | None = None
 
 
 def engine_tick(*, now: datetime | None = None) -> dict[str, int]:
-    """Periodic: start due scheduled campaigns, finish fan-outs that were cut short, send the winner
-    of a test whose time is up, restart dispatch where work is due, finish campaigns."""
+    """Periodic: start due scheduled campaigns, finish fan-outs that were cut short, release messages
+    whose send window opened and end expired campaigns' unsent ones (campaigns.sendrules), send the
+    winner of a test whose time is up, restart dispatch where work is due, finish campaigns."""
+    from . import sendrules
     from .engine.claim import active_campaign_ids, next_due_at
 
     now = now or timezone.now()
     started = kicked = resumed = 0
+    released = sendrules.release_due(now)
+    expired = sendrules.expire_due(now)
+    sendrules.forget_records(now)
     for campaign_id in Campaign.objects.filter(
         status=Campaign.Status.SCHEDULED, scheduled_at__lte=now
     ).values_list("id", flat=True):
@@ -595,7 +619,14 @@ def engine_tick(*, now: datetime | None = None) -> dict[str, int]:
         due = next_due_at(provider_id=provider.pk, campaign_ids=active_campaign_ids(provider.pk))
         if due is not None and due <= now + timedelta(seconds=60):
             kicked += provider_kick(provider_id=provider.pk)
-    return {"started": started, "kicked": kicked, "fan_outs_resumed": resumed, "winners": winners}
+    return {
+        "started": started,
+        "kicked": kicked,
+        "fan_outs_resumed": resumed,
+        "released": released,
+        "expired": expired,
+        "winners": winners,
+    }
 
 
 def _sync() -> bool:

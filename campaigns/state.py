@@ -53,10 +53,20 @@ from .models import Message, MessageStatus
 RANK = {"": 0, QUEUED: 0, SENT: 1, FAILED: 2, DELIVERED: 3, READ: 4, CLICKED: 5, REPLIED: 5}
 FUNNEL = ("sent", "delivered_rcs", "delivered_sms", "read", "clicked", "replied", "failed")
 # Every campaign counter a transition moves: the funnel, plus the messages that left the queue for
-# good (`processed`; `waiting` is total - processed) and those cancelled.
-COUNTED = (*FUNNEL, "processed", "cancelled")
-# Not finished yet: waiting in the queue (maybe for a retry), or leased by a worker.
-UNFINISHED = (MessageStatus.QUEUED, MessageStatus.SENDING)
+# good (`processed`; `waiting` is total - processed), those cancelled, and those the send rules
+# ended unsent (skipped: frequency cap or opted out; expired).
+COUNTED = (*FUNNEL, "processed", "cancelled", "skipped", "expired")
+# Not finished yet: waiting in the queue (maybe for a retry), leased by a worker, or waiting for
+# its send window (campaigns.sendrules).
+UNFINISHED = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.WAITING)
+# A window opening: the waiting messages whose `next_attempt_at` (their window's opening) passed go
+# back to the queue, as one UPDATE (`campaigns.sendrules.release_due`). Both ends are unfinished, so
+# no counter moves.
+RELEASE_WINDOW = {MessageStatus.WAITING: MessageStatus.QUEUED}
+# What expiry ends (set-based, like cancel): queued or waiting, or leased with its lease run out.
+EXPIRABLE = UNFINISHED
+# Why a message was skipped (its error_code).
+SKIP_FREQUENCY_CAP, SKIP_OPTED_OUT = "frequency_cap", "opted_out"
 # The claim's transition, as the claim's SQL applies it to many rows at once: a due queued message,
 # or a leased one whose lease ran out (its worker died), -> sending, with a new lease and one more
 # attempt. Neither end is finished, so no counter moves.
@@ -75,6 +85,10 @@ OUTCOME_SENT, OUTCOME_FAILED, OUTCOME_RETRY, OUTCOME_RELEASE, OUTCOME_CANCEL = (
     "release",
     "cancel",
 )
+# The send rules' outcomes, decided at the claim (campaigns.sendrules): outside the window -> waiting
+# until `next_attempt_at` (the attempt does not count); capped or opted out -> skipped (error_code
+# the reason); past the campaign's expiry -> expired. Skipped and expired are final, never sent.
+OUTCOME_WAIT, OUTCOME_SKIP, OUTCOME_EXPIRE = "wait", "skip", "expire"
 
 
 RETRYABLE = (MessageStatus.FAILED,)
@@ -104,6 +118,8 @@ def tally(message: Message) -> dict[str, bool]:
         **funnel(message),
         "processed": message.status not in (*UNFINISHED, *NEVER_SENT),
         "cancelled": message.status == MessageStatus.CANCELLED,
+        "skipped": message.status == MessageStatus.SKIPPED,
+        "expired": message.status == MessageStatus.EXPIRED,
     }
 
 
@@ -246,6 +262,16 @@ def send_outcome(
         _set(message, change, "attempts", max(0, message.attempts - 1))
     if outcome == OUTCOME_CANCEL:
         _set(message, change, "status", MessageStatus.CANCELLED)
+    elif outcome == OUTCOME_SKIP:
+        _set(message, change, "status", MessageStatus.SKIPPED)
+        _set(message, change, "error_code", error_code[:20])
+        _set(message, change, "error_message", error_message[:300])
+    elif outcome == OUTCOME_EXPIRE:
+        _set(message, change, "status", MessageStatus.EXPIRED)
+        _set(message, change, "error_code", "expired")
+    elif outcome == OUTCOME_WAIT:
+        _set(message, change, "status", MessageStatus.WAITING)
+        _set(message, change, "next_attempt_at", next_attempt_at or at)
     else:
         _set(message, change, "status", MessageStatus.QUEUED)
         _set(message, change, "next_attempt_at", next_attempt_at or at)
@@ -259,6 +285,12 @@ def cancel_counters(cancelled: int) -> Counter:
     """The counters `cancelled` messages in `CANCELLABLE` move when cancel stops them (what
     `send_outcome(outcome=OUTCOME_CANCEL)` gives each; cancel applies it as one UPDATE)."""
     return Counter(processed=cancelled, cancelled=cancelled)
+
+
+def expire_counters(expired: int) -> Counter:
+    """The counters `expired` messages in `EXPIRABLE` move when expiry ends them as one UPDATE (what
+    `send_outcome(outcome=OUTCOME_EXPIRE)` gives each)."""
+    return Counter(processed=expired, expired=expired)
 
 
 def counter_field(name: str) -> str:

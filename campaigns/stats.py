@@ -226,6 +226,8 @@ def recount(*, campaign_id=None, provider_id=None, conditions: dict[str, Q] | No
     conditions = dict(conditions or {})
     conditions["processed"] = ~Q(status__in=(*UNFINISHED, MessageStatus.HOLDOUT))
     conditions["cancelled"] = Q(status=MessageStatus.CANCELLED)
+    conditions["skipped"] = Q(status=MessageStatus.SKIPPED)
+    conditions["expired"] = Q(status=MessageStatus.EXPIRED)
     campaigns = Campaign.objects.all()
     if campaign_id is not None:
         campaigns = campaigns.filter(pk=campaign_id)
@@ -260,6 +262,11 @@ class Funnel:
     waiting: int | None = None  # still queued or being sent now (campaigns: from counters)
     waiting_capped: bool = False  # providers: more than QUEUED_CAP are waiting (shown as "10000+")
     cancelled: int = 0
+    # Ended unsent by the send rules (campaigns.sendrules): frequency cap or opted out; expired.
+    skipped: int = 0
+    expired: int = 0
+    # Of `waiting`, those waiting for their send window (None where not counted: lists, providers).
+    window_waiting: int | None = None
     # Conversions credited to the campaign (campaigns.conversions); None where not counted (providers).
     conversions: int | None = None
     converted: int = 0  # messages with at least one conversion
@@ -314,6 +321,9 @@ class Funnel:
             "waiting": self.waiting,
             "waiting_capped": self.waiting_capped,
             "cancelled": self.cancelled,
+            "skipped": self.skipped,
+            "expired": self.expired,
+            "waiting_for_window": self.window_waiting,
             "delivery_rate": self.delivery_rate,
             "ctr": self.ctr,
             "ctr_basis": self.ctr_basis,
@@ -336,7 +346,13 @@ def _errors(rows) -> list[tuple[str, int]]:
 
 def campaign_funnel(campaign: Campaign) -> Funnel:
     """The campaign's funnel from its counters (no message scan) and errors from the buckets."""
+    from .sendrules import waiting_for_window
+
     funnel = campaign_funnel_counters(campaign)
+    # Only a sending or paused campaign can have messages waiting for their window (cancel and
+    # expiry end them; a campaign completes without any).
+    active = campaign.status in (Campaign.Status.SENDING, Campaign.Status.PAUSED)
+    funnel.window_waiting = waiting_for_window(campaign).count if active else 0
     funnel.errors = _errors(ErrorBucket.objects.filter(campaign=campaign))
     add_conversions(funnel, Conversion.objects.filter(campaign=campaign))
     return funnel
@@ -366,6 +382,8 @@ def campaign_funnel_counters(campaign: Campaign) -> Funnel:
         failed=campaign.failed_count,
         waiting=campaign.queued_count,
         cancelled=campaign.cancelled_count,
+        skipped=campaign.skipped_count,
+        expired=campaign.expired_count,
     )
 
 

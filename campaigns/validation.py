@@ -186,9 +186,53 @@ def stored_variants(campaign: Campaign) -> list[dict[str, Any]]:
     ]
 
 
+def send_rule_errors(
+    *,
+    window_start=None,
+    window_end=None,
+    window_timezone: str = "",
+    frequency_period_hours: int | None = None,
+    send_until=None,
+    ttl_hours: int | None = None,
+    launching: bool = False,
+) -> Errors:
+    """The send rules' fields (campaigns.sendrules): a whole window, a known zone, a period of an hour
+    or more, a "do not send after" time still ahead (`launching`: checked against the launch)."""
+    from django.utils import timezone
+
+    from rcsconnect import timezones
+
+    errors: Errors = {}
+    if (window_start is None) != (window_end is None):
+        missing = "window_end" if window_end is None else "window_start"
+        errors[missing] = ["Give both the start and the end of the send window (or neither)."]
+    elif window_start is not None and window_start == window_end:
+        errors["window_end"] = ["The window ends when it starts; give a different end."]
+    if window_timezone and not timezones.is_valid(window_timezone):
+        errors["window_timezone"] = [f"Unknown timezone {window_timezone!r}."]
+    if frequency_period_hours is not None and frequency_period_hours < 1:
+        errors["frequency_period_hours"] = ["The period is at least 1 hour."]
+    if ttl_hours is not None and ttl_hours < 1:
+        errors["ttl_hours"] = ["The time to live is at least 1 hour."]
+    if send_until is not None and send_until <= timezone.now():
+        field = "send_until" if launching else "send_until_local"
+        errors[field] = ["This time has passed: messages would all expire."]
+    return errors
+
+
 def stored_campaign_errors(campaign: Campaign) -> Errors:
     """The rules for a campaign as stored (the launch check)."""
-    errors = _stored_campaign_errors(campaign)
+    errors = send_rule_errors(
+        window_start=campaign.window_start,
+        window_end=campaign.window_end,
+        window_timezone=campaign.window_timezone,
+        frequency_period_hours=campaign.frequency_period_hours,
+        send_until=campaign.send_until if campaign.status == Campaign.Status.DRAFT else None,
+        ttl_hours=campaign.ttl_hours,
+        launching=True,
+    )
+    for name, messages in _stored_campaign_errors(campaign).items():
+        errors.setdefault(name, []).extend(messages)
     if campaign.pk:
         experiment = experiment_errors(
             provider=campaign.provider,

@@ -285,6 +285,16 @@ RCS_DISPATCHERS = env.int("RCS_DISPATCHERS", default=max(1, Q_CLUSTER["workers"]
 RCS_MAX_IN_FLIGHT = env.int("RCS_MAX_IN_FLIGHT", default=env.int("RCS_MAX_THREADS", default=100))
 # A dispatch task stops claiming after this many seconds and hands over to a fresh task.
 RCS_DISPATCH_BUDGET_SECONDS = env.float("RCS_DISPATCH_BUDGET_SECONDS", default=120.0)
+# Send rules (campaigns.sendrules; they apply to marketing templates unless a campaign says otherwise).
+# A contact's timezone: its `timezone` attribute, else its number's (phonenumbers), else this one (a
+# number whose country spans several zones).
+RCS_DEFAULT_TIMEZONE = env.str("RCS_DEFAULT_TIMEZONE", default="UTC")
+# Quiet hours for the whole installation, in each contact's local time ("21:00-09:00"; "" = off).
+RCS_QUIET_HOURS = env.str("RCS_QUIET_HOURS", default="")
+# At most this many marketing messages per number in RCS_FREQUENCY_PERIOD_HOURS, across campaigns
+# (0 = no cap); a campaign may override both.
+RCS_FREQUENCY_CAP = env.int("RCS_FREQUENCY_CAP", default=0)
+RCS_FREQUENCY_PERIOD_HOURS = env.int("RCS_FREQUENCY_PERIOD_HOURS", default=24)
 # When the provider's authentication fails, its dispatch pauses this long (messages stay queued).
 RCS_AUTH_PAUSE_SECONDS = env.float("RCS_AUTH_PAUSE_SECONDS", default=30.0)
 

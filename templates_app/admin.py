@@ -61,8 +61,17 @@ class MessageTemplateAdminForm(forms.ModelForm):
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
     form = MessageTemplateAdminForm
-    list_display = ("name", "language", "provider", "format", "status", "updated_at", "deleted_at")
-    list_filter = ("status", "format", "provider", ("deleted_at", admin.EmptyFieldListFilter))
+    list_display = (
+        "name",
+        "language",
+        "provider",
+        "format",
+        "category",
+        "status",
+        "updated_at",
+        "deleted_at",
+    )
+    list_filter = ("status", "format", "category", "provider", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "provider__nickname", "rejection_reason")
     readonly_fields = ("created_at", "updated_at", "status_checked_at", "deleted_at")
     list_select_related = ("provider",)

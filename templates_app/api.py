@@ -45,6 +45,7 @@ class TemplateSerializer(serializers.ModelSerializer):
             "name",
             "language",
             "format",
+            "category",
             "content",
             "sample_values",
             "status",

@@ -17,16 +17,23 @@ class TemplateForm(DashboardModelForm):
 
     class Meta:
         model = MessageTemplate
-        fields = ["provider", "name", "language", "format", "status", "rejection_reason"]
+        fields = ["provider", "name", "language", "format", "category", "status", "rejection_reason"]
         widgets = {"rejection_reason": forms.TextInput()}
-        help_texts = {"name": "At most 20 letters, digits or underscores; unique per provider and language."}
+        help_texts = {
+            "name": "At most 20 letters, digits or underscores; unique per provider and language.",
+            "category": "Marketing messages follow send windows, quiet hours, frequency caps and opt-outs.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["provider"].queryset = Provider.objects.filter(archived_at__isnull=True)
         if not self.instance.pk and not self.initial.get("provider"):
             self.initial["provider"] = Provider.objects.default()
+        self.fields["category"].required = False  # not given: marketing (the model's default)
         self.fields["name"].validators = []  # replaced by templates_app.validation (one message per rule)
+
+    def clean_category(self) -> str:
+        return self.cleaned_data.get("category") or MessageTemplate.Category.MARKETING
 
     def clean(self):
         cleaned = super().clean()

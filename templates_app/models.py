@@ -27,6 +27,11 @@ class MessageTemplate(models.Model):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
 
+    class Category(models.TextChoices):
+        # Send windows, quiet hours, frequency caps and opt-outs apply to marketing (campaigns.sendrules).
+        MARKETING = "marketing", "Marketing"
+        TRANSACTIONAL = "transactional", "Transactional"
+
     class Format(models.TextChoices):
         TEXT = "TEXT", "Text"
         RICH_CARD = "RICH_CARD", "Rich card"
@@ -37,6 +42,7 @@ class MessageTemplate(models.Model):
     name = models.CharField(max_length=20, validators=[name_validator])
     language = models.CharField(max_length=10, default="en")
     format = models.CharField(max_length=12, choices=Format.choices, default=Format.TEXT)
+    category = models.CharField(max_length=13, choices=Category.choices, default=Category.MARKETING)
     # Neutral content (see providers.content) with {{n}} placeholders.
     content = models.JSONField(default=dict)
     # Sample value per placeholder, in order: sample_values[0] is {{1}}.

@@ -59,6 +59,8 @@ class CampaignContext:
     mapping: list[dict[str, str]] = field(default_factory=list)
     # An A/B campaign's variants: label -> (content, template ref, mapping) (campaigns.experiments).
     variants: dict[str, tuple[dict[str, Any], TemplateRef, list]] = field(default_factory=dict)
+    # The campaign's send rules (campaigns.sendrules.Rules), None when none applies.
+    rules: Any = None
 
     @classmethod
     def load(cls, campaign: Campaign) -> CampaignContext:

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from campaigns.models import Message
+from campaigns.sendrules import release_due
 from campaigns.storage import storage
 from providers.models import Provider
 
@@ -190,6 +191,8 @@ class Dispatcher:
         self.paused = self.limiter.paused_for(self.provider.pk)
         self.campaigns.reload()
         self.claimer.forget(self.campaigns.sending())
+        if timed := self.claimer.timed_campaigns():  # send windows that opened (campaigns.sendrules)
+            release_due(campaign_ids=timed)
         self.provider.refresh_from_db(fields=["concurrency", "max_rate", "health", "enabled", "archived_at"])
         # Live dispatchers split the provider's concurrency between them, so the work (and its CPU)
         # spreads over the worker processes instead of one process holding nearly every slot: the

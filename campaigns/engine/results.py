@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # What happened to one claimed message.
 DONE_SENT, DONE_FAILED, DONE_RETRY, DONE_RELEASE, DONE_CANCEL = "sent", "failed", "retry", "release", "cancel"
+# The send rules' verdicts at the claim (campaigns.sendrules): wait for the window, skip, expire.
+DONE_WAIT, DONE_SKIP, DONE_EXPIRE = "wait", "skip", "expire"
 DONE_REBOOK = "rebook"  # a send that woke too late, handed back to be booked again: never written
 # Status changes integrators hear about (docs/webhooks.md): not a message going back to the queue.
 NOTIFIED = frozenset(MessageStatus.values) - frozenset(UNFINISHED)
@@ -50,6 +52,8 @@ class Result:
     row: Message | None = field(default=None, repr=False, compare=False)
     # The send's answer when it changes the provider's health (recorded by the result writer).
     health: object = field(default=None, repr=False, compare=False)
+    # DONE_WAIT: when the message's window opens (it waits until then).
+    wait_until: datetime | None = None
 
 
 def write_results(results: list[Result]) -> list[str]:
@@ -109,6 +113,8 @@ def _apply(
     if outcome in (DONE_RELEASE, DONE_CANCEL) or (outcome == DONE_RETRY and result.free):
         refund = True
         next_attempt_at = now + timedelta(seconds=result.retry_after or 0)
+    elif outcome in (DONE_WAIT, DONE_SKIP, DONE_EXPIRE):  # never sent: the attempt does not count
+        refund, next_attempt_at = True, result.wait_until
     elif outcome == DONE_RETRY:
         if message.attempts < settings.RCS_MAX_ATTEMPTS:
             next_attempt_at = now + timedelta(seconds=retry_delay(message.attempts, result.retry_after))
@@ -143,6 +149,9 @@ OUTCOMES = {
     DONE_RETRY: state.OUTCOME_RETRY,
     DONE_RELEASE: state.OUTCOME_RELEASE,
     DONE_CANCEL: state.OUTCOME_CANCEL,
+    DONE_WAIT: state.OUTCOME_WAIT,
+    DONE_SKIP: state.OUTCOME_SKIP,
+    DONE_EXPIRE: state.OUTCOME_EXPIRE,
 }
 
 

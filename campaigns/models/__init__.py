@@ -4,7 +4,7 @@ from .campaign import Campaign
 from .clicks import ShortLink
 from .conversion import Conversion
 from .inbox import InboxMessage
-from .message import Message, MessageStatus
+from .message import FrequencyRecord, Message, MessageStatus
 from .segment import Segment
 from .stats import ErrorBucket, StatBucket
 from .throttle import ProviderThrottle, SendSlot
@@ -17,6 +17,7 @@ __all__ = [
     "Contact",
     "Conversion",
     "ErrorBucket",
+    "FrequencyRecord",
     "InboxMessage",
     "Message",
     "MessageStatus",

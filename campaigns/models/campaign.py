@@ -46,6 +46,26 @@ class Campaign(models.Model):
     schedule_timezone = models.CharField(max_length=64, default="UTC")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True)
 
+    class Rules(models.TextChoices):
+        CATEGORY = "category", "As the template's category says (marketing: on)"
+        ON = "on", "On"
+        OFF = "off", "Off"
+
+    # Send rules (campaigns.sendrules): windows, quiet hours and caps; "category" applies them to a
+    # marketing template only.
+    send_rules = models.CharField(max_length=10, choices=Rules.choices, default=Rules.CATEGORY)
+    # Send window, in each contact's local time (or in `window_timezone` when set); None: any time.
+    window_start = models.TimeField(null=True, blank=True)
+    window_end = models.TimeField(null=True, blank=True)
+    window_timezone = models.CharField(max_length=64, blank=True)
+    # Frequency cap override: None follows the setting (RCS_FREQUENCY_CAP), 0 means no cap.
+    frequency_cap = models.PositiveIntegerField(null=True, blank=True)
+    frequency_period_hours = models.PositiveIntegerField(null=True, blank=True)
+    # Expiry: "do not send after" or a time to live from launch; `expires_at` is fixed at the start.
+    send_until = models.DateTimeField(null=True, blank=True)
+    ttl_hours = models.PositiveIntegerField("time to live (hours)", null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
     # Progress counters, kept incrementally by the engine and the callback handler (no table scans).
     total_count = models.PositiveIntegerField(default=0)
     sent_count = models.PositiveIntegerField(default=0)
@@ -58,6 +78,8 @@ class Campaign(models.Model):
     # Messages the engine is done with (sent, failed at send, or cancelled): drives the progress bar.
     processed_count = models.PositiveIntegerField(default=0)
     cancelled_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)  # frequency cap, opted out
+    expired_count = models.PositiveIntegerField(default=0)
     # Prefix of this campaign's msgIds ("<prefix>-<contact id>"), random so ids never repeat across installs.
     msg_prefix = models.CharField(max_length=24, blank=True)
 

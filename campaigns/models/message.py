@@ -20,6 +20,10 @@ class MessageStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     # In the campaign's holdout group (campaigns.experiments): never sent, counted for lift.
     HOLDOUT = "holdout", "Holdout (not sent)"
+    # Send rules (campaigns.sendrules): outside the contact's send window, released when it opens.
+    WAITING = "waiting", "Waiting for window"
+    SKIPPED = "skipped", "Skipped"  # never sent: error_code names why (frequency_cap, opted_out)
+    EXPIRED = "expired", "Expired"  # never sent: the campaign's "do not send after" passed
 
 
 class Message(models.Model):
@@ -101,3 +105,20 @@ class Message(models.Model):
 
         content = self.content or {}
         return next((value for _, kind, value in text_fields(content) if kind == "text" and value), "")
+
+
+class FrequencyRecord(models.Model):
+    """One marketing message counted against its number's frequency cap (campaigns.sendrules).
+
+    Written when the claim lets a capped campaign's message go (check and record under a lock on
+    the number), one per message (a message claimed again is not counted twice)."""
+
+    to = models.CharField(max_length=20)
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["to", "at"], name="frequency_to_at")]
+
+    def __str__(self) -> str:
+        return f"{self.to} at {self.at:%Y-%m-%d %H:%M}"

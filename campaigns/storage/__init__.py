@@ -10,7 +10,8 @@ Nothing outside this package asks which database it runs on; it asks `storage()`
 
 The contract both keep (tests/campaigns run on SQLite and on PostgreSQL):
 - `claim`: lease up to `limit` due messages of a provider in one short transaction and return them
-  loaded (with their contact's attributes). Due: queued with `next_attempt_at` passed, or sending
+  loaded (with their contact's attributes and whether it is still subscribed: the send rules'
+  opt-out check). Due: queued with `next_attempt_at` passed, or sending
   with `lease_until` passed. That second half is lease expiry: a message whose worker died is
   claimed again, with the same msgId. The transition is `campaigns.state.CLAIM`. Concurrent claims
   take disjoint rows and never wait for each other (`SKIP LOCKED`).

@@ -42,7 +42,7 @@ class OrmStorage(Storage):
             messages = list(
                 Message.objects.filter(id__in=ids)
                 .select_related("contact")
-                .only(*CLAIM_FIELDS, "contact__attributes")
+                .only(*CLAIM_FIELDS, "contact__attributes", "contact__subscribed")
                 .order_by("id")
             )
         return Claim(ids=[m.id for m in messages], lease_until=lease_until, messages=messages)

@@ -41,7 +41,8 @@ WITH picked AS (
     FROM picked WHERE m.id = picked.id
     RETURNING {returning}, m.xmin::text AS version
 )
-SELECT claimed.*, c.attributes FROM claimed LEFT JOIN {contact} AS c ON c.id = claimed.contact_id
+SELECT claimed.*, c.attributes, c.subscribed
+FROM claimed LEFT JOIN {contact} AS c ON c.id = claimed.contact_id
 ORDER BY claimed.id
 """
 # Locks the batch's messages (in id order) and says whether every one is still the row version its
@@ -77,13 +78,15 @@ class PostgresStorage(Storage):
         contact_attributes = Contact._meta.get_field("attributes")
         alias = connection.alias
         messages = []
-        for *values, version, attributes in rows:
+        for *values, version, attributes, subscribed in rows:
             message = Message.from_db(alias, attnames, values)
             message.claimed_version = version  # the row version (xmin) the claim wrote
             message.content = content.from_db_value(message.content, None, connection)
             if message.contact_id is not None:
                 loaded = contact_attributes.from_db_value(attributes, None, connection)
-                message.contact = Contact(pk=message.contact_id, attributes=loaded or {})
+                message.contact = Contact(
+                    pk=message.contact_id, attributes=loaded or {}, subscribed=subscribed is not False
+                )
             messages.append(message)
         return Claim(ids=[m.id for m in messages], lease_until=lease_until, messages=messages)
 

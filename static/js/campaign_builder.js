@@ -76,3 +76,21 @@
   provider.addEventListener("change", apply);
   apply();
 })();
+
+// The India promotional preset (offered in the live panel when the audience holds +91 numbers):
+// fills the send window and its timezone; the live panel refreshes from the change.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-window-preset]");
+  if (!button) return;
+  const set = (id, value) => {
+    const input = document.getElementById(id);
+    if (!input) return;
+    input.value = value;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  };
+  set("id_window_start", button.dataset.start);
+  set("id_window_end", button.dataset.end);
+  set("id_window_timezone", button.dataset.timezone);
+  const rules = document.getElementById("id_send_rules");
+  if (rules && rules.value === "off") set("id_send_rules", "category");
+});

@@ -61,7 +61,8 @@ def test_timezone_select_is_searchable_and_the_browser_zone_is_the_default(brows
         page.goto(f"{live_server.url}/campaigns/new/")
         select = page.locator("#id_schedule_timezone")
         assert select.input_value() == "Asia/Kolkata"  # the browser's, through the profile
-        search = page.locator(".timezone-search")
+        # The schedule's (the send rules' window timezone has a search box of its own).
+        search = page.locator(".timezone-search[aria-controls=id_schedule_timezone]")
         search.fill("new york")
         assert select.input_value() == "America/New_York"
         shown = select.locator("option").evaluate_all("os => os.filter(o => !o.hidden).map(o => o.value)")
