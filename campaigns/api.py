@@ -15,12 +15,13 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from providers.content import CONTENT_TYPES
 from providers.models import Provider
 from rcsconnect import pagination, phone
 from rcsconnect.api import ApiMixin, query_int, query_str
@@ -692,7 +693,24 @@ class ProviderStatsView(ApiMixin, APIView):
 # -- messages and transactional sends --------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "description": "The content as sent, placeholders filled (a template's content shape, see "
+        "TemplateRequest.content); null for a campaign message, rendered from its campaign's template.",
+        "properties": {"type": {"type": "string", "enum": list(CONTENT_TYPES)}},
+        "required": ["type"],
+        "additionalProperties": {},
+    }
+)
+class MessageContentField(serializers.JSONField):
+    pass
+
+
 class MessageSerializer(serializers.ModelSerializer):
+    content = MessageContentField(read_only=True, allow_null=True)
+
     class Meta:
         model = Message
         fields = [

@@ -9,12 +9,12 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from providers.models import Provider
 from rcsconnect.api import ApiMixin, error_responses, paginated, query_str
+from rcsconnect.pagination import StrictLimitOffsetPagination
 
 from . import inbox
 from .models import InboxMessage
@@ -76,7 +76,7 @@ class ReplySerializer(serializers.Serializer):
     text = serializers.CharField(max_length=inbox.REPLY_MAX, allow_blank=True, trim_whitespace=False)
 
 
-class _Pages(LimitOffsetPagination):
+class _Pages(StrictLimitOffsetPagination):
     """The API's limit/offset pages over a list worked out by the inbox module."""
 
     def page_of(self, request, count: int) -> tuple[int, int]:
@@ -85,6 +85,12 @@ class _Pages(LimitOffsetPagination):
         self.offset = self.get_offset(request)
         self.count = count
         return self.limit, self.offset
+
+
+_PAGE_PARAMETERS = [
+    OpenApiParameter(p["name"], {**p["schema"]}, description=p["description"])
+    for p in StrictLimitOffsetPagination().get_schema_operation_parameters(None)
+]
 
 
 def _phone(request) -> str:
@@ -115,8 +121,7 @@ class ConversationListView(ApiMixin, APIView):
                 description="One number exactly, E.164 (%2B919812345678; the + may be left out).",
             ),
             OpenApiParameter("q", str, description="Matches a number or any text in the conversation."),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
+            *_PAGE_PARAMETERS,
         ],
         responses={200: paginated(ConversationSerializer), **error_responses(400, 401, 403)},
         description="Conversations, most recent first; paginated like every list "
@@ -141,7 +146,7 @@ def _provider(provider_id: int) -> Provider:
 class ConversationMessagesView(ApiMixin, APIView):
     @extend_schema(
         operation_id="inbox_conversation_messages",
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        parameters=_PAGE_PARAMETERS,
         responses={200: paginated(EntrySerializer), **error_responses(401, 403, 404)},
         description="Every entry of the conversation, oldest first: replies received and answers sent, each "
         "with the message it answers or carries.",

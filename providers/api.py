@@ -7,13 +7,14 @@ the dashboard uses), so the API and the forms agree on what a kind accepts.
 from __future__ import annotations
 
 from django import forms
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from rcsconnect.api import ApiMixin, query_str
 
+from . import schema as _schema  # noqa: F401  (the config and secrets shapes)
 from . import services, validation
 from .kinds import registry
 from .models import MAX_RATE_CEILING, Provider
@@ -28,9 +29,10 @@ CALLBACK_INPUTS = (
 )
 
 
-@extend_schema_field(
-    {"type": "object", "additionalProperties": {"type": "string"}, "description": "Write-only."}
-)
+class ConfigField(serializers.DictField):
+    """The kind's settings; documented per kind by providers.schema, checked by providers.validation."""
+
+
 class SecretsField(serializers.DictField):
     """Write-only secrets: a key with an empty value keeps the stored secret."""
 
@@ -41,9 +43,7 @@ class ProviderSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=[])
     # Unique nickname: checked by providers.validation (the same message on every surface).
     nickname = serializers.CharField(max_length=80)
-    config = serializers.DictField(
-        required=False, help_text="Kind-specific settings (see the kind's fields)."
-    )
+    config = ConfigField(required=False, help_text="Kind-specific settings (see the kind's fields).")
     secrets = SecretsField(required=False, write_only=True)
     secrets_set = serializers.SerializerMethodField(help_text="Names of the secrets that are stored.")
     callback_url = serializers.CharField(read_only=True)

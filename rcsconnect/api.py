@@ -51,6 +51,34 @@ class StrictJSONParser(parsers.JSONParser):
         return data
 
 
+def _json_types_only() -> None:
+    """Input fields take the JSON type the schema gives them: DRF would turn `0` into `"0"` for a
+    string, `"5"` into 5 for a number or an id, and `"yes"` into true, so a request the schema calls
+    invalid would be stored. Serializers are used for API input only."""
+
+    def strict(field_class, types: tuple[type, ...], message: str) -> None:
+        original = field_class.to_internal_value
+        if getattr(original, "json_types_only", False):
+            return
+
+        def to_internal_value(self, data):
+            if not isinstance(data, types) or (isinstance(data, bool) and bool not in types):
+                raise serializers.ValidationError(message, code="invalid")
+            return original(self, data)
+
+        to_internal_value.json_types_only = True
+        field_class.to_internal_value = to_internal_value
+
+    strict(serializers.CharField, (str,), "Give a string.")
+    strict(serializers.IntegerField, (int,), "Give a whole number.")
+    strict(serializers.BooleanField, (bool,), "Give true or false.")
+    strict(serializers.DateTimeField, (str,), "Give an ISO 8601 date and time as a string.")
+    strict(serializers.PrimaryKeyRelatedField, (int,), "Give the record's id (a whole number).")
+
+
+_json_types_only()
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's handler, plus database refusals turned into 4xx instead of a 500."""
     if isinstance(exc, DjangoValidationError):

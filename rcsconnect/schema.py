@@ -107,7 +107,7 @@ class AutoSchema(openapi.AutoSchema):
         public = any(isinstance(p, permissions.AllowAny) for p in self.view.get_permissions())
         codes = []
         parameters = [p for p in self._get_parameters() if p.get("in") in ("query", "header")]
-        if parameters or self.method in ("POST", "PUT", "PATCH") or self.method == "DELETE":
+        if parameters or self.method in WRITES:
             codes.append("400")
         codes.append("401")
         if not public:

@@ -13,27 +13,30 @@ from rcsconnect import pagination
 from rcsconnect.api import ApiMixin, query_int
 
 from . import limits, services, validation
+from . import schema as template_schema
 from .models import MessageTemplate
 
 
-@extend_schema_field(
-    {
-        "type": "object",
-        "description": "Neutral content (providers.content): TEXT, RICH_CARD, CAROUSEL or MEDIA, "
-        "with {{n}} placeholders.",
-        "properties": {"type": {"type": "string", "enum": ["TEXT", "RICH_CARD", "CAROUSEL", "MEDIA"]}},
-        "required": ["type"],
-    }
-)
+@extend_schema_field(template_schema.content_schema())
 class ContentField(serializers.JSONField):
-    pass
+    """Template content; its shape (templates_app.schema) is checked before the limits."""
+
+    def to_internal_value(self, data):
+        problems = template_schema.structure_errors(data)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return super().to_internal_value(data)
 
 
 class TemplateSerializer(serializers.ModelSerializer):
     provider = serializers.PrimaryKeyRelatedField(queryset=Provider.objects.all())
     content = ContentField()
     sample_values = serializers.ListField(
-        child=serializers.CharField(max_length=1000, allow_blank=True), required=False, max_length=50
+        child=serializers.CharField(max_length=1000, allow_blank=True),
+        required=False,
+        max_length=50,
+        help_text="One non-blank sample per placeholder, in order: sample_values[0] for {{1}}. Required when "
+        "the content has placeholders (a missing one is a 400 on content.samples.<n>).",
     )
     warnings = serializers.SerializerMethodField(help_text="Limits close to being reached, by content path.")
 
