@@ -594,11 +594,15 @@ class ExperimentSerializer(serializers.Serializer):
 
 StatsSerializer = inline_serializer(
     "Stats",
+    {"funnel": FunnelSerializer(), "series": PointSerializer(many=True)},
+)
+CampaignStatsSerializer = inline_serializer(
+    "CampaignStats",
     {
         "funnel": FunnelSerializer(),
         "series": PointSerializer(many=True),
         "experiment": ExperimentSerializer(
-            allow_null=True, help_text="A/B campaigns: per variant, holdout, lift."
+            allow_null=True, help_text="A/B campaigns: per variant, holdout, lift (null otherwise)."
         ),
     },
 )
@@ -649,7 +653,7 @@ class CampaignViewSet(ApiMixin, viewsets.ModelViewSet):
     resume = _lifecycle("resume")
     cancel = _lifecycle("cancel")
 
-    @extend_schema(responses=StatsSerializer)
+    @extend_schema(responses=CampaignStatsSerializer)
     @action(detail=True, methods=["get"])
     def stats(self, request, pk=None):
         campaign = self.get_object()

@@ -179,7 +179,7 @@ def test_generated_client_drives_the_whole_flow(generated, live_server, simulato
         time.sleep(0.1)
     assert polled.processed_count == 2, polled
     stats = _op("campaigns", "campaigns_stats_retrieve").sync(client=api, id=campaign.id)
-    assert isinstance(stats, models.Stats) and stats.funnel.sent == 2
+    assert isinstance(stats, models.CampaignStats) and stats.funnel.sent == 2
     messages = _op("messages", "messages_list").sync(client=api, campaign=campaign.id)
     assert isinstance(messages, models.PaginatedMessageList) and messages.count == 2
     assert all(isinstance(m, models.Message) for m in messages.results)
