@@ -64,6 +64,14 @@ class CampaignAdminForm(forms.ModelForm):
         model = Campaign
         exclude: list[str] = []  # the admin's fieldsets and read-only fields decide what is shown
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "send_rules" in self.fields:
+            self.fields["send_rules"].required = False  # not given: as the template's category says
+
+    def clean_send_rules(self) -> str:
+        return self.cleaned_data.get("send_rules") or Campaign.Rules.CATEGORY
+
     def clean(self):
         cleaned = super().clean()
         if "provider" in self.fields:  # an editable campaign (a started one is read-only here)
