@@ -244,7 +244,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="Waiting for window")
     def waiting_for_window(self, obj: Campaign) -> int:
-        return sendrules.waiting_for_window(obj).count if obj.pk else 0
+        return sendrules.waiting_for_window(obj).count if obj is not None and obj.pk else 0
 
     def get_readonly_fields(self, request, obj=None):
         # Once sending starts a campaign's content and audience are locked, as on the dashboard.
