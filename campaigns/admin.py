@@ -55,6 +55,14 @@ class CampaignAdminForm(forms.ModelForm):
         model = Campaign
         exclude: list[str] = []  # the admin's fieldsets and read-only fields decide what is shown
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "send_rules" in self.fields:
+            self.fields["send_rules"].required = False  # not given: as the template's category says
+
+    def clean_send_rules(self) -> str:
+        return self.cleaned_data.get("send_rules") or Campaign.Rules.CATEGORY
+
     def clean(self):
         cleaned = super().clean()
         if "provider" in self.fields:  # an editable campaign (a started one is read-only here)
@@ -286,7 +294,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="Waiting for window")
     def waiting_for_window(self, obj: Campaign) -> int:
-        return sendrules.waiting_for_window(obj).count if obj.pk else 0
+        return sendrules.waiting_for_window(obj).count if obj is not None and obj.pk else 0
 
     def get_readonly_fields(self, request, obj=None):
         # Once sending starts a campaign's content and audience are locked, as on the dashboard.

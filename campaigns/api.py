@@ -394,7 +394,9 @@ class CampaignSerializer(serializers.ModelSerializer):
     def get_waiting_for_window(self, campaign: Campaign) -> int:
         from .sendrules import waiting_for_window
 
-        return waiting_for_window(campaign).count if campaign.pk else 0
+        # Only a sending or paused campaign can have any (cancel and expiry end them): no query else.
+        active = campaign.status in (Campaign.Status.SENDING, Campaign.Status.PAUSED)
+        return waiting_for_window(campaign).count if campaign.pk and active else 0
 
     def validate_schedule_timezone(self, value: str) -> str:
         try:

@@ -379,7 +379,7 @@ class Waiting:
 def waiting_for_window(campaign: Campaign) -> Waiting:
     """How many of the campaign's messages wait for their window (an index range on campaign+status)."""
     rows = Message.objects.filter(campaign_id=campaign.pk, status=MessageStatus.WAITING)
-    count = rows.count()
+    count = rows.count() if campaign.pk else 0
     until = (
         rows.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first() if count else None
     )

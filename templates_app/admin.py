@@ -22,11 +22,20 @@ class MessageTemplateAdminForm(forms.ModelForm):
             "name",
             "language",
             "format",
+            "category",
             "content",
             "sample_values",
             "status",
             "rejection_reason",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "category" in self.fields:
+            self.fields["category"].required = False  # not given: marketing (the model's default)
+
+    def clean_category(self) -> str:
+        return self.cleaned_data.get("category") or MessageTemplate.Category.MARKETING
 
     def clean(self):
         cleaned = super().clean()

@@ -149,3 +149,34 @@ def test_launch_refuses_a_campaign_with_a_missing_placeholder(api):
     assert response.status_code == 409 and "{{1}}" in response.json()["status"][0]
     campaign.refresh_from_db()
     assert campaign.status == "draft"
+
+
+def test_send_rule_fields_are_stored_and_bad_ones_named(api):
+    provider = make_provider()
+    template, audience = make_template(provider), make_audience()
+    rules = {
+        "window_start": "09:00",
+        "window_end": "21:00",
+        "window_timezone": "Asia/Kolkata",
+        "frequency_cap": 2,
+        "frequency_period_hours": 24,
+        "ttl_hours": 12,
+    }
+    response = api.post(URL, body(provider, template, audience, **rules), format="json")
+    assert response.status_code == 201, response.json()
+    data = response.json()
+    assert (data["window_start"], data["window_end"], data["window_timezone"]) == (
+        "09:00:00",
+        "21:00:00",
+        "Asia/Kolkata",
+    )
+    assert (data["send_rules"], data["frequency_cap"], data["ttl_hours"]) == ("category", 2, 12)
+    assert (data["skipped_count"], data["expired_count"], data["waiting_for_window"]) == (0, 0, 0)
+    for change, field in [
+        ({"window_end": None, "window_start": "09:00"}, "window_end"),
+        ({"window_timezone": "Mars/Base"}, "window_timezone"),
+        ({"frequency_period_hours": 0}, "frequency_period_hours"),
+        ({"send_until": "2020-01-01T00:00:00Z"}, "send_until"),
+    ]:
+        response = api.post(URL, body(provider, template, audience, **change), format="json")
+        assert response.status_code == 400 and field in response.json(), (change, response.json())

@@ -313,3 +313,16 @@ def test_check_and_record_counts_a_batch_and_a_message_claimed_again_once(db, ca
     again = sendrules.check_and_record([(m, cap, period) for m in messages], now + timedelta(seconds=1))
     assert again == allowed  # the recorded ones stay allowed, the others still over the cap
     assert FrequencyRecord.objects.count() == cap
+
+
+def test_admin_shows_the_send_rules(admin_client):
+    provider = make_provider()
+    campaign = make_campaign(
+        provider=provider, audience=audience_of(INDIA[:1]), window_start=time(9), window_end=time(21)
+    )
+    listing = admin_client.get("/admin/campaigns/campaign/").content.decode()
+    assert "Window 09:00-21:00 (each contact&#x27;s local time)" in listing
+    assert admin_client.get("/admin/campaigns/campaign/add/").status_code == 200
+    page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    assert "Waiting for window" in page
+    assert admin_client.get("/admin/campaigns/frequencyrecord/").status_code == 200
