@@ -74,8 +74,8 @@ def _callback(client, provider, body) -> None:
 def _real_callbacks() -> Campaign:
     """A campaign of four messages whose vendor callbacks (WIRE.md 3a RCS status batch, 3b SMS event
     groups) are posted to the callback view, stored and applied by the applier task (sync_tasks):
-    sent 4, delivered 2 by RCS and 1 by SMS after an RCS failure, read 1 (and one clicked), a link tapped three times
-    (one click), failed 1, a repeated delivery (deduped)."""
+    sent 4, delivered 2 by RCS and 1 by SMS after an RCS failure, read 1 (and one clicked), a link
+    tapped three times (one click), failed 1, a repeated delivery (deduped)."""
     campaign = make_campaign(total_count=4, status=Campaign.Status.SENDING)
     provider = campaign.provider
     a, b, c, d = (make_message(provider, campaign, sms_fallback=i == 1) for i in range(4))
