@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from providers.models import Provider
 from rcsconnect.api import ApiMixin, error_responses, paginated, query_str
 from rcsconnect.pagination import StrictLimitOffsetPagination
+from rcsconnect.phone import from_query as query_phone
 
 from . import inbox
 from .models import InboxMessage
@@ -95,8 +96,8 @@ _PAGE_PARAMETERS = [
 
 def _phone(request) -> str:
     """The `phone` filter; an unencoded "+" arrives as a space, and a number without it is E.164 too."""
-    raw = (query_str(request, "phone", 20) or "").strip()
-    return f"+{raw}" if raw.isdigit() else raw
+    raw = query_str(request, "phone", 20) or ""
+    return query_phone(raw) if raw.strip() else ""
 
 
 def _unread(request) -> bool | None:

@@ -25,7 +25,7 @@ from .services import (
     campaign_resume,
 )
 from .sms import sms_segments
-from .stats import fan_out_progress
+from .stats import campaign_funnel_counters, fan_out_progress
 
 ACTIONS = {
     "launch": partial(campaign_launch, background=True),  # the fan-out runs in a task
@@ -39,7 +39,8 @@ DONE_WORDS = {"launch": "launched", "pause": "paused", "resume": "resumed", "can
 @require_safe
 def campaign_list(request: HttpRequest) -> HttpResponse:
     campaigns = Campaign.objects.select_related("provider", "template", "audience")
-    return render(request, "campaigns/campaign_list.html", {"campaigns": campaigns})
+    rows = [(campaign, campaign_funnel_counters(campaign)) for campaign in campaigns]
+    return render(request, "campaigns/campaign_list.html", {"rows": rows})
 
 
 @require_http_methods(["GET", "POST"])
@@ -153,6 +154,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "fan_out": fan_out_progress(campaign),
         "window": _window(campaign),
         "rules": sendrules.describe(campaign),
+        "counters": campaign_funnel_counters(campaign),  # the figures' one owner: campaigns.stats
     }
     return render(request, "campaigns/campaign_detail.html", context)
 
@@ -168,6 +170,7 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
         "fan_out": fan_out_progress(campaign),
         "estimate": campaign_estimate(campaign=campaign) if campaign.is_editable else None,
         "window": _window(campaign),
+        "counters": campaign_funnel_counters(campaign),
     }
     return render(request, "campaigns/_progress.html", context)
 

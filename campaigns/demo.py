@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import TextIO
 
 from providers.models import Provider
+from rcsconnect.form_errors import refuse
 from templates_app.models import MessageTemplate
 
 from .models import Audience, Campaign, Contact
 from .services import CampaignError, campaign_launch
+from .validation import contact_errors, stored_campaign_errors
 
 DEMO_PROVIDER = "Demo RCS (simulator)"
 DEMO_TEMPLATE = "welcome_text"
@@ -26,16 +28,21 @@ CITIES = ["Mumbai", "Pune", "Delhi", "Bengaluru", "Chennai"]
 
 
 def demo_contacts(audience: Audience) -> list[Contact]:
-    return [
-        Contact(
-            audience=audience,
-            # +91 98765 0xxxx: valid Indian mobile numbers (phonenumbers accepts them); fictional here.
-            phone=f"+91987650{i:04d}",
-            attributes={"first_name": FIRST_NAMES[i % len(FIRST_NAMES)], "city": CITIES[i % len(CITIES)]},
-            subscribed=i % 25 != 24,  # a few unsubscribed contacts: excluded from the campaign
+    contacts = []
+    for i in range(DEMO_SIZE):
+        # +91 98765 0xxxx: valid Indian mobile numbers (phonenumbers accepts them); fictional here.
+        # The import's and the API's number rule (campaigns.validation); repeats are skipped on insert.
+        number, errors = contact_errors(audience=None, phone_number=f"+91987650{i:04d}")
+        refuse("Demo contact", errors)
+        contacts.append(
+            Contact(
+                audience=audience,
+                phone=number,
+                attributes={"first_name": FIRST_NAMES[i % len(FIRST_NAMES)], "city": CITIES[i % len(CITIES)]},
+                subscribed=i % 25 != 24,  # a few unsubscribed contacts: excluded from the campaign
+            )
         )
-        for i in range(DEMO_SIZE)
-    ]
+    return contacts
 
 
 def load(*, simulator_url: str, stdout: TextIO) -> None:
@@ -58,7 +65,7 @@ def load(*, simulator_url: str, stdout: TextIO) -> None:
         return
     if provider.max_rate is None:
         Provider.objects.filter(pk=provider.pk).update(max_rate=DEMO_RATE)
-    campaign = Campaign.objects.create(
+    campaign = Campaign(
         name=DEMO_CAMPAIGN,
         provider=provider,
         template=template,
@@ -71,6 +78,9 @@ def load(*, simulator_url: str, stdout: TextIO) -> None:
         dlt_template_id=(provider.dlt_template_ids or [""])[0] if provider.india else "",
         click_tracking=Campaign.ClickTracking.OURS,
     )
+    # The builder's and the API's rules (campaigns.validation) before it is stored.
+    refuse(f"Demo campaign {DEMO_CAMPAIGN!r}", stored_campaign_errors(campaign))
+    campaign.save()
     try:
         campaign = campaign_launch(campaign_id=campaign.pk)
     except CampaignError as exc:

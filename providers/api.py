@@ -157,28 +157,15 @@ class ProviderSerializer(serializers.ModelSerializer):
         config_in = attrs.get("config")
         if config_in is None and self.instance is None:
             config_in = {}
-        errors: dict[str, list[str]] = {}
-        config = dict(self.instance.config) if self.instance else {}
-        if config_in is not None:
-            config, errors = validation.clean_config(kind, config_in)
-        stored = dict(self.instance.secrets or {}) if self.instance else {}
-        secrets, secret_errors = validation.clean_secrets(kind, stored, attrs.get("secrets") or {})
-        errors.update(secret_errors)
-        if config_in is not None:
-            config, secrets = validation.store_headers(kind, config, secrets)
         merged = {**({} if self.instance is None else vars(self.instance)), **attrs}
         if "nickname" not in attrs:
             merged.pop("nickname", None)
-        errors.update(
-            validation.provider_errors(
-                kind=kind,
-                config=config,
-                secrets=secrets,
-                values=merged,
-                instance=self.instance,
-                check_config=config_in is not None,
-                skip=errors,
-            )
+        config, secrets, errors = validation.checked_provider(
+            kind=kind,
+            config=config_in,
+            secrets=attrs.get("secrets") or {},
+            values=merged,
+            instance=self.instance,
         )
         if errors:
             raise serializers.ValidationError(errors)

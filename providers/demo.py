@@ -6,9 +6,12 @@ from typing import TextIO
 
 from django.db import transaction
 
-from .kinds import generic_rcs, jiocx
+from rcsconnect.form_errors import refuse
+
+from .kinds import generic_rcs, jiocx, registry
 from .models import Provider
 from .services import provider_mark_default
+from .validation import checked_provider, dlt_ids
 
 GENERIC_NICKNAME = "Demo RCS (simulator)"
 JIOCX_NICKNAME = "Demo JioCX (simulator)"
@@ -30,13 +33,13 @@ def load(*, simulator_url: str, stdout: TextIO) -> None:
         template_status_url=f"{url}/templates/status",
         rcs_params=[{"name": "source", "value": "demo"}],
     )
-    generic, created = Provider.objects.update_or_create(
-        nickname=GENERIC_NICKNAME,
-        defaults={
-            "kind": "generic_rcs",
+    generic, created = save_provider(
+        kind="generic_rcs",
+        config=config,
+        secrets=secrets,
+        values={
+            "nickname": GENERIC_NICKNAME,
             "sender_id": "demo-sender",
-            "config": config,
-            "secrets": secrets,
             "sms_fallback": True,
             "sms_sender_id": "DEMOSMS",
             # The demo audience is Indian (+91): SMS fallback there needs DLT registration (fictional IDs).
@@ -44,22 +47,38 @@ def load(*, simulator_url: str, stdout: TextIO) -> None:
             "principal_entity_id": DEMO_PRINCIPAL_ENTITY_ID,
             "dlt_template_ids": [DEMO_DLT_TEMPLATE_ID],
             "enabled": True,
-            "archived_at": None,
         },
     )
     stdout.write(f"{'Created' if created else 'Updated'} provider {generic.nickname} -> {url}\n")
     config, secrets = jiocx.tool_settings(base_url=f"{url}/jiocx", api_key=SIM_API_KEY)
-    jio, created = Provider.objects.update_or_create(
-        nickname=JIOCX_NICKNAME,
-        defaults={
-            "kind": "jiocx",
-            "sender_id": "demo-agent",
-            "config": config,
-            "secrets": secrets,
-            "enabled": True,
-            "archived_at": None,
-        },
+    jio, created = save_provider(
+        kind="jiocx",
+        config=config,
+        secrets=secrets,
+        values={"nickname": JIOCX_NICKNAME, "sender_id": "demo-agent", "enabled": True},
     )
     stdout.write(f"{'Created' if created else 'Updated'} provider {jio.nickname} -> {url}/jiocx\n")
     if not Provider.objects.filter(is_default=True).exists():
         provider_mark_default(provider_id=generic.pk)
+
+
+def save_provider(*, kind: str, config: dict, secrets: dict, values: dict) -> tuple[Provider, bool]:
+    """Create or update the provider named values["nickname"] through providers.validation (the rules
+    of the form and the API); raises form_errors.Refused with the form's messages."""
+    provider = Provider.objects.filter(nickname=values["nickname"]).first()
+    created = provider is None
+    provider = provider or Provider(kind=kind)
+    provider.kind = kind
+    values = dict(values)
+    values["dlt_template_ids"], problem = dlt_ids(values.get("dlt_template_ids", []))
+    config, secrets, errors = checked_provider(
+        kind=registry.get(kind), config=config, secrets=secrets, values=values, instance=provider
+    )
+    if problem:
+        errors = {"dlt_template_ids": [problem], **errors}
+    refuse(f"Provider {values['nickname']!r}", errors)
+    for key, value in values.items():
+        setattr(provider, key, value)
+    provider.config, provider.secrets, provider.archived_at = config, secrets, None
+    provider.save()
+    return provider, created

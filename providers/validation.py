@@ -211,6 +211,41 @@ def provider_errors(
     return errors
 
 
+def checked_provider(
+    *,
+    kind: type[ProviderKind],
+    config: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any],
+    values: Mapping[str, Any],
+    instance: Provider | None = None,
+) -> tuple[dict[str, Any], dict[str, str], Errors]:
+    """(config, secrets, errors) of a provider given as data (the API, management commands, the demo):
+    the settings through the kind's fields, the secrets over the stored ones, then every rule.
+    `config` None: the settings were not given (the stored ones are kept and not checked again)."""
+    errors: Errors = {}
+    stored_config = dict(instance.config or {}) if instance is not None and instance.pk else {}
+    config_out = stored_config
+    if config is not None:
+        config_out, errors = clean_config(kind, config)
+    stored = dict(instance.secrets or {}) if instance is not None and instance.pk else {}
+    secrets_out, secret_errors = clean_secrets(kind, stored, secrets or {})
+    errors.update(secret_errors)
+    if config is not None:
+        config_out, secrets_out = store_headers(kind, config_out, secrets_out)
+    errors.update(
+        provider_errors(
+            kind=kind,
+            config=config_out,
+            secrets=secrets_out,
+            values=values,
+            instance=instance,
+            check_config=config is not None,
+            skip=errors,
+        )
+    )
+    return config_out, secrets_out, errors
+
+
 def apply_callback_credentials(provider: Provider, data: Mapping[str, Any]) -> None:
     """New callback HMAC secret / Basic credentials (write-only), rotation end and switch-off."""
     hmac_secrets = list(provider.callback_hmac_secrets or [])

@@ -33,3 +33,19 @@ def add_errors(
                 form.add_error(field, f"{rest}: {message}" if rest else message)
             else:
                 form.add_error(None, f"{name}: {message}" if name else message)
+
+
+class Refused(ValueError):
+    """A validation service's verdict for a caller without a form (a management command, the demo data):
+    `errors` is the service's `{name: [message, ...]}`, the same names and messages the form shows."""
+
+    def __init__(self, what: str, errors: Mapping[str, list[str]]):
+        self.errors = dict(errors)
+        lines = "; ".join(f"{name}: {m}" if name else m for name, ms in self.errors.items() for m in ms)
+        super().__init__(f"{what} refused: {lines}")
+
+
+def refuse(what: str, errors: Mapping[str, list[str]]) -> None:
+    """Raise Refused when the service found anything."""
+    if errors:
+        raise Refused(what, errors)

@@ -58,6 +58,12 @@ def from_vendor(number: str) -> str:
     return e164 or candidate[:20]
 
 
+def from_query(raw: str) -> str:
+    """A number given as a search filter (an unencoded "+" arrives as a space, a number may come
+    without it): read as a vendor's number is, so it matches the stored E.164."""
+    return from_vendor(raw)
+
+
 def _valid_e164(raw: str) -> str | None:
     """`raw` itself when it is already a valid number in E.164 form; None when it is not, or when
     `phonenumbers.parse` could read it differently (the full parse then decides).

@@ -8,8 +8,10 @@ from django.conf import settings
 from django.templatetags.static import static
 
 from providers.models import Provider
+from rcsconnect.form_errors import refuse
 
 from .models import MessageTemplate
+from .validation import template_errors, with_defaults
 
 DEMO_PROVIDER = "Demo RCS (simulator)"
 # Demo images ship in static/demo/ (no external host: the demo works offline). `load` turns this
@@ -124,13 +126,24 @@ def load(*, simulator_url: str, stdout: TextIO) -> None:
         return
     created = 0
     for spec in DEMO_TEMPLATES:
-        _, was_created = MessageTemplate.objects.get_or_create(
-            provider=provider,
-            name=spec["name"],
-            language="en",
-            defaults={k: with_static_media(v) for k, v in spec.items() if k != "name"},
+        if MessageTemplate.objects.filter(provider=provider, name=spec["name"], language="en").exists():
+            continue
+        spec = with_static_media(spec)
+        content = with_defaults(spec["content"])
+        # The builder's and the API's rules (templates_app.validation), not a shortcut around them.
+        refuse(
+            f"Demo template {spec['name']!r}",
+            template_errors(
+                content=content,
+                samples=spec["sample_values"],
+                name=spec["name"],
+                provider=provider,
+                language="en",
+                fmt=spec["format"],
+            ),
         )
-        created += was_created
+        MessageTemplate.objects.create(provider=provider, language="en", **{**spec, "content": content})
+        created += 1
     stdout.write(f"Demo templates: {created} created, {len(DEMO_TEMPLATES) - created} already there.\n")
 
 

@@ -25,6 +25,7 @@ from providers.events import (
     DeliveryEvent,
     InboundMessage,
 )
+from rcsconnect import phone
 
 from .base import Outcome, PreparedRequest, ProviderKind, SendResult
 from .common import (
@@ -269,8 +270,7 @@ def _webhook_event(item: Any) -> DeliveryEvent | InboundMessage | None:
     )
     msg_id = str(entity.get("messageId") or entity.get("messageID") or item.get("messageId") or "")
     from_number = next((str(entity[k]) for k in FROM_KEYS if entity.get(k)), "")
-    if from_number.isdigit():  # JioCX numbers come without the "+"
-        from_number = "+" + from_number
+    from_number = phone.from_vendor(from_number)  # JioCX numbers come without the "+"
     if event_type in EVENT_TYPES or event_type in SMS_EVENT_TYPES:
         # Without a messageId the event is kept: the callback store reports it unprocessed.
         is_sms = (

@@ -62,7 +62,8 @@ def test_conversations_filters_and_pages(api, world):
     assert [c["phone"] for c in unread["results"]] == [ASHA] and unread["count"] == 1
     answered = api.get("/api/inbox/conversations/?unread=false").json()
     assert [c["phone"] for c in answered["results"]] == [BOB]
-    for phone in ("%2B14155550123", "14155550123", BOB):  # encoded, without "+", "+" read as a space
+    # encoded, without "+", "+" read as a space, written with spaces (rcsconnect.phone reads them all)
+    for phone in ("%2B14155550123", "14155550123", BOB, "%2B1%20415%20555%200123"):
         found = api.get(f"/api/inbox/conversations/?phone={phone}").json()["results"]
         assert [c["phone"] for c in found] == [BOB]
     assert api.get("/api/inbox/conversations/?q=shoes").json()["count"] == 1

@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from campaigns.events import apply_events_now
 from campaigns.models import Campaign
@@ -70,11 +71,11 @@ def _callback(client, provider, body) -> None:
     assert response.status_code == 200, response.content
 
 
-@pytest.mark.usefixtures("sync_tasks")
-def test_real_callbacks_through_the_applier_give_the_same_figures_on_both_pages(marketer_client):
-    """The vendor's own callback bodies (WIRE.md 3a RCS status batch, 3b SMS event groups) posted to the
-    callback view, stored and applied by the applier task; the two pages then agree, with an RCS failure
-    followed by SMS delivery counted as a delivery and a link tapped three times as one click."""
+def _real_callbacks() -> Campaign:
+    """A campaign of four messages whose vendor callbacks (WIRE.md 3a RCS status batch, 3b SMS event
+    groups) are posted to the callback view, stored and applied by the applier task (sync_tasks):
+    sent 4, delivered 2 by RCS and 1 by SMS after an RCS failure, read 1 (and one clicked), a link
+    tapped three times (one click), failed 1, a repeated delivery (deduped)."""
     campaign = make_campaign(total_count=4, status=Campaign.Status.SENDING)
     provider = campaign.provider
     a, b, c, d = (make_message(provider, campaign, sms_fallback=i == 1) for i in range(4))
@@ -115,8 +116,48 @@ def test_real_callbacks_through_the_applier_give_the_same_figures_on_both_pages(
     stored = ProviderEvent.objects.filter(provider=provider)
     assert stored.count() == len(rcs) + 1 and not stored.filter(applied=False).exists()  # (repeats deduped)
 
+    return campaign
+
+
+@pytest.mark.usefixtures("sync_tasks")
+def test_real_callbacks_through_the_applier_give_the_same_figures_on_both_pages(marketer_client):
+    """The vendor's own callback bodies (WIRE.md 3a RCS status batch, 3b SMS event groups) posted to the
+    callback view, stored and applied by the applier task; the two pages then agree, with an RCS failure
+    followed by SMS delivery counted as a delivery and a link tapped three times as one click."""
+    provider = _real_callbacks().provider
     detail = _figures(marketer_client.get(f"/providers/{provider.pk}/").content.decode())
     stats = _figures(marketer_client.get(f"/stats/providers/{provider.pk}/?window=24h").content.decode())
     assert detail == stats
     assert (detail["f-sent"], detail["f-delivered-rcs"], detail["f-delivered-sms"]) == ("4", "2", "1")
     assert (detail["f-clicked"], detail["f-failed"], detail["r-delivery"]) == ("1", "1", "75.0%")
+
+
+@pytest.mark.usefixtures("sync_tasks")
+def test_the_campaign_page_the_api_and_the_stats_page_show_the_same_campaign_figures(
+    marketer_client, marketer
+):
+    """One owner of a campaign's figures (campaigns.stats): after real callbacks through the applier, the
+    campaign page's counters, the API's campaign stats and the campaign stats page agree."""
+    campaign = _real_callbacks()
+    page = marketer_client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    on_page = {
+        name: re.search(rf'class="c-{name}">([^<]*)<', page).group(1)
+        for name in ("sent", "delivered-rcs", "delivered-sms", "read", "clicked", "failed")
+    }
+    stats_page = _figures(marketer_client.get(f"/stats/campaigns/{campaign.pk}/").content.decode())
+    api = APIClient()
+    api.force_authenticate(marketer)
+    funnel = api.get(f"/api/campaigns/{campaign.pk}/stats/").json()["funnel"]
+    via_api = {name: str(funnel[name.replace("-", "_")]) for name in on_page}
+
+    assert on_page == {name.removeprefix("f-"): stats_page[name] for name in FIGURES if name != "r-delivery"}
+    assert on_page == via_api
+    assert on_page == {
+        "sent": "4",
+        "delivered-rcs": "2",
+        "delivered-sms": "1",
+        "read": "2",  # c read it; a clicked it, which implies reading (campaigns.state)
+        "clicked": "1",
+        "failed": "1",
+    }
+    assert stats_page["r-delivery"] == "75.0%" and funnel["delivery_rate"] == 0.75

@@ -135,6 +135,15 @@ def test_provider_check_command(vendor, clean_cache, capsys):
     out = capsys.readouterr().out
     assert "sent" in out and "sim-secret" not in out and "tok-" not in out
     assert len(vendor.sends()) == 1
+    # The number is read as the phone input reads it (rcsconnect.phone): national in the default
+    # country, or refused with its reason before anything is sent.
+    call_command("provider_check", provider.nickname, "--send-test", "98123 45678")
+    assert "+919812345678" in capsys.readouterr().out and len(vendor.sends()) == 2
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="Not a valid phone number"):
+        call_command("provider_check", provider.nickname, "--send-test", "12345")
+    assert len(vendor.sends()) == 2
 
 
 def test_provider_check_reports_bad_token_endpoint(vendor, clean_cache):

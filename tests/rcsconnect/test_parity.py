@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -21,9 +22,11 @@ from rest_framework.test import APIClient
 from campaigns.forms import CampaignForm
 from campaigns.imports import Tally, read_rows
 from campaigns.models import Campaign, Contact
+from providers.demo import save_provider
 from providers.forms import ProviderForm
 from providers.kinds import registry
 from providers.models import Provider
+from rcsconnect.form_errors import Refused
 from templates_app.models import MessageTemplate
 from tests.campaigns.conftest import make_audience, make_provider, make_template
 
@@ -140,6 +143,14 @@ def provider_via_admin(user, data) -> set:
     return _provider_verdict(_admin_form(Provider, user, _provider_post(data)))
 
 
+def provider_via_command(data) -> set:
+    """The management commands' path (`demo_data`, the quick start): providers.demo.save_provider."""
+    values = {k: v for k, v in data.items() if k not in ("kind", "config", "secrets")}
+    with pytest.raises(Refused) as refused:
+        save_provider(kind=data["kind"], config=data["config"], secrets=data["secrets"], values=values)
+    return _pairs(refused.value.errors)
+
+
 PROVIDER_CASES = [
     (
         "http endpoint",
@@ -224,13 +235,15 @@ PROVIDER_CASES = [
 )
 def test_provider_verdicts_agree(api, superuser, changes, verdict):
     data = provider_input(**changes)
-    form, via_api, via_admin = (
+    form, via_api, via_admin, via_command = (
         provider_via_form(data),
         provider_via_api(api, data),
         provider_via_admin(superuser, data),
+        provider_via_command(data),
     )
     assert verdict in form, form
-    assert form == via_api == via_admin, (form, via_api, via_admin)
+    assert form == via_api == via_admin == via_command, (form, via_api, via_admin, via_command)
+    assert not Provider.objects.filter(nickname=data["nickname"]).exists()
 
 
 def test_a_taken_nickname_is_refused_alike(api, superuser):
@@ -240,6 +253,8 @@ def test_a_taken_nickname_is_refused_alike(api, superuser):
     assert verdict in provider_via_form(data)
     assert verdict in provider_via_api(api, data)
     assert verdict in provider_via_admin(superuser, data)
+    # The commands update their own provider by its exact nickname; another's (any case) is refused.
+    assert verdict in provider_via_command({**data, "nickname": "PARITY"})
 
 
 # -- campaigns ------------------------------------------------------------------------------------------
@@ -280,11 +295,33 @@ def campaign_via_api(api, data) -> set:
 
 
 def campaign_via_admin(user, data) -> set:
-    post = {**data, "placeholder_mapping": json.dumps(data["placeholder_mapping"])}
+    # The experiment inputs (A/B) at their defaults, as the admin's add page fills them in.
+    defaults = {"holdout_percent": 0, "test_percent": 0, "winner_metric": "ctr", "winner_after_minutes": 240}
+    post = {**defaults, **data, "placeholder_mapping": json.dumps(data["placeholder_mapping"])}
     form = _admin_form(Campaign, user, post)
     assert not form.is_valid()
     found = _dotted(form.errors, ("placeholder_mapping",))
     return {(f.split(".")[0], m) for f, m in found}
+
+
+def campaign_via_command(data) -> str:
+    """The `campaign_launch` command's path: a draft stored as given is refused at launch with the
+    builder's messages (campaign_check: campaigns.validation)."""
+    campaign = Campaign.objects.create(
+        name=data["name"],
+        provider_id=data["provider"],
+        template_id=data["template"],
+        audience_id=data["audience"],
+        placeholder_mapping=data["placeholder_mapping"],
+        sms_fallback_text=data["sms_fallback_text"],
+        dlt_template_id=data["dlt_template_id"],
+        click_tracking=data["click_tracking"],
+    )
+    with pytest.raises(CommandError) as refused:
+        call_command("campaign_launch", str(campaign.pk), stdout=io.StringIO())
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT
+    return str(refused.value)
 
 
 def _india():
@@ -373,6 +410,8 @@ def test_campaign_verdicts_agree(api, superuser, build, verdict):
     )
     assert verdict in form, form
     assert form == via_api == via_admin, (form, via_api, via_admin)
+    via_command = campaign_via_command(data)
+    assert all(message in via_command for _, message in form), (form, via_command)
 
 
 # -- templates ------------------------------------------------------------------------------------------

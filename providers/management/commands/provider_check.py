@@ -7,12 +7,14 @@ import secrets
 import socket
 from urllib.parse import urlsplit
 
+from django import forms
 from django.core.management.base import BaseCommand, CommandError
 
 from providers.auth import AuthError
 from providers.content import TEXT, OutboundMessage
 from providers.models import Provider
 from providers.sending import masked, send_message
+from rcsconnect import phone
 from rcsconnect.http import BlockedAddressError, check_host, outbound_session
 
 
@@ -21,7 +23,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("nickname")
-        parser.add_argument("--send-test", metavar="NUMBER", help="E.164 number to send one test message to.")
+        parser.add_argument(
+            "--send-test",
+            metavar="NUMBER",
+            help="Number to send one test message to: E.164, or national in RCS_PHONE_DEFAULT_COUNTRY.",
+        )
         parser.add_argument("--text", default="rcsconnect provider check", help="Text of the test message.")
 
     def handle(self, *args, nickname: str, send_test: str | None, text: str, **options):
@@ -29,6 +35,12 @@ class Command(BaseCommand):
             provider = Provider.objects.get(nickname=nickname)
         except Provider.DoesNotExist:
             raise CommandError(f"No provider named {nickname!r}.") from None
+        to = ""
+        if send_test:
+            try:
+                to = phone.to_e164(send_test)  # the phone input's rule (rcsconnect.phone)
+            except forms.ValidationError as exc:
+                raise CommandError(f"--send-test {send_test!r}: {' '.join(exc.messages)}") from None
         kind = provider.kind_class(provider)
         for key in kind.url_fields:
             url = provider.config.get(key)
@@ -52,7 +64,7 @@ class Command(BaseCommand):
                 return
             message = OutboundMessage(
                 msg_id=f"check-{secrets.token_hex(10)}",
-                to=send_test if send_test.startswith("+") else f"+{send_test}",
+                to=to,
                 content={"type": TEXT, "text": text, "suggestions": []},
                 callback_url=provider.callback_url,
             )

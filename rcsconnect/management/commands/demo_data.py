@@ -7,9 +7,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from rcsconnect.demo import load_demo_records
+from rcsconnect.form_errors import Refused
 
 
 def default_password_file() -> Path:
@@ -50,5 +51,8 @@ class Command(BaseCommand):
         password = demo_password(user, password_file or default_password_file(), rotate=rotate_password)
         user.save()
         user.groups.add(Group.objects.get(name="Marketer"))
-        load_demo_records(simulator_url=f"http://127.0.0.1:{simulator_port}", stdout=self.stdout)
+        try:
+            load_demo_records(simulator_url=f"http://127.0.0.1:{simulator_port}", stdout=self.stdout)
+        except Refused as exc:  # the form's own rules and messages (the validation services)
+            raise CommandError(str(exc)) from exc
         return f"demo {password}"

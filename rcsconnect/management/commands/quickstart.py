@@ -53,6 +53,9 @@ class Command(BaseCommand):
             call_command("collectstatic", interactive=False, verbosity=0)
 
         username, password = "demo", None
+        # The demo providers point at the simulator's port: allowed here as for the children, so the
+        # provider rules (providers.validation) accept them as they would on the dashboard.
+        settings.OUTBOUND_ALLOW_HOSTS = simulator_allowed(simulator_port)
         if not no_demo:
             out = io.StringIO()
             username, password = call_command(
