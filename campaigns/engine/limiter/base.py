@@ -82,4 +82,3 @@ class Limiter:
                 break
             taken.append((token, self.reserve(provider_id, rate)))
         return taken
-
