@@ -42,3 +42,35 @@ def test_builder_shows_sms_fields_only_for_a_provider_they_apply_to(logged_in_pa
     assert text.is_visible() and not dlt.is_visible()
     page.select_option("#id_provider", str(india.pk))
     assert text.is_visible() and dlt.is_visible()
+
+
+def _visible_inputs(page) -> list[str]:
+    """The ids of the form's visible inputs, in the page's order."""
+    return page.eval_on_selector_all(
+        "form input[id], form select[id], form textarea[id]",
+        "els => els.filter(e => e.offsetParent !== null).map(e => e.id)",
+    )
+
+
+def test_each_secret_sits_beside_its_user_or_id_field(logged_in_page, live_server):
+    page = logged_in_page
+    page.goto(f"{live_server.url}/providers/new/generic_rcs/")
+    page.select_option("#id_cfg_auth_type", "basic")
+    ids = _visible_inputs(page)
+    assert ids.index("id_secret_password") == ids.index("id_cfg_username") + 1, ids
+    page.select_option("#id_cfg_auth_type", "oauth2")
+    ids = _visible_inputs(page)
+    assert "id_cfg_username" not in ids and "id_secret_password" not in ids
+    assert ids.index("id_secret_client_secret") == ids.index("id_cfg_client_id") + 1, ids
+
+
+def test_jiocx_click_domain_shows_only_for_custom_tracking(logged_in_page, live_server):
+    page = logged_in_page
+    page.goto(f"{live_server.url}/providers/new/jiocx/")
+    domain = page.locator("#id_cfg_click_domain")
+    assert page.input_value("#id_cfg_click_tracking") == "off"
+    assert domain.is_hidden()
+    page.select_option("#id_cfg_click_tracking", "custom")
+    assert domain.is_visible()
+    page.select_option("#id_cfg_click_tracking", "off")
+    assert domain.is_hidden()
