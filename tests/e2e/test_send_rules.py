@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 from campaigns.models import Audience, Campaign, Contact, MessageStatus
 from tests.campaigns.conftest import make_provider, make_template
@@ -44,10 +45,13 @@ def test_builder_window_and_cap_then_progress_counts_those_waiting(
     preset = page.locator("#india-preset button[data-window-preset]")
     preset.wait_for()
     assert "09:00-21:00 IST" in preset.inner_text()
+    # The live panel re-renders after each change; a click on a panel being replaced is lost, so
+    # the click waits for the panel to settle.
+    page.wait_for_load_state("networkidle")
     preset.click()
-    assert page.input_value("#id_window_start") == "09:00"
-    assert page.input_value("#id_window_end") == "21:00"
-    assert page.input_value("#id_window_timezone") == "Asia/Kolkata"
+    expect(page.locator("#id_window_start")).to_have_value("09:00")
+    expect(page.locator("#id_window_end")).to_have_value("21:00")
+    expect(page.locator("#id_window_timezone")).to_have_value("Asia/Kolkata")
     page.locator("#estimate-window").wait_for()  # the live estimate now accounts for the window
 
     # A bad window is refused beside its field, nothing saved.
