@@ -182,6 +182,15 @@ class ProviderArchivedSerializer(ProviderSerializer):
         fields = [*ProviderSerializer.Meta.fields, "stopped_campaigns"]
 
 
+class ProviderUpdateSerializer(ProviderSerializer):
+    """The schema of PUT and PATCH bodies: `kind` read-only (a provider never changes kind; the view's
+    ProviderSerializer makes it read-only for an existing provider), so no `kind` in them."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].read_only = True
+
+
 class ProviderViewSet(ApiMixin, viewsets.ModelViewSet):
     """Vendor accounts. `secrets` is write-only; `secrets_set` lists which secrets are stored."""
 
@@ -192,6 +201,14 @@ class ProviderViewSet(ApiMixin, viewsets.ModelViewSet):
     @extend_schema(parameters=[OpenApiParameter("kind", str, description="A provider kind's slug.")])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=ProviderUpdateSerializer, responses=ProviderSerializer)
+    def update(self, request, *args, **kwargs):
+        return super().update(request, *args, **kwargs)
+
+    @extend_schema(request=ProviderUpdateSerializer, responses=ProviderSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
 
     def get_queryset(self):
         providers = Provider.objects.all()

@@ -1,13 +1,27 @@
-"""The OpenAPI shapes of a provider's `config` and `secrets`, one per kind, generated from each kind's
-declared fields (`ProviderKind.config_fields`, `secret_fields`, `key_value_fields`: the fields the dashboard
-form and providers.validation use), so a new kind appears in the schema by itself.
+"""The OpenAPI shapes of a provider, one per kind, generated from each kind's declared fields
+(`ProviderKind.config_fields`, `secret_fields`, `key_value_fields`: the fields the dashboard form and
+providers.validation use), so a new kind appears in the schema by itself.
 
-A provider's kind never changes and an update's body does not repeat it, so `config` and `secrets` are an
-`anyOf` of the kinds' shapes, each titled by its kind (`x-kind`): the one of the provider's `kind` applies.
+Where a body always carries `kind`, a provider is a discriminated `oneOf` (`provider_kinds_oneof`, a
+postprocessing hook run at every schema generation, so a kind registered later, as in a test, is there):
+the answers (`Provider` in list, retrieve, create and the actions; `ProviderArchived`) and the create body
+(`ProviderRequest`) are each a `oneOf` of one component per kind (`GenericRcsProvider`, `JiocxProvider`,
+`GenericRcsProviderRequest`, ...) with a `discriminator` on `kind` and its mapping. Each branch is the
+common shape with `kind` a one-value enum and `config` / `secrets` that kind's shape, so the branches
+exclude each other (no value, `""` included, matches two).
+
+PUT and PATCH bodies (`ProviderUpdateRequest`, `PatchedProviderUpdateRequest`) have no `kind`: a provider
+never changes kind and the server ignores it on update, so nothing in the body tells the kinds apart: every
+field but `nickname` and `sender_id` (PUT) is optional, `config` too (left out, the stored one is kept), so
+one body such as `{"nickname": "x", "sender_id": "y"}` fits every kind's shape and a `oneOf` of per-kind
+shapes would be false (it needs exactly one branch to match). There
+`config` and `secrets` stay an `anyOf` of the kinds' shapes, each titled by its kind (`x-kind`): the one of
+the provider's `kind` applies.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -103,3 +117,50 @@ class _SecretsFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         return secrets_field_schema()
+
+
+# The components that always carry `kind`: each becomes a discriminated oneOf of one component per kind.
+DISCRIMINATED = ("Provider", "ProviderArchived", "ProviderRequest")
+
+
+def component_prefix(kind) -> str:
+    """`generic_rcs` -> `GenericRcs`: the start of the kind's component names."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", kind.slug) if part)
+
+
+def _kind_component(shape: dict[str, Any], kind) -> dict[str, Any]:
+    properties = dict(shape["properties"])
+    description = f"`{kind.slug}`: {kind.name}."
+    properties["kind"] = {"type": "string", "enum": [kind.slug], "description": description}
+    if "config" in properties:
+        properties["config"] = config_schema(kind)
+    if "secrets" in properties:
+        properties["secrets"] = {**secrets_schema(kind), "writeOnly": True}
+    description = f"A provider of kind `{kind.slug}` ({kind.name})."
+    return {**shape, "description": description, "properties": properties}
+
+
+def provider_kinds_oneof(result, generator, request, public):
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]): the provider
+    components that always carry `kind` become a oneOf of one component per registered kind, with a
+    discriminator on `kind`."""
+    schemas = result.get("components", {}).get("schemas", {})
+    kinds = _kinds()
+    for base in DISCRIMINATED:
+        shape = schemas.get(base)
+        if not shape or "kind" not in shape.get("properties", {}):
+            continue
+        mapping = {}
+        for kind in kinds:
+            name = f"{component_prefix(kind)}{base}"
+            schemas[name] = _kind_component(shape, kind)
+            mapping[kind.slug] = f"#/components/schemas/{name}"
+        schemas[base] = {
+            "oneOf": [{"$ref": ref} for ref in mapping.values()],
+            "discriminator": {"propertyName": "kind", "mapping": mapping},
+            "description": "A provider: the shape of its `kind`.",
+        }
+    if "#/components/schemas/KindEnum" not in str(result):  # (kind is now each branch's own enum)
+        schemas.pop("KindEnum", None)
+    result["components"]["schemas"] = dict(sorted(schemas.items()))
+    return result

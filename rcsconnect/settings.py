@@ -325,6 +325,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Provider answers and the create body: a oneOf per kind, discriminated by `kind` (providers/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "providers.schema.provider_kinds_oneof",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "InboxDirectionEnum": "campaigns.models.InboxMessage.Direction",
         "WebhookEventEnum": "rcsconnect.webhooks.models.EventType",

@@ -100,7 +100,7 @@ def test_generated_client_drives_the_whole_flow(generated, live_server, simulato
 
     provider = _op("providers", "providers_create").sync(
         client=api,
-        body=models.ProviderRequest.from_dict(
+        body=models.GenericRcsProviderRequest.from_dict(
             {
                 "kind": "generic_rcs",
                 "nickname": "Simulator",
@@ -113,14 +113,25 @@ def test_generated_client_drives_the_whole_flow(generated, live_server, simulato
             }
         ),
     )
-    assert isinstance(provider, models.Provider), provider
+    # A provider is a oneOf discriminated by `kind`: the answer is the kind's own model, config typed.
+    assert isinstance(provider, models.GenericRcsProvider), provider
+    assert provider.config.endpoint == f"{simulator.url}/generic/messages"
+    listed = _op("providers", "providers_list").sync(client=api)
+    assert isinstance(listed, models.PaginatedProviderList)
+    assert [type(p) for p in listed.results] == [models.GenericRcsProvider]
     bad = _op("providers", "providers_create").sync(
         client=api,
-        body=models.ProviderRequest.from_dict({"kind": "generic_rcs", "nickname": "", "sender_id": ""}),
+        body=models.GenericRcsProviderRequest.from_dict(
+            {"kind": "generic_rcs", "nickname": "", "sender_id": ""}
+        ),
     )
     assert isinstance(bad, models.ValidationErrors) and "nickname" in bad.additional_properties
     missing = _op("providers", "providers_retrieve").sync(client=api, id=999999)
     assert isinstance(missing, models.Detail)
+    renamed = _op("providers", "providers_partial_update").sync(
+        client=api, id=provider.id, body=models.PatchedProviderUpdateRequest(nickname="Simulator one")
+    )
+    assert isinstance(renamed, models.GenericRcsProvider) and renamed.nickname == "Simulator one"
 
     template = _op("templates", "templates_create").sync(
         client=api,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
@@ -65,10 +66,78 @@ def test_shapes_come_from_the_rules(document):
     assert text["properties"]["text"]["maxLength"] == limits.TEXT_MAX and "text" in text["required"]
     carousel = next(b for b in content["oneOf"] if b["title"] == "CAROUSEL")
     assert carousel["properties"]["cards"]["maxItems"] == limits.CAROUSEL_MAX
-    config = schemas["ProviderRequest"]["properties"]["config"]["anyOf"]
-    assert {b["x-kind"] for b in config} == {slug for slug, _ in registry.choices()}
-    generic = next(b for b in config if b["x-kind"] == "generic_rcs")
-    assert {"endpoint", "auth_type", "username"} <= set(generic["properties"])
+    for update in ("ProviderUpdateRequest", "PatchedProviderUpdateRequest"):  # no kind: an anyOf
+        assert "kind" not in schemas[update]["properties"]
+        config = schemas[update]["properties"]["config"]["anyOf"]
+        assert {b["x-kind"] for b in config} == {slug for slug, _ in registry.choices()}
+        generic = next(b for b in config if b["x-kind"] == "generic_rcs")
+        assert {"endpoint", "auth_type", "username"} <= set(generic["properties"])
+
+
+def test_provider_answers_and_create_body_are_a_oneof_discriminated_by_kind(document):
+    schemas = document["components"]["schemas"]
+    slugs = {slug for slug, _ in registry.choices()}
+    names = {"generic_rcs": "GenericRcs", "jiocx": "Jiocx"}
+    for base in ("Provider", "ProviderArchived", "ProviderRequest"):
+        shape = schemas[base]
+        mapping = shape["discriminator"]["mapping"]
+        assert shape["discriminator"]["propertyName"] == "kind" and set(mapping) == slugs, base
+        assert [b["$ref"] for b in shape["oneOf"]] == list(mapping.values())
+        for slug, ref in mapping.items():
+            branch = schemas[ref.rsplit("/", 1)[1]]
+            assert branch["properties"]["kind"]["enum"] == [slug] and "kind" in branch["required"]
+            assert branch["properties"]["config"]["x-kind"] == slug
+            assert ("secrets" in branch["properties"]) == (base == "ProviderRequest")
+        for slug, prefix in names.items():
+            assert mapping[slug] == f"#/components/schemas/{prefix}{base}"
+    generic = schemas["GenericRcsProviderRequest"]["properties"]
+    assert {"endpoint", "auth_type", "username"} <= set(generic["config"]["properties"])
+    assert set(generic["secrets"]["properties"]) == {"password", "client_secret"}
+    paths = document["paths"]
+    create = paths["/api/providers/"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ProviderRequest")
+    for method, code in (("post", "201"), ("get", "200")):
+        schema = paths["/api/providers/" if method == "post" else "/api/providers/{id}/"][method]["responses"]
+        assert schema[code]["content"]["application/json"]["schema"]["$ref"].endswith("/Provider")
+    put = paths["/api/providers/{id}/"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert put["$ref"].endswith("/ProviderUpdateRequest")
+
+
+def _inline(node, schemas, depth=0):
+    """The schema with its component $refs replaced by the components (to a bounded depth)."""
+    if isinstance(node, dict):
+        if "$ref" in node and depth < 8:
+            return _inline(schemas[node["$ref"].rsplit("/", 1)[1]], schemas, depth + 1)
+        return {key: _inline(value, schemas, depth) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(value, schemas, depth) for value in node]
+    return node
+
+
+def _one_ofs(node):
+    if isinstance(node, dict):
+        if "oneOf" in node:
+            yield node["oneOf"]
+        for value in node.values():
+            yield from _one_ofs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _one_ofs(value)
+
+
+def test_no_value_matches_two_branches_of_a_oneof(document):
+    """A oneOf needs exactly one branch to match: `""` (a blank field's default) must not match two (the
+    schemathesis finding on `principal_entity_id` and `dlt_template_id`), nor an empty object."""
+    schemas = document["components"]["schemas"]
+    samples = ["", {}]
+    one_ofs = list(_one_ofs(document))
+    assert len(one_ofs) >= 4  # template content (3), provider answers and the create body
+    for branches in one_ofs:
+        for sample in samples:
+            matching = [
+                b for b in branches if jsonschema.Draft4Validator(_inline(b, schemas)).is_valid(sample)
+            ]
+            assert len(matching) <= 1, (sample, matching)
 
 
 @pytest.mark.parametrize(

@@ -187,8 +187,21 @@ def test_api_and_its_schema_take_the_kind(marketer):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["secrets_set"] == ["relay_password"] and "pw-relay" not in json.dumps(body)
-    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
-    assert f'"{SLUG}"' in schema  # a kind choice of the provider schema
+    schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    for base in ("Provider", "ProviderArchived", "ProviderRequest"):  # a branch of each discriminated oneOf
+        assert schema[base]["discriminator"]["mapping"][SLUG] == f"#/components/schemas/Relay{base}"
+    relay = schema["RelayProviderRequest"]["properties"]
+    assert relay["kind"]["enum"] == [SLUG] and list(relay["config"]["properties"]) == [
+        "relay_url",
+        "login",
+        "relay_user",
+        "account",
+        "priority",
+        "relay_tags",
+    ]
+    assert set(relay["secrets"]["properties"]) == {"relay_password", "account_key"}
+    update = schema["ProviderUpdateRequest"]["properties"]["config"]["anyOf"]
+    assert SLUG in {branch["x-kind"] for branch in update}
 
 
 def _relay(vendor, *, secrets: dict[str, str], **config) -> Provider:
