@@ -12,6 +12,7 @@ from django.utils import timezone
 from providers.models import Provider
 from rcsconnect import phone, timezones
 from rcsconnect.form_errors import add_errors
+from rcsconnect.forms import DashboardForm, DashboardModelForm
 from templates_app.models import MessageTemplate
 from templates_app.rendering import placeholders
 
@@ -21,20 +22,6 @@ from .sms import sms_segments
 from .validation import missing_value_message
 
 SOURCES = [("attribute", "Contact attribute"), ("literal", "Literal text")]
-
-
-class DashboardForm(forms.Form):
-    """Labels without a colon, as on every form of the dashboard."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
-
-
-class DashboardModelForm(forms.ModelForm):
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
 
 
 class AudienceForm(DashboardModelForm):

@@ -160,6 +160,21 @@ def _bump(model, key: tuple, deltas: dict[str, int]) -> None:
 
 
 @transaction.atomic
+def funnel_conditions() -> dict[str, Q]:
+    """Each funnel figure as a condition on a message row, as the transitions count it
+    (campaigns.state): the recount and the per-variant results both aggregate these."""
+    delivered_rcs = Q(rcs_status__in=(DELIVERED, READ))
+    return {
+        "sent": Q(sent_at__isnull=False),
+        "delivered_rcs": delivered_rcs,
+        "delivered_sms": ~delivered_rcs & Q(sms_status__in=(DELIVERED, READ)),
+        "read": Q(rcs_status=READ) | Q(sms_status=READ),
+        "clicked": Q(clicked_at__isnull=False),
+        "replied": Q(replied_at__isnull=False),
+        "failed": Q(status=MessageStatus.FAILED),
+    }
+
+
 def rebuild(*, campaign_id: int | None = None, provider_id: int | None = None) -> int:
     """Recompute the buckets and the campaign counters of a campaign, a provider or everything from
     the messages (maintenance: run it while the campaigns it covers are not sending)."""
@@ -169,16 +184,7 @@ def rebuild(*, campaign_id: int | None = None, provider_id: int | None = None) -
     if provider_id is not None:
         scope &= Q(provider_id=provider_id)
     messages = Message.objects.filter(scope)
-    delivered_rcs = Q(rcs_status__in=(DELIVERED, READ))
-    conditions = {
-        "sent": Q(sent_at__isnull=False),
-        "delivered_rcs": delivered_rcs,
-        "delivered_sms": ~delivered_rcs & Q(sms_status__in=(DELIVERED, READ)),
-        "read": Q(rcs_status=READ) | Q(sms_status=READ),
-        "clicked": Q(clicked_at__isnull=False),
-        "replied": Q(replied_at__isnull=False),
-        "failed": Q(status=MessageStatus.FAILED),
-    }
+    conditions = funnel_conditions()
     # The global lock order (docs/engine.md): campaign rows before stat and error buckets.
     recount(campaign_id=campaign_id, provider_id=provider_id, conditions=conditions)
     StatBucket.objects.filter(scope).delete()
@@ -637,15 +643,8 @@ def variant_results(campaign: Campaign) -> Experiment | None:
 
     if not campaign.holdout_percent and not campaign.variants.exists():
         return None
-    delivered_rcs = Q(rcs_status__in=(DELIVERED, READ))
     conditions = {
-        "sent": Q(sent_at__isnull=False),
-        "delivered_rcs": delivered_rcs,
-        "delivered_sms": ~delivered_rcs & Q(sms_status__in=(DELIVERED, READ)),
-        "read": Q(rcs_status=READ) | Q(sms_status=READ),
-        "clicked": Q(clicked_at__isnull=False),
-        "replied": Q(replied_at__isnull=False),
-        "failed": Q(status=MessageStatus.FAILED),
+        **funnel_conditions(),
         "cancelled": Q(status=MessageStatus.CANCELLED),
         "waiting": Q(status__in=(MessageStatus.QUEUED, MessageStatus.SENDING)),
     }

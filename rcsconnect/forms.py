@@ -1,6 +1,6 @@
 """The dashboard's form base classes: labels without a colon, as on every form of the dashboard
 (the provider and webhook forms lay their fields out with `providers/_field.html`, which prints the
-bare label too; campaigns.forms keeps two classes of its own that do the same)."""
+bare label too)."""
 
 from __future__ import annotations
 
