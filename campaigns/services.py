@@ -77,16 +77,17 @@ class Estimate:
     timing: sendrules.Timing | None = None
 
 
-def campaign_estimate(*, campaign: Campaign, now: datetime | None = None) -> Estimate:
+def campaign_estimate(*, campaign: Campaign, now: datetime | None = None, timing: bool = True) -> Estimate:
     """Recipients and sending time; with windows, when sending starts and ends, from the scheduled
     time of a campaign that starts later, else from `now`. Counts: two COUNTs, or with windows in
-    each contact's local time one GROUP BY per zone-determining key (sendrules.zone_counts)."""
+    each contact's local time one GROUP BY per zone-determining key (sendrules.zone_counts).
+    `timing=False` (the progress card, polled, shows only the recipients): no zones, no timing."""
     now = now or timezone.now()
     contacts = campaign_contacts(campaign)
     rules = sendrules.for_campaign(campaign)
     timed = rules is not None and rules.timed
     zones = None
-    if timed and not rules.window_timezone:
+    if timed and timing and not rules.window_timezone:
         zones, unsubscribed = sendrules.zone_counts(contacts)
         subscribed = sum(zones.values())
     else:
@@ -106,9 +107,9 @@ def campaign_estimate(*, campaign: Campaign, now: datetime | None = None) -> Est
     per_zone = {name: n * share for name, n in zones.items()} if zones else {"": recipients}
     scheduled = bool(campaign.scheduled_at and campaign.scheduled_at > now)
     start = campaign.scheduled_at if scheduled else now
-    timing = sendrules.timing(rules, per_zone, rate, start, scheduled=scheduled)
+    when = sendrules.timing(rules, per_zone, rate, start, scheduled=scheduled) if timing else None
     return Estimate(
-        recipients, unsubscribed, rate, seconds, holdout, window_hours=hours, window_days=days, timing=timing
+        recipients, unsubscribed, rate, seconds, holdout, window_hours=hours, window_days=days, timing=when
     )
 
 

@@ -172,3 +172,11 @@ def test_the_builder_and_the_campaign_page_show_when_it_starts(marketer_client):
         page = marketer_client.get(three.get_absolute_url()).content.decode()
         assert '<b class="starts">at once</b> (the window is open in Europe/London)' in page
         assert 'data-zone="Asia/Calcutta">Asia/Calcutta: 40 from 09:00 local time (in 11 h)' in page
+
+
+def test_the_polled_progress_card_leaves_the_timing_out(db, django_assert_num_queries):
+    campaign = make_campaign(provider=make_provider(), audience=audience_of(INDIA), **WINDOW)
+    campaign = Campaign.objects.select_related("provider", "template").get(pk=campaign.pk)
+    with django_assert_num_queries(2):  # the two counts, no zone grouping
+        estimate = campaign_estimate(campaign=campaign, timing=False)
+    assert estimate.timing is None and estimate.window_days == 1 and estimate.recipients == 40
