@@ -17,6 +17,8 @@ windows and end expired campaigns through it, the builder and the estimate read 
   advisory locks, taken in number order), so two dispatchers never let the N+1st through.
 - Expiry: past the campaign's `expires_at` ("do not send after", or launch + TTL) unsent messages
   end `expired` (`expire_due`, and the claimer for a message it holds).
+- The estimate's timing (`zone_counts`, `timing`): the audience counted per zone in one GROUP BY,
+  then when sending starts and about when it ends at the provider's rate, window by window.
 - Opt-outs: a contact unsubscribed since the fan-out (an unsubscribe, a STOP reply) is skipped
   (`opted_out`; the claim loads the contact's `subscribed`, so this costs no query).
 Whether they apply: the campaign's `send_rules` (category: only for a marketing template).
