@@ -168,7 +168,8 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
         "campaign": campaign,
         "pause": _pause(campaign),
         "fan_out": fan_out_progress(campaign),
-        "estimate": campaign_estimate(campaign=campaign) if campaign.is_editable else None,
+        # The card shows only the recipients: no timing (the page's estimate card has it).
+        "estimate": campaign_estimate(campaign=campaign, timing=False) if campaign.is_editable else None,
         "window": _window(campaign),
         "counters": campaign_funnel_counters(campaign),
     }

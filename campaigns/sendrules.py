@@ -17,6 +17,8 @@ windows and end expired campaigns through it, the builder and the estimate read 
   advisory locks, taken in number order), so two dispatchers never let the N+1st through.
 - Expiry: past the campaign's `expires_at` ("do not send after", or launch + TTL) unsent messages
   end `expired` (`expire_due`, and the claimer for a message it holds).
+- The estimate's timing (`zone_counts`, `timing`): the audience counted per zone in one GROUP BY,
+  then when sending starts and about when it ends at the provider's rate, window by window.
 - Opt-outs: a contact unsubscribed since the fan-out (an unsubscribe, a STOP reply) is skipped
   (`opted_out`; the claim loads the contact's `subscribed`, so this costs no query).
 Whether they apply: the campaign's `send_rules` (category: only for a marketing template).
@@ -27,8 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import heapq
+import math
 import zoneinfo
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -36,7 +41,9 @@ import phonenumbers
 import phonenumbers.timezone
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Substr
 from django.utils import timezone
 
 from . import state
@@ -136,7 +143,10 @@ class Rules:
 
     def next_opening(self, now: datetime, to: str, attributes: dict | None = None) -> datetime | None:
         """None when the message may go at `now`, else when it may (UTC)."""
-        tz = self.zone(to, attributes)
+        return self.opening_in(now, self.zone(to, attributes))
+
+    def opening_in(self, now: datetime, tz: zoneinfo.ZoneInfo) -> datetime | None:
+        """`next_opening` for a contact in zone `tz`."""
         local = now.astimezone(tz)
         moved = False
         for _ in range(6):  # the window's opening may fall in quiet hours, and the other way round
@@ -149,6 +159,16 @@ class Rules:
                 return local.astimezone(UTC) if moved else None
             moved = True
         return local.astimezone(UTC)
+
+    def open_at(self, t: time) -> bool:
+        """Whether local time `t` is inside the window and outside quiet hours."""
+        if self.window and not _inside(t, *self.window):
+            return False
+        return not (self.quiet and _inside(t, *self.quiet))
+
+    def boundaries(self) -> list[time]:
+        """The local times at which sending may start or stop."""
+        return [b for pair in (self.window, self.quiet) if pair for b in pair]
 
     def window_hours(self) -> float:
         """Sending hours a day the rules leave (24 without a window or quiet hours)."""
@@ -418,3 +438,197 @@ def describe(campaign: Campaign) -> list[str]:
 def audience_has_india(campaign_or_contacts) -> bool:
     """Whether an audience (a Contact queryset) holds +91 numbers (the India preset is offered)."""
     return campaign_or_contacts.filter(phone__startswith="+91").exists()
+
+
+# -- the estimate: when sending starts and ends --
+# The audience's contacts are counted per zone in one GROUP BY over what gives a contact its zone:
+# the `timezone` attribute and the number's first digits ("+" and ZONE_PREFIX_DIGITS digits: the
+# country code and the start of the national number, which settle phonenumbers' zone for all but a
+# few split area codes, e.g. some US ones); each group's zone is that of its smallest number.
+ZONE_PREFIX_DIGITS = 4
+ZONES_SHOWN = 5  # the estimate lists the openings of the audience's largest zones
+SIMULATED_DAYS = 7  # days followed window by window; longer sendings are extrapolated by whole days
+
+
+def zone_counts(contacts) -> tuple[Counter, int]:
+    """(subscribed contacts per timezone name, unsubscribed contacts) of a Contact queryset."""
+    rows = (
+        contacts.order_by()
+        .annotate(
+            tz_attribute=KT("attributes__timezone"), number_prefix=Substr("phone", 1, 1 + ZONE_PREFIX_DIGITS)
+        )
+        .values("tz_attribute", "number_prefix")
+        .annotate(
+            subscribed_n=Count("pk", filter=Q(subscribed=True)),
+            unsubscribed_n=Count("pk", filter=Q(subscribed=False)),
+            sample=Min("phone"),
+        )
+    )
+    zones: Counter = Counter()
+    unsubscribed = 0
+    default = default_timezone()
+    for row in rows:
+        unsubscribed += row["unsubscribed_n"]
+        if row["subscribed_n"]:
+            name = contact_timezone(row["sample"], {"timezone": row["tz_attribute"]}, default)
+            zones[name] += row["subscribed_n"]
+    return zones, unsubscribed
+
+
+def duration_text(seconds: float) -> str:
+    """ "45 s", "12 min", "11 h", "11 h 30 min", "3 d 4 h"."""
+    if seconds < 60:
+        return f"{max(0, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+@dataclass(frozen=True)
+class Opening:
+    """When one zone's contacts may first be sent to."""
+
+    zone: str
+    count: int
+    at: datetime  # UTC (the start itself when the zone is open then)
+    local: str  # that time on the zone's clock, "09:00"
+    wait: str  # from the start, "11 h" ("" when open at the start)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When a campaign's sending starts and about when it ends, given its windows and quiet hours."""
+
+    start: datetime  # the launch (now) or the scheduled time, UTC
+    scheduled: bool  # `start` is the scheduled time
+    starts_at: datetime | None  # the first opening; None: the rules leave no time to send
+    ends_at: datetime | None  # about when the last message goes
+    zone: str = ""  # the zone that opens first
+    local: str = ""  # its opening on its clock
+    openings: tuple[Opening, ...] = ()  # the largest zones' openings, earliest first
+    more_zones: int = 0  # zones not in `openings`
+
+    @property
+    def waits(self) -> bool:
+        return self.starts_at is not None and self.starts_at > self.start
+
+    @property
+    def wait(self) -> str:
+        return duration_text((self.starts_at - self.start).total_seconds()) if self.waits else ""
+
+    @property
+    def takes(self) -> str:
+        """From the first opening to the end ("" when unknown)."""
+        if self.starts_at is None or self.ends_at is None:
+            return ""
+        return duration_text((self.ends_at - self.starts_at).total_seconds())
+
+
+def timing(
+    rules: Rules, zones: Mapping[str, float], rate: float, start: datetime, *, scheduled: bool = False
+) -> Timing | None:
+    """When sending `zones` (recipients per timezone name) at `rate` messages/s from `start` starts
+    and ends under the rules: each zone's messages go while its local time is open; the open zones
+    share the rate in proportion to what they have left (the queue interleaves them). None without
+    recipients. Costs a few steps per zone and window boundary, never a step per contact."""
+    zones = {name: n for name, n in zones.items() if n > 0}
+    if not zones or rate <= 0:
+        return None
+    start = start.astimezone(UTC)
+    if rules.window_timezone:
+        zones = {rules.window_timezone: sum(zones.values())}
+    if rules.boundaries() and not any(rules.open_at(b) for b in rules.boundaries()):
+        return Timing(start, scheduled, None, None)
+    tzs = {name: _zone(name) or UTC for name in zones}
+    openings = []
+    for name, n in zones.items():
+        at = rules.opening_in(start, tzs[name]) or start
+        wait = duration_text((at - start).total_seconds()) if at > start else ""
+        openings.append(Opening(name, round(n), at, at.astimezone(tzs[name]).strftime("%H:%M"), wait))
+    first = min(openings, key=lambda o: (o.at, -o.count))
+    shown = sorted(sorted(openings, key=lambda o: -o.count)[:ZONES_SHOWN], key=lambda o: (o.at, -o.count))
+    ends_at = _simulate(rules, zones, tzs, rate, start)
+    return Timing(
+        start,
+        scheduled,
+        first.at,
+        ends_at,
+        zone=first.zone,
+        local=first.local,
+        openings=tuple(shown),
+        more_zones=len(openings) - len(shown),
+    )
+
+
+def _simulate(
+    rules: Rules, zones: dict[str, float], tzs: dict, rate: float, start: datetime
+) -> datetime | None:
+    """When the last message goes (see `timing`). Zones with the same UTC offset at the start share
+    windows, so they are followed as one group (at most ~40 groups, whatever the audience)."""
+    remaining: dict[timedelta, float] = {}
+    clock: dict[timedelta, zoneinfo.ZoneInfo] = {}
+    largest: dict[timedelta, float] = {}
+    for name, n in zones.items():
+        offset = start.astimezone(tzs[name]).utcoffset() or timedelta(0)
+        remaining[offset] = remaining.get(offset, 0.0) + n
+        if n > largest.get(offset, -1):
+            largest[offset], clock[offset] = n, tzs[name]
+    boundaries = rules.boundaries()
+
+    def next_boundary(t: datetime, tz) -> datetime:
+        local = t.astimezone(tz)
+        return min(_next_at(local, b) for b in boundaries).astimezone(UTC)
+
+    def reset(t: datetime):
+        is_open = {k: rules.open_at(t.astimezone(clock[k]).time()) for k in remaining}
+        heap = [(next_boundary(t, clock[k]), k.total_seconds()) for k in remaining]
+        heapq.heapify(heap)
+        return is_open, heap
+
+    t = start
+    horizon = start + timedelta(days=SIMULATED_DAYS)
+    extrapolated = False
+    is_open, heap = reset(t)
+    open_seconds = 0.0  # in the last day before the horizon, with some zone open (sending at the rate)
+    while remaining:
+        t_next = min(heap[0][0], horizon)
+        active = [k for k in remaining if is_open[k]]
+        if active:
+            total = sum(remaining[k] for k in active)
+            span = (t_next - t).total_seconds()
+            if total <= rate * span + 1e-6:
+                for k in active:
+                    del remaining[k]
+                if not remaining:
+                    return t + timedelta(seconds=total / rate)
+            else:
+                for k in active:
+                    remaining[k] -= remaining[k] * rate * span / total
+                if t_next > horizon - timedelta(days=1):
+                    open_seconds += (t_next - max(t, horizon - timedelta(days=1))).total_seconds()
+        t = t_next
+        if t >= horizon:
+            if extrapolated or not open_seconds:
+                return None
+            # Skip whole days at the last day's pace (the windows repeat daily), then follow the rest.
+            left = sum(remaining.values())
+            days = max(0, math.floor(left / (rate * open_seconds)) - 1)
+            for k in remaining:
+                remaining[k] *= 1 - days * rate * open_seconds / left
+            t += timedelta(days=days)
+            horizon = t + timedelta(days=2)
+            extrapolated = True
+            is_open, heap = reset(t)
+            continue
+        while heap and heap[0][0] <= t:
+            _, seconds = heapq.heappop(heap)
+            k = timedelta(seconds=seconds)
+            if k in remaining:
+                is_open[k] = rules.open_at(t.astimezone(clock[k]).time())
+                heapq.heappush(heap, (next_boundary(t, clock[k]), seconds))
+    return t

@@ -23,7 +23,7 @@ from rcsconnect.db import retry_on_conflict
 from rcsconnect.webhooks.events import EventType, emit
 from templates_app.models import MessageTemplate
 
-from . import notify, state
+from . import notify, sendrules, state
 from .engine.complete import campaign_complete_if_done
 from .models import Audience, AudienceImport, Campaign, Contact, Message, MessageStatus
 from .storage import storage
@@ -72,26 +72,45 @@ class Estimate:
     # how many days' windows the sending spreads (0: no window applies).
     window_hours: float = 24.0
     window_days: int = 0
+    # With a window or quiet hours: when sending starts and about when it ends, from now or from the
+    # scheduled time, for the audience's timezones (sendrules.timing); None without them.
+    timing: sendrules.Timing | None = None
 
 
-def campaign_estimate(*, campaign: Campaign) -> Estimate:
-    from . import sendrules
-
+def campaign_estimate(*, campaign: Campaign, now: datetime | None = None, timing: bool = True) -> Estimate:
+    """Recipients and sending time; with windows, when sending starts and ends, from the scheduled
+    time of a campaign that starts later, else from `now`. Counts: two COUNTs, or with windows in
+    each contact's local time one GROUP BY per zone-determining key (sendrules.zone_counts).
+    `timing=False` (the progress card, polled, shows only the recipients): no zones, no timing."""
+    now = now or timezone.now()
     contacts = campaign_contacts(campaign)
-    subscribed = contacts.filter(subscribed=True).count()
-    unsubscribed = contacts.filter(subscribed=False).count()
+    rules = sendrules.for_campaign(campaign)
+    timed = rules is not None and rules.timed
+    zones = None
+    if timed and timing and not rules.window_timezone:
+        zones, unsubscribed = sendrules.zone_counts(contacts)
+        subscribed = sum(zones.values())
+    else:
+        subscribed = contacts.filter(subscribed=True).count()
+        unsubscribed = contacts.filter(subscribed=False).count()
     holdout = subscribed * min(campaign.holdout_percent or 0, 50) // 100
     recipients = subscribed - holdout
     provider = campaign.provider
     # Concurrency can be the tighter bound only with a slow vendor; the rate is what we promise.
     rate = provider.effective_rate
     seconds = math.ceil(recipients / rate) if recipients else 0
-    rules = sendrules.for_campaign(campaign)
-    if rules is None or not rules.timed:
+    if not timed:
         return Estimate(recipients, unsubscribed, rate, seconds, holdout)
     hours = rules.window_hours()
     days = max(1, math.ceil(seconds / (hours * 3600))) if hours else 0
-    return Estimate(recipients, unsubscribed, rate, seconds, holdout, window_hours=hours, window_days=days)
+    share = recipients / subscribed if subscribed else 0
+    per_zone = {name: n * share for name, n in zones.items()} if zones else {"": recipients}
+    scheduled = bool(campaign.scheduled_at and campaign.scheduled_at > now)
+    start = campaign.scheduled_at if scheduled else now
+    when = sendrules.timing(rules, per_zone, rate, start, scheduled=scheduled) if timing else None
+    return Estimate(
+        recipients, unsubscribed, rate, seconds, holdout, window_hours=hours, window_days=days, timing=when
+    )
 
 
 def campaign_contacts(campaign: Campaign):

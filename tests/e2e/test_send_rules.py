@@ -53,6 +53,7 @@ def test_builder_window_and_cap_then_progress_counts_those_waiting(
     expect(page.locator("#id_window_end")).to_have_value("21:00")
     expect(page.locator("#id_window_timezone")).to_have_value("Asia/Kolkata")
     page.locator("#estimate-window").wait_for()  # the live estimate now accounts for the window
+    expect(page.locator("#estimate-timing")).to_contain_text("Sending starts")
 
     # A bad window is refused beside its field, nothing saved.
     page.fill("#id_window_end", "09:00")
@@ -73,6 +74,10 @@ def test_builder_window_and_cap_then_progress_counts_those_waiting(
     assert "At most 2 marketing messages per 24 h" in rules
     campaign = Campaign.objects.get(name="Windowed campaign")
     assert (campaign.frequency_cap, campaign.window_timezone) == (2, "Asia/Kolkata")
+    # The draft's estimate says when sending starts (the window opens in about two hours).
+    expect(page.locator("#estimate-timing")).to_contain_text(
+        f"Sending starts at {opens:%H:%M} local time in Asia/Kolkata"
+    )
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("button[name=launch]")
