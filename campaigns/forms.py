@@ -24,6 +24,18 @@ from .validation import missing_value_message
 SOURCES = [("attribute", "Contact attribute"), ("literal", "Literal text")]
 
 
+def add_mapping_fields(form: forms.BaseForm, numbers, mapping) -> None:
+    """A source choice and a value for each placeholder number, with the stored mapping's as initial."""
+    for n in numbers:
+        entry = mapping[n - 1] if n - 1 < len(mapping) and mapping[n - 1] else {}
+        form.fields[f"map_source_{n}"] = forms.ChoiceField(
+            label=f"{{{{{n}}}}} from", choices=SOURCES, initial=entry.get("source", "attribute")
+        )
+        form.fields[f"map_value_{n}"] = forms.CharField(
+            label=f"{{{{{n}}}}} value", max_length=200, required=False, initial=entry.get("value", "")
+        )
+
+
 class AudienceForm(DashboardModelForm):
     class Meta:
         model = Audience
@@ -167,14 +179,7 @@ class CampaignForm(DashboardModelForm):
         self.template_obj = self._selected_template()
         self.numbers = placeholders(self.template_obj.content or {}) if self.template_obj else []
         mapping = self.instance.placeholder_mapping or []
-        for n in self.numbers:
-            entry = mapping[n - 1] if n - 1 < len(mapping) and mapping[n - 1] else {}
-            self.fields[f"map_source_{n}"] = forms.ChoiceField(
-                label=f"{{{{{n}}}}} from", choices=SOURCES, initial=entry.get("source", "attribute")
-            )
-            self.fields[f"map_value_{n}"] = forms.CharField(
-                label=f"{{{{{n}}}}} value", max_length=200, required=False, initial=entry.get("value", "")
-            )
+        add_mapping_fields(self, self.numbers, mapping)
 
     def _selected_template(self) -> MessageTemplate | None:
         raw = self.data.get("template") if self.is_bound else (self.initial.get("template") or None)
@@ -309,14 +314,7 @@ class VariantForm(DashboardForm):
         raw = self.data.get(self.add_prefix("template")) if self.is_bound else self.initial.get("template")
         template = MessageTemplate.objects.filter(pk=raw).first() if str(raw or "").isdigit() else None
         self.numbers = placeholders(template.content or {}) if template else []
-        for n in self.numbers:
-            entry = mapping[n - 1] if n - 1 < len(mapping) and mapping[n - 1] else {}
-            self.fields[f"map_source_{n}"] = forms.ChoiceField(
-                label=f"{{{{{n}}}}} from", choices=SOURCES, initial=entry.get("source", "attribute")
-            )
-            self.fields[f"map_value_{n}"] = forms.CharField(
-                label=f"{{{{{n}}}}} value", max_length=200, required=False, initial=entry.get("value", "")
-            )
+        add_mapping_fields(self, self.numbers, mapping)
 
     def mapping_rows(self):
         return [(n, self[f"map_source_{n}"], self[f"map_value_{n}"]) for n in self.numbers]

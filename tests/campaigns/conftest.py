@@ -71,3 +71,19 @@ def make_campaign(*, provider=None, audience=None, size: int = 10, **kw) -> Camp
 @pytest.fixture
 def provider(db):
     return make_provider()
+
+
+@pytest.fixture
+def api(client, marketer):
+    """POST /api/conversions/ as a Marketer's token (`key`: an Idempotency-Key)."""
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=marketer)
+
+    def post(body, key=None):
+        headers = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+        if key:
+            headers["HTTP_IDEMPOTENCY_KEY"] = key
+        return client.post("/api/conversions/", body, content_type="application/json", **headers)
+
+    return post

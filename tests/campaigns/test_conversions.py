@@ -16,21 +16,6 @@ from .conftest import make_campaign
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def api(client, marketer):
-    from rest_framework.authtoken.models import Token
-
-    token = Token.objects.create(user=marketer)
-
-    def post(body, key=None):
-        headers = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
-        if key:
-            headers["HTTP_IDEMPOTENCY_KEY"] = key
-        return client.post("/api/conversions/", body, content_type="application/json", **headers)
-
-    return post
-
-
 def _message(campaign, contact, **stamps) -> Message:
     return Message.objects.create(
         campaign=campaign,

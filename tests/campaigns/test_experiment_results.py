@@ -18,21 +18,6 @@ from campaigns.services import campaign_fan_out, campaign_launch, dispatch_run, 
 from .test_experiments import ab_campaign, received
 
 
-@pytest.fixture
-def api(client, marketer):
-    from rest_framework.authtoken.models import Token
-
-    token = Token.objects.create(user=marketer)
-
-    def post(body, key=None):
-        headers = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
-        if key:
-            headers["HTTP_IDEMPOTENCY_KEY"] = key
-        return client.post("/api/conversions/", body, content_type="application/json", **headers)
-
-    return post
-
-
 class _Sim:  # ab_campaign only needs the simulator's URL here: nothing is sent
     url = "http://127.0.0.1:9"
 
